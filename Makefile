@@ -1,0 +1,40 @@
+# watchbot: every target creates .venv on first use, so a fresh machine needs only Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test demo eval bench-poll bench-match bench-state check clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/watchbot run
+
+check: $(STAMP)
+	$(BIN)/watchbot check
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+demo: $(STAMP)
+	$(BIN)/python -m tests.demo
+
+eval: $(STAMP)
+	$(BIN)/python bench/eval.py
+
+bench-poll: $(STAMP)
+	$(BIN)/python bench/bench_poll.py
+
+bench-match: $(STAMP)
+	$(BIN)/python bench/bench_match.py
+
+bench-state: $(STAMP)
+	$(BIN)/python bench/bench_state.py
+
+clean:
+	rm -rf $(VENV) *.egg-info

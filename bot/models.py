@@ -1,0 +1,268 @@
+"""Types named by their role between pipeline stages.
+
+Every stage module (fetch, parse, match, novelty, deliver) imports only this module and the
+shared helpers (``text``); none imports another stage. ``pipeline`` wires them:
+
+    Feed --fetch--> FetchResult --parse--> ParsedFeed(Item...) --store: new?--> Item
+         --match--> Match... --novelty--> Decision --store+outbox--> Alert --deliver--> message_id
+
+All types are frozen: a stage returns new data instead of mutating what it was given, so the
+daemon, ``run --once``, ``replay`` and ``try`` can share exactly the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+
+# ---------------------------------------------------------------------------------------------
+# Feeds and fetching
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One subscribed feed as the configuration (feeds.opml) and the store know it.
+
+    ``url`` is an http(s) URL or a local file path the operator configured. ``interval`` and
+    ``backfill`` are per-feed overrides; None means "use the global setting".
+    """
+
+    url: str
+    title: str = ""
+    interval: int | None = None  # seconds between polls
+    backfill: int | None = None  # on first sight, let the N newest items alert
+
+
+@dataclass(frozen=True)
+class Validators:
+    """HTTP cache validators remembered from the previous 200 (RFC 9110 §8.8)."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What one poll of a feed produced. Never raises out of fetch: errors are data.
+
+    - ``status``: the final HTTP status; 0 when no response arrived (DNS, refused, timeout,
+      body too large, bad scheme). ``error`` then says why in one line.
+    - ``body`` is None unless status is 200 and the body was read completely.
+    - ``permanent_url``: set when a 301/308 chain ended at a different URL; the store replaces the
+      feed's URL with it. 302/307 never set it (RFC 9110 §15.4: temporary).
+    - ``retry_after``: seconds the server asked us to wait (429/503 Retry-After).
+    - ``validators``: the ETag / Last-Modified to send next time (the old ones on 304).
+    - ``body_hash``: sha256 of the body, so an unchanged body from a server that ignores
+      validators is recognised and not parsed again.
+    """
+
+    url: str
+    status: int
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
+    validators: Validators = Validators()
+    permanent_url: str | None = None
+    retry_after: float | None = None
+    error: str | None = None
+    elapsed: float = 0.0
+    body_hash: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200 and self.body is not None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def gone(self) -> bool:
+        return self.status == 410
+
+
+@dataclass(frozen=True)
+class Item:
+    """One feed entry, cleaned and identified; the unit every later stage works on.
+
+    ``key`` is the identity used for "seen before": GUID, else the canonical link (tracking
+    parameters stripped), else a hash of title and date — prefixed with the kind ("guid:",
+    "link:", "hash:") so the kinds never collide. ``title`` and ``summary`` are plain text
+    (HTML stripped, entities decoded, whitespace collapsed). ``published`` is timezone-aware UTC
+    or None when the feed gave no usable date.
+    """
+
+    key: str
+    feed_url: str
+    title: str
+    link: str | None = None
+    summary: str = ""
+    published: datetime | None = None
+    outlet: str = ""
+    language: str | None = None
+    guid: str | None = None
+
+    @property
+    def text(self) -> str:
+        """Title and summary as one string, the text matching and novelty look at."""
+        return f"{self.title}\n{self.summary}" if self.summary else self.title
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """parse's output: the items plus feed-level facts the scheduler and status need."""
+
+    items: tuple[Item, ...]
+    title: str = ""
+    language: str | None = None
+    ttl_minutes: int | None = None  # RSS <ttl>: a floor on the polling interval
+    error: str | None = None  # feedparser's bozo exception, when nothing usable was found
+    warning: str | None = None  # a bozo problem that still yielded items
+
+
+# ---------------------------------------------------------------------------------------------
+# Watchlists and matching
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TermHit:
+    """One occurrence of a watchlist term in an item: what matched, where, as written."""
+
+    term: str  # the term as written in the watchlist file
+    group: str  # the group (rule) it belongs to, e.g. "place" or "none:port"
+    where: Literal["title", "summary"]
+    surface: str  # the text as it appears in the item (original case and script)
+
+
+@dataclass(frozen=True)
+class Match:
+    """An item belongs to a watchlist: which one, and the evidence."""
+
+    watchlist: str  # watchlist id, e.g. "aktau_crash"
+    title: str  # the watchlist's human title
+    hits: tuple[TermHit, ...]
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Distinct matched terms in first-seen order, for the alert's 'matched' line."""
+        return tuple(dict.fromkeys(h.term for h in self.hits))
+
+
+@dataclass(frozen=True)
+class Veto:
+    """An exclusion that stopped a watchlist from matching (shown by `watchbot try`)."""
+
+    watchlist: str
+    group: str
+    hits: tuple[TermHit, ...]
+
+
+@dataclass(frozen=True)
+class MatchReport:
+    """Everything the matcher can say about one item: matches plus vetoes, for `try`."""
+
+    matches: tuple[Match, ...]
+    vetoes: tuple[Veto, ...] = ()
+
+
+# ---------------------------------------------------------------------------------------------
+# Novelty
+# ---------------------------------------------------------------------------------------------
+
+DecisionKind = Literal["alert", "update", "known", "ignored"]
+
+
+@dataclass(frozen=True)
+class Story:
+    """A development that was alerted; later reports of it fold into it as sources.
+
+    ``signature`` is novelty's own JSON-serialisable summary of the first report (features it
+    compares later items with); the store keeps it opaque.
+    """
+
+    id: int
+    watchlist: str
+    title: str
+    link: str | None
+    outlet: str
+    published: datetime | None
+    first_seen: datetime
+    signature: dict
+    sources: tuple["Source", ...] = ()
+    message_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """One report of a story: the alert's own item or a folded update."""
+
+    title: str
+    link: str | None
+    outlet: str
+    language: str | None
+    published: datetime | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """novelty's verdict on one matched item, with the reasons a person can check.
+
+    - alert: new development; starts a story (``story_id`` None until the store assigns one).
+    - update: same development as story ``story_id``; folded into it.
+    - known: restates the baseline timeline or an earlier story, or predates the baseline.
+    - ignored: matched no watchlist.
+    ``nearest`` names the closest known event or story, ``similarity`` how close (0..1),
+    ``new_facts`` the facts not found in it. ``signature`` is what to store with a new story.
+    """
+
+    kind: DecisionKind
+    watchlist: str | None = None
+    story_id: int | None = None
+    reasons: tuple[str, ...] = ()
+    nearest: str | None = None
+    similarity: float = 0.0
+    new_facts: tuple[str, ...] = ()
+    signature: dict | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Delivery
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Alert:
+    """An outbox entry: a message to post, or an edit of an earlier one (folded sources).
+
+    ``text`` is the final Telegram HTML (already escaped and within limits); ``plain`` is the
+    same content without markup, used once if Telegram rejects the entities.
+    """
+
+    id: int
+    story_id: int | None
+    action: Literal["post", "edit"]
+    text: str
+    plain: str
+    message_id: int | None = None  # for edits: the message to edit
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """What delivery learnt from one attempt; the pipeline records it in the outbox.
+
+    status:
+    - sent: Telegram confirmed; ``message_id`` is set.
+    - retry: transient (429, 5xx, network before the request was sent); wait ``retry_after``.
+    - maybe_sent: the request went out and no answer came (read timeout): it may have been
+      delivered, so it is not resent blindly (see README, "Delivery guarantees").
+    - fatal: 400/403 and the like: stop sending to this chat, keep the outbox, report ``error``.
+    - rejected: this one message is unacceptable (e.g. still unparsable as plain text); skip it.
+    """
+
+    status: Literal["sent", "retry", "maybe_sent", "fatal", "rejected"]
+    message_id: int | None = None
+    retry_after: float | None = None
+    error: str | None = None

@@ -1,0 +1,79 @@
+"""Text folding shared by matching and novelty: one definition of "the same letters".
+
+Contract of ``fold``: returns a string of the SAME LENGTH as its input, so an offset found in the
+folded text points at the same character of the original (used to show what matched, as
+written). Folding is right for the region's press:
+
+- case, including Turkish/Azerbaijani İ→i and I/ı→i (so "AKKUYU", "Akkuyu", "akkuyu" agree and
+  "Bakı"/"Baki" agree),
+- Russian ё→е, й kept distinct from и,
+- Azerbaijani ə→e and Latin diacritics stripped (ş→s, ç→c, ğ→g, ö→o, ü→u, é→e), because the
+  press writes "Şimal"/"Simal", "Azərbaycan"/"Azerbaycan" interchangeably,
+- typographic dashes → "-", typographic quotes and apostrophes → "'" ,
+- combining accents (a separate code point after a letter) → "\u0000"-free filler that is not a
+  word character, so a stress mark inside a Russian word does not split it: it becomes the same
+  letter-joining apostrophe class handled by the tokenizer.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+# Characters that join letters inside one word in this press: Turkish/Azerbaijani suffix
+# apostrophes (Akkuyu'daki), and the filler that replaces combining marks.
+APOSTROPHE = "'"
+
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2e3a\u2e3b\ufe58\ufe63\uff0d"
+_APOSTROPHES = "\u2018\u2019\u201a\u201b\u02bc\u02b9\u0060\u00b4\u2032"
+_QUOTES = "\u201c\u201d\u201e\u201f\u00ab\u00bb\u2039\u203a\u300c\u300d\"\u2033"
+
+
+def _fold_char(ch: str) -> str:
+    """Fold one character to exactly one character (see module contract)."""
+    if ch in _DASHES:
+        return "-"
+    if ch in _APOSTROPHES:
+        return APOSTROPHE
+    if ch in _QUOTES:
+        return '"'
+    if ch in "İIı":
+        return "i"
+    if ch in "Əə":
+        return "e"
+    if ch in "Ёё":
+        return "е"
+    if ch in "Йй":
+        return "й"
+    if unicodedata.combining(ch):
+        return APOSTROPHE
+    decomposed = unicodedata.normalize("NFKD", ch)
+    base = "".join(c for c in decomposed if not unicodedata.combining(c)) or ch
+    lowered = base.lower()
+    if len(lowered) != 1:
+        # Ligatures and the like (ﬁ, ß→ss): keep one character so offsets stay aligned.
+        lowered = ch.lower() if len(ch.lower()) == 1 else ch
+    return lowered
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[int, str]:
+    """Translation table for every code point in the scripts the press uses (built once)."""
+    table: dict[int, str] = {}
+    ranges = [(0x0000, 0x0250), (0x0250, 0x0370), (0x0370, 0x0530), (0x1E00, 0x1F00),
+              (0x2000, 0x2070), (0x0300, 0x0370), (0x2E00, 0x2E40), (0xFE50, 0xFF70)]
+    for lo, hi in ranges:
+        for cp in range(lo, hi):
+            ch = chr(cp)
+            folded = _fold_char(ch)
+            if folded != ch:
+                table[cp] = folded
+    return table
+
+
+def fold(text: str) -> str:
+    """Fold ``text`` for comparison; same length as ``text`` (see module docstring)."""
+    folded = text.translate(_table())
+    if len(folded) != len(text):  # pragma: no cover - the table maps 1:1 by construction
+        raise AssertionError("fold must preserve length")
+    return folded
