@@ -1,0 +1,244 @@
+"""YAML configuration loading with schema validation and precise, actionable error locations.
+
+Operators edit watchlists and the timeline by hand; a message like "'tems' was unexpected" with
+no location wastes their time. This module loads YAML with ruamel.yaml's round-trip loader
+(which remembers the line and column of every key, value and list item), validates the plain
+data with jsonschema (Draft 2020-12), and maps EVERY validation error back to ``file:line:col``
+of the offending node, with a hint of what to do.
+
+Schemas may carry an ``"x-hint"`` string on any subschema: it becomes the hint of errors raised
+by that subschema (e.g. "write a list of words, e.g. [Aktau, Актау]").
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import jsonschema
+from jsonschema.exceptions import ValidationError, best_match
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+__all__ = ["ConfigProblem", "load_yaml_validated", "locate", "to_plain"]
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem in a configuration file, with a 1-based location when one is known."""
+
+    path: str
+    line: int | None
+    column: int | None
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        loc = self.path
+        if self.line is not None:
+            loc += f":{self.line}"
+            if self.column is not None:
+                loc += f":{self.column}"
+        text = f"{loc}: {self.message}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+
+_JSON_TYPES = {
+    "object": "a mapping (key: value)",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "nothing (null)",
+}
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return type(value).__name__
+
+
+def to_plain(node: Any) -> Any:
+    """Convert ruamel round-trip nodes to plain dict/list/str/int/float/bool/None."""
+    if isinstance(node, dict):
+        return {str(k) if not isinstance(k, (int, float, bool)) else k: to_plain(v)
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [to_plain(v) for v in node]
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    return node
+
+
+def locate(root: Any, path: Iterable[Any], *, key: Any = None) -> tuple[int | None, int | None]:
+    """1-based (line, column) of the node at ``path`` inside a round-trip tree.
+
+    With ``key``, the position of that key inside the mapping at ``path`` (for unknown keys).
+    Falls back to the deepest ancestor whose position is known.
+    """
+    node = root
+    line: int | None = None
+    col: int | None = None
+    if isinstance(root, (CommentedMap, CommentedSeq)):
+        line, col = root.lc.line, root.lc.col
+    for step in path:
+        try:
+            if isinstance(node, CommentedMap) and step in node:
+                kl, kc = node.lc.key(step)
+                vl, vc = node.lc.value(step)
+                child = node[step]
+                # A scalar or flow value: point at the value; a block mapping/list: at its key.
+                if isinstance(child, (CommentedMap, CommentedSeq)) and vl != kl:
+                    line, col = kl, kc
+                else:
+                    line, col = vl, vc
+                node = child
+            elif isinstance(node, CommentedSeq) and isinstance(step, int) and step < len(node):
+                line, col = node.lc.item(step)
+                node = node[step]
+            else:
+                break
+        except (KeyError, AttributeError, TypeError, IndexError):
+            break
+    if key is not None and isinstance(node, CommentedMap) and key in node:
+        try:
+            line, col = node.lc.key(key)
+        except (KeyError, AttributeError, TypeError):
+            pass
+    if line is None:
+        return None, None
+    return line + 1, (col + 1 if col is not None else None)
+
+
+def _hint_from_schema(error: ValidationError) -> str:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    hint = schema.get("x-hint")
+    return hint if isinstance(hint, str) else ""
+
+
+def _problems_for(error: ValidationError, root: Any, path: str) -> list[ConfigProblem]:
+    """Turn one jsonschema error into problems with locations and hints."""
+    if error.context and error.validator in ("oneOf", "anyOf"):
+        # "is not valid under any of the given schemas" says nothing useful; report the
+        # sub-error that went deepest, which names the real mistake.
+        inner = best_match(error.context)
+        if inner is not None and (len(inner.absolute_path) > 0 or inner.validator != "type"):
+            problems = _problems_for(inner, root, path)
+            if problems and not problems[0].hint:
+                hint = _hint_from_schema(error)
+                problems = [ConfigProblem(p.path, p.line, p.column, p.message, hint)
+                            for p in problems]
+            return problems
+    where = list(error.absolute_path)
+    schema_hint = _hint_from_schema(error)
+    instance = error.instance
+    validator = error.validator
+    if validator == "additionalProperties" and isinstance(instance, dict):
+        allowed = sorted((error.schema.get("properties") or {}).keys())
+        patterns = error.schema.get("patternProperties") or {}
+        out = []
+        import re
+
+        for extra in instance:
+            if extra in allowed or any(re.search(p, str(extra)) for p in patterns):
+                continue
+            line, col = locate(root, where, key=extra)
+            close = difflib.get_close_matches(str(extra), allowed, n=1, cutoff=0.6)
+            if close:
+                hint = f"did you mean '{close[0]}'?"
+            else:
+                hint = "allowed keys: " + ", ".join(allowed) if allowed else "remove it"
+            out.append(ConfigProblem(path, line, col, f"unknown key '{extra}'", hint))
+        return out
+    line, col = locate(root, where)
+    where_txt = "/".join(str(p) for p in where) or "top level"
+    if validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return [ConfigProblem(path, line, col, f"missing required key '{missing}' in {where_txt}",
+                              schema_hint or f"add '{missing}: ...'")]
+    if validator == "type":
+        expected = error.validator_value
+        names = [expected] if isinstance(expected, str) else list(expected)
+        want = " or ".join(_JSON_TYPES.get(n, n) for n in names)
+        return [ConfigProblem(path, line, col,
+                              f"{where_txt}: expected {want}, got {_type_name(instance)}",
+                              schema_hint)]
+    if validator in ("minItems", "minProperties"):
+        return [ConfigProblem(path, line, col, f"{where_txt} is empty",
+                              schema_hint or "add at least one entry or remove the key")]
+    if validator == "minLength":
+        return [ConfigProblem(path, line, col, f"{where_txt}: empty text",
+                              schema_hint or "write a non-empty value or remove it")]
+    if validator == "enum":
+        options = ", ".join(repr(o) for o in error.validator_value)
+        return [ConfigProblem(path, line, col, f"{where_txt}: {instance!r} is not allowed",
+                              schema_hint or f"use one of {options}")]
+    return [ConfigProblem(path, line, col, f"{where_txt}: {error.message}", schema_hint)]
+
+
+def load_yaml_validated(path: Path, schema: dict) -> tuple[Any | None, list[ConfigProblem]]:
+    """Load YAML with ruamel.yaml (round-trip loader, for line/column of every node), validate
+    with jsonschema (Draft 2020-12), and map EVERY validation error (iter_errors) back to the
+    file:line:column of the offending node, with a hint of what to do. YAML syntax errors also
+    become ConfigProblems with their line. Returns plain Python data (dicts/lists/str).
+
+    The data is returned even when validation fails (None only when the file could not be read
+    or parsed), so callers can report further, semantic problems in the same run.
+    """
+    shown = str(path)
+    try:
+        source = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        return None, [ConfigProblem(shown, None, None, f"cannot read file: {exc.strerror or exc}",
+                                    "check the path and permissions")]
+    except UnicodeDecodeError as exc:
+        return None, [ConfigProblem(shown, None, None, f"not UTF-8 text: {exc.reason}",
+                                    "save the file as UTF-8")]
+    yaml = YAML(typ="rt")
+    try:
+        root = yaml.load(source)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        col = mark.column + 1 if mark is not None else None
+        what = " ".join(x for x in (exc.context, exc.problem) if x) or "invalid YAML"
+        hint = "check indentation, colons and quotes near this line"
+        if "duplicate key" in what:
+            hint = "each key may appear only once in a mapping; merge or rename one"
+        elif "\t" in source and "tab" in what.lower():
+            hint = "YAML does not allow tabs for indentation; use spaces"
+        return None, [ConfigProblem(shown, line, col, f"YAML syntax error: {what}", hint)]
+    except YAMLError as exc:
+        return None, [ConfigProblem(shown, None, None, f"YAML error: {exc}",
+                                    "check the file is valid YAML")]
+    data = to_plain(root)
+    validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    validator = validator_cls(schema)
+    problems: list[ConfigProblem] = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        problems.extend(_problems_for(error, root, shown))
+    problems.sort(key=lambda p: (p.line or 0, p.column or 0))
+    return data, problems
