@@ -1,0 +1,391 @@
+"""Thin commands over the library; the only reader of argv and the environment.
+
+Exit codes: 0 success; 1 a command-level failure (e.g. a feed for `try` could not be read);
+2 unusable configuration (settings, feed list, watchlists or timeline), with every problem
+printed as file:line:column: message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+import tempfile
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from bot.config import (SETTINGS, ConfigError, Settings, load_feeds, load_settings, merge_feeds,
+                        write_opml)
+from bot.deliver import ConsoleChannel, RedactingFilter, TelegramChannel
+from bot.match import format_report
+from bot.models import Item
+from bot.pipeline import Pipeline, Rules, RulesError, feed_files, replay
+from bot.store import StateLock, StateLockedError, Store
+
+log = logging.getLogger("watchbot")
+EXIT_CONFIG = 2
+
+
+def _fail_config(problems) -> None:
+    err = Console(stderr=True, highlight=False)
+    for p in problems:
+        err.print(f"[red]error[/red] {p}", markup=True)
+    raise SystemExit(EXIT_CONFIG)
+
+
+def _setup_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    # The token must never reach a log line: some library errors embed the request URL.
+    handler.addFilter(RedactingFilter(settings.telegram_bot_token))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.watchbot_log_level.upper())
+    for noisy in ("httpx", "httpcore", "apscheduler", "telegram"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _settings(ctx: click.Context, **overrides) -> Settings:
+    try:
+        settings = load_settings(ctx.obj.get("config"), overrides={k: v for k, v in overrides.items() if v is not None})
+    except ConfigError as exc:
+        _fail_config(exc.problems)
+    _setup_logging(settings)
+    return settings
+
+
+def _channel(settings: Settings):
+    if settings.telegram_enabled:
+        return TelegramChannel(settings.telegram_bot_token, settings.telegram_chat_id,
+                               api_url=settings.telegram_api_url,
+                               min_interval=settings.watchbot_send_interval,
+                               per_minute=settings.watchbot_send_per_minute)
+    return ConsoleChannel()
+
+
+def _admin(settings: Settings):
+    """A callable that reports operational problems to the admin chat, if one is configured."""
+    if not (settings.telegram_bot_token and settings.telegram_admin_chat_id):
+        return None
+    admin = TelegramChannel(settings.telegram_bot_token, settings.telegram_admin_chat_id,
+                            api_url=settings.telegram_api_url)
+
+    async def notify(message: str) -> None:
+        import html
+        await admin.start()
+        await admin.send_html("⚠️ watchbot\n" + html.escape(message[:3500]), message[:3500])
+    return notify
+
+
+def _rules(settings: Settings) -> Rules:
+    try:
+        return Rules.load(settings.watchbot_watchlists)
+    except RulesError as exc:
+        _fail_config(exc.problems)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", type=click.Path(dir_okay=False), default=None,
+              help="Configuration file (default: $WATCHBOT_CONFIG, else ./watchbot.toml).")
+@click.version_option(package_name="watchbot")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None) -> None:
+    """watchbot: posts only new developments on your watchlists to a Telegram channel."""
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Poll every feed once, deliver, and exit (for cron and tests).")
+@click.pass_context
+def run(ctx: click.Context, once: bool) -> None:
+    """Poll the feeds on schedule and post new developments (the daemon)."""
+    settings = _settings(ctx)
+    rules = _rules(settings)
+    feeds, problems = load_feeds(settings.watchbot_feeds)
+    if problems and not feeds:
+        _fail_config(problems)
+    lock = StateLock(settings.watchbot_state)
+    try:
+        lock.acquire()
+    except StateLockedError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_CONFIG)
+    if not settings.telegram_enabled:
+        click.echo("TELEGRAM_BOT_TOKEN/TELEGRAM_CHAT_ID not set: alerts are printed to the console.", err=True)
+    try:
+        asyncio.run(_run(settings, rules, once))
+    finally:
+        lock.release()
+
+
+async def _run(settings: Settings, rules: Rules, once: bool) -> None:
+    channel = _channel(settings)
+    await channel.start()
+    pipeline = Pipeline.build(settings, channel=channel, rules=rules, notify_admin=_admin(settings))
+    try:
+        if once:
+            report = await pipeline.run_once()
+            failing = [p for p in report.polls if p.error]
+            log.info("cycle done: %d feeds, %d new items, %d alerts, %d sent, %d pending, %d feeds failing",
+                     len(report.polls), report.new_items, report.alerts, report.sent, report.pending, len(failing))
+            return
+        from bot.schedule import Daemon
+
+        daemon = Daemon(pipeline, digest_job=_digest_job(settings, pipeline, channel))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, daemon.stop)
+        await daemon.run()
+        log.info("stopped")
+    finally:
+        await pipeline.aclose()
+        await channel.aclose()
+
+
+def _digest_job(settings: Settings, pipeline: Pipeline, channel):
+    """The scheduled digest, if the digest module is available and a schedule is configured."""
+    if not settings.watchbot_digest_cron:
+        return None
+    try:
+        from bot.digest import post_scheduled_digest
+    except ImportError:  # pragma: no cover - digest ships with the package
+        return None
+
+    async def job() -> None:
+        await post_scheduled_digest(settings, pipeline.store, channel, now=pipeline.clock())
+    return job
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Validate configuration, feed list, watchlists and timeline; report every problem."""
+    try:
+        settings = load_settings(ctx.obj.get("config"))
+    except ConfigError as exc:
+        _fail_config(exc.problems)
+    feeds, problems = load_feeds(settings.watchbot_feeds)
+    try:
+        rules = Rules.load(settings.watchbot_watchlists)
+    except RulesError as exc:
+        problems += exc.problems
+        rules = None
+    if problems:
+        _fail_config(problems)
+    ids = ", ".join(w.id for w in rules.matcher.watchlists)
+    click.echo(f"ok: {len(feeds)} feeds, {len(rules.matcher.watchlists)} watchlists ({ids}), "
+               f"timeline valid; Telegram {'configured' if settings.telegram_enabled else 'not configured (console output)'}")
+
+
+@cli.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """A table per feed: last fetch, HTTP status, items, errors, next check, why paused."""
+    settings = _settings(ctx)
+    if not settings.database.exists():
+        click.echo(f"no state yet in {settings.watchbot_state}: run `watchbot run --once` first")
+        return
+    store = Store(settings.database)
+    table = Table(title="feeds", show_lines=False)
+    for col in ("feed", "last fetch", "HTTP", "items", "new", "errors", "next check", "problem"):
+        table.add_column(col, overflow="fold")
+    for fs in store.feed_states():
+        table.add_row(fs.title or fs.url if fs.current_url == fs.url else f"{fs.title or fs.url}\n→ {fs.current_url}",
+                      _when(fs.last_fetch), str(fs.last_status or "-"), str(fs.items_total), str(fs.last_new),
+                      str(fs.consecutive_errors), "paused" if fs.paused_reason else _when(fs.next_check),
+                      fs.paused_reason or fs.last_error or "")
+    console = Console()
+    console.print(table)
+    counts = store.outbox_counts()
+    console.print(f"outbox: {counts.get('pending', 0)} pending, {counts.get('sent', 0)} sent, "
+                  f"{counts.get('maybe_sent', 0)} possibly sent (timeout), {counts.get('rejected', 0)} rejected")
+    for event in store.recent_events(5):
+        console.print(f"{event['at']} {event['level']}: {event['message']}", highlight=False, markup=False)
+    store.close()
+
+
+def _when(dt: datetime | None) -> str:
+    return dt.strftime("%Y-%m-%d %H:%M UTC") if dt else "-"
+
+
+@cli.command()
+@click.pass_context
+def settings(ctx: click.Context) -> None:
+    """List every setting: name (file key = environment variable), current value, help."""
+    try:
+        current = load_settings(ctx.obj.get("config")).redacted()
+    except ConfigError:
+        current = {}
+    for spec in SETTINGS:
+        click.echo(f"{spec.name} = {current.get(spec.name, spec.default)!s}\n    {spec.help}")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def feeds() -> None:
+    """Manage the feed list (an OPML file)."""
+
+
+@feeds.command("import")
+@click.argument("opml", type=click.Path(exists=True, dir_okay=False))
+@click.pass_context
+def feeds_import(ctx: click.Context, opml: str) -> None:
+    """Merge the feeds of an OPML file into the feed list."""
+    settings = _settings(ctx)
+    incoming, problems = load_feeds(Path(opml))
+    if problems and not incoming:
+        _fail_config(problems)
+    current, _ = load_feeds(settings.watchbot_feeds) if settings.watchbot_feeds.exists() else ([], [])
+    merged, added = merge_feeds(current, incoming)
+    settings.watchbot_feeds.write_text(write_opml(merged), encoding="utf-8")
+    click.echo(f"{added} feeds added, {len(incoming) - added} already listed; {len(merged)} in {settings.watchbot_feeds}")
+
+
+@feeds.command("export")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="File to write (default: stdout).")
+@click.pass_context
+def feeds_export(ctx: click.Context, output: str | None) -> None:
+    """Write the feed list as OPML 2.0."""
+    settings = _settings(ctx)
+    current, problems = load_feeds(settings.watchbot_feeds)
+    if problems and not current:
+        _fail_config(problems)
+    text = write_opml(current)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@cli.command("try")
+@click.argument("text", required=False)
+@click.option("--feed", "feed", default=None, help="A feed file or http(s) URL: report every item in it.")
+@click.pass_context
+def try_(ctx: click.Context, text: str | None, feed: str | None) -> None:
+    """Show what the watchlists make of TEXT (or of each item of a feed), and why."""
+    if not text and not feed:
+        raise click.UsageError("give TEXT or --feed FILE_OR_URL")
+    settings = _settings(ctx)
+    rules = _rules(settings)
+    if settings.database.exists():
+        rules.novelty.load(Store(settings.database).stories())
+    if feed:
+        items = asyncio.run(_items_of(feed, settings))
+    else:
+        title, _, summary = text.partition("\n")
+        items = [Item(key="try:1", feed_url="try", title=title, summary=summary, outlet="(try)")]
+    now = datetime.now(timezone.utc)
+    for item in items:
+        report = rules.matcher.report(item)
+        click.echo(format_report(item, report))
+        if report.matches:
+            decision = rules.novelty.decide(item, report.matches, item.published or now)
+            click.echo(f"  decision: {decision.kind}" + (f" (nearest: {decision.nearest}, similarity "
+                       f"{decision.similarity:.2f})" if decision.nearest else ""))
+            for reason in decision.reasons:
+                click.echo(f"    - {reason}")
+        click.echo("")
+
+
+async def _items_of(source: str, settings: Settings) -> list[Item]:
+    from bot.fetch import Fetcher
+    from bot.parse import parse_feed
+
+    fetcher = Fetcher(user_agent=settings.watchbot_user_agent, max_bytes=settings.watchbot_max_body_bytes)
+    try:
+        result = await fetcher.fetch(source if "://" in source else str(Path(source).resolve()))
+    finally:
+        await fetcher.aclose()
+    if not result.ok:
+        click.echo(f"error: could not read {source}: {result.error or result.status}", err=True)
+        raise SystemExit(1)
+    parsed = parse_feed(result.body, result.headers, source)
+    if parsed.error and not parsed.items:
+        click.echo(f"error: {source}: {parsed.error}", err=True)
+        raise SystemExit(1)
+    return list(parsed.items)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@cli.command("replay")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per item on stdout.")
+@click.option("--post", is_flag=True, help="Send alerts and updates to Telegram as they would go live.")
+@click.option("--state", "state_dir", type=click.Path(file_okay=False), default=None,
+              help="State folder to build (default: a fresh temporary one).")
+@click.pass_context
+def replay_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, post: bool, state_dir: str | None) -> None:
+    """Run archived feed files through the pipeline in publication order (backtest an edit)."""
+    settings = _settings(ctx)
+    rules = _rules(settings)
+    try:
+        files = feed_files(paths)
+    except FileNotFoundError as exc:
+        raise click.UsageError(str(exc))
+    with tempfile.TemporaryDirectory(prefix="watchbot-replay-") as tmp:
+        state = Path(state_dir) if state_dir else Path(tmp)
+        settings = replace(settings, watchbot_state=state)
+        lock = StateLock(state)
+        try:
+            lock.acquire()
+        except StateLockedError as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise SystemExit(EXIT_CONFIG)
+        try:
+            records = asyncio.run(_replay(settings, rules, files, post))
+        finally:
+            lock.release()
+    if as_json:
+        for record in records:
+            click.echo(json.dumps(record, ensure_ascii=False))
+        return
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r["decision"]] = counts.get(r["decision"], 0) + 1
+        if r["decision"] in ("alert", "update"):
+            mark = "ALERT " if r["decision"] == "alert" else "  +src"
+            click.echo(f"{mark} [{','.join(r['watchlists'])}] story {r['story']}: {r['title']}")
+    click.echo(f"{len(records)} items: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+
+
+async def _replay(settings: Settings, rules: Rules, files, post: bool) -> list[dict]:
+    channel = _channel(settings) if post else None
+    if channel is not None:
+        await channel.start()
+    store = Store(settings.database)
+    pipeline = Pipeline(settings=settings, store=store, rules=rules, channel=channel)
+    try:
+        return await replay(pipeline, files, post=post)
+    finally:
+        store.close()
+        if channel is not None:
+            await channel.aclose()
+
+
+def main() -> None:
+    cli(obj={})
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

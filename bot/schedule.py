@@ -1,0 +1,129 @@
+"""The daemon: APScheduler jobs that call the pipeline. No business logic lives here.
+
+Each feed has its own one-shot job, re-armed after every poll for the time the pipeline stored
+(interval, RSS ttl floor, error back-off, Retry-After), plus jitter so feeds of one host are not
+hit at the same instant. ``max_instances=1`` means one feed is never polled twice at once;
+``coalesce`` means a sleeping laptop or a long stall produces one catch-up poll, not a burst.
+Restarting picks up where it left off because every due time lives in the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Awaitable, Callable
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+
+from bot.models import Feed
+from bot.pipeline import Pipeline, jittered
+
+log = logging.getLogger("watchbot")
+
+DRAIN_EVERY = 15  # seconds: retries of deferred alerts, edits waiting for their post
+RULES_EVERY = 10  # seconds: how soon a saved watchlist edit takes effect
+FEEDS_EVERY = 60  # seconds: how soon an edited feed list takes effect
+SHUTDOWN_GRACE = 30  # seconds in-flight polls and sends get to finish on SIGTERM
+
+
+def job_id(feed: Feed) -> str:
+    return "poll-" + hashlib.sha1(feed.url.encode()).hexdigest()[:16]
+
+
+class Daemon:
+    """Runs the pipeline on schedule until ``stop()``."""
+
+    def __init__(self, pipeline: Pipeline, *, digest_job: Callable[[], Awaitable[None]] | None = None):
+        self.pipeline = pipeline
+        self.settings = pipeline.settings
+        self.scheduler = AsyncIOScheduler(timezone=timezone.utc)
+        self.digest_job = digest_job
+        self._feeds: dict[str, Feed] = {}
+        self._inflight: set[asyncio.Task] = set()
+        self._stopping = asyncio.Event()
+
+    # Jobs are wrapped so shutdown can wait for what is running (an in-flight send finishes
+    # and is recorded, or stays queued in the outbox).
+    def _tracked(self, factory: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            if self._stopping.is_set():
+                return
+            task = asyncio.current_task()
+            self._inflight.add(task)
+            try:
+                await factory()
+            except Exception:
+                log.exception("scheduled job failed; it will run again on schedule")
+            finally:
+                self._inflight.discard(task)
+        return run
+
+    def _arm(self, feed: Feed) -> None:
+        due = self.pipeline.next_due(feed)
+        if due is None:
+            return  # paused (410): `status` says why
+        when = max(jittered(due, self.settings.watchbot_jitter), datetime.now(timezone.utc))
+        self.scheduler.add_job(self._tracked(lambda: self._poll(feed)), DateTrigger(when),
+                               id=job_id(feed), replace_existing=True, max_instances=1,
+                               coalesce=True, misfire_grace_time=None)
+
+    async def _poll(self, feed: Feed) -> None:
+        try:
+            report = await self.pipeline.poll(feed)
+            if report.alerts:
+                await self.pipeline.drain()
+        finally:
+            if not self._stopping.is_set() and feed.url in self._feeds:
+                self._arm(feed)
+
+    async def _drain(self) -> None:
+        await self.pipeline.drain()
+
+    async def _refresh(self) -> None:
+        """Pick up edits of the rules and of the feed list without a restart."""
+        self.pipeline.reload_rules_if_changed()
+        feeds = {f.url: f for f in self.pipeline.feeds()}
+        for url in set(self._feeds) - set(feeds):
+            if self.scheduler.get_job(job_id(self._feeds[url])):
+                self.scheduler.remove_job(job_id(self._feeds[url]))
+            log.info("feed removed from the list: %s", url)
+        added = [f for url, f in feeds.items() if url not in self._feeds or self._feeds[url] != f]
+        self._feeds = feeds
+        for feed in added:
+            self._arm(feed)
+
+    async def run(self) -> None:
+        """Schedule everything and run until ``stop()``; then shut down cleanly."""
+        await self._refresh()
+        log.info("watching %d feeds", len(self._feeds))
+        self.scheduler.add_job(self._tracked(self._drain), "interval", seconds=DRAIN_EVERY,
+                               id="drain", max_instances=1, coalesce=True,
+                               next_run_time=datetime.now(timezone.utc))
+        self.scheduler.add_job(self._tracked(self._refresh), "interval", seconds=RULES_EVERY,
+                               id="refresh", max_instances=1, coalesce=True)
+        self.scheduler.add_job(self._tracked(self._prune), "interval", hours=24, id="prune",
+                               max_instances=1, coalesce=True)
+        if self.digest_job is not None and self.settings.watchbot_digest_cron:
+            trigger = CronTrigger.from_crontab(self.settings.watchbot_digest_cron,
+                                               timezone=self.settings.watchbot_digest_timezone)
+            self.scheduler.add_job(self._tracked(self.digest_job), trigger, id="digest",
+                                   max_instances=1, coalesce=True)
+        self.scheduler.start()
+        await self._stopping.wait()
+        self.scheduler.shutdown(wait=False)
+        if self._inflight:
+            log.info("waiting for %d running jobs to finish", len(self._inflight))
+            await asyncio.wait(set(self._inflight), timeout=SHUTDOWN_GRACE)
+
+    async def _prune(self) -> None:
+        cutoff = self.pipeline.clock() - timedelta(days=self.settings.watchbot_retention_days)
+        removed = self.pipeline.store.prune(cutoff)
+        if removed:
+            log.info("pruned %d items older than %s (identities kept)", removed, cutoff.date())
+
+    def stop(self) -> None:
+        self._stopping.set()

@@ -1,0 +1,450 @@
+"""SQLite state: feeds, items (+ identity tombstones), stories, outbox. Decides "already seen".
+
+Why the store decides novelty of *identity*: an insert that did not happen is not new. Every item
+is recorded under all of its identities (GUID, canonical link, and feed+title+date), so a feed
+that changes GUIDs, re-orders, or re-publishes an item cannot make it alert twice, and pruned
+items leave their identities behind as tombstones.
+
+Why the outbox: an alert is written in the same transaction that records its item; sending
+happens afterwards and marks the row sent with Telegram's message_id. A crash between the two
+leaves a pending row that the next start sends — never a lost or a doubled alert.
+
+Concurrency: one process owns a state folder (see ``StateLock``); inside it all calls come from
+the event-loop thread, so one connection suffices. WAL + synchronous=NORMAL: commits survive a
+process crash (the case we must handle) without an fsync per item.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from bot.models import Alert, Decision, Feed, Item, Match, SendOutcome, Source, Story, Validators
+from bot.text import fold
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS feeds (
+    url TEXT PRIMARY KEY,            -- as configured in the feed list
+    current_url TEXT NOT NULL,       -- after permanent (301/308) redirects
+    title TEXT DEFAULT '',
+    etag TEXT, last_modified TEXT, body_hash TEXT,
+    last_fetch TEXT, last_success TEXT, last_status INTEGER, last_error TEXT,
+    consecutive_errors INTEGER NOT NULL DEFAULT 0,
+    next_check TEXT, paused_reason TEXT, ttl_minutes INTEGER,
+    items_total INTEGER NOT NULL DEFAULT 0, last_new INTEGER NOT NULL DEFAULT 0,
+    seeded INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS items (
+    key TEXT PRIMARY KEY,
+    feed_url TEXT NOT NULL, link TEXT, title TEXT NOT NULL, summary TEXT, published TEXT,
+    outlet TEXT, language TEXT, first_seen TEXT NOT NULL,
+    matches TEXT,                    -- JSON [{watchlist, title, terms}]
+    decision TEXT NOT NULL,          -- alert|update|known|ignored|seeded
+    story_id INTEGER, reasons TEXT
+);
+CREATE INDEX IF NOT EXISTS items_first_seen ON items(first_seen);
+CREATE INDEX IF NOT EXISTS items_story ON items(story_id);
+-- Every identity of every item ever seen, including pruned ones (tombstones).
+CREATE TABLE IF NOT EXISTS identities (ident TEXT PRIMARY KEY, item_key TEXT NOT NULL, seen TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stories (
+    id INTEGER PRIMARY KEY,
+    watchlist TEXT NOT NULL, item_key TEXT NOT NULL, title TEXT NOT NULL, link TEXT,
+    outlet TEXT, language TEXT, published TEXT, first_seen TEXT NOT NULL,
+    signature TEXT NOT NULL, message_id INTEGER
+);
+CREATE INDEX IF NOT EXISTS stories_first_seen ON stories(first_seen);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    story_id INTEGER, action TEXT NOT NULL, text TEXT NOT NULL, plain TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',   -- pending|sent|maybe_sent|rejected|superseded
+    created TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+    sent_at TEXT, message_id INTEGER
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(status, id);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL
+);
+"""
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(timezone.utc).isoformat(timespec="seconds") if dt else None
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def identities(item: Item) -> list[str]:
+    """All identities of an item: its key, its link, and feed + folded title + date.
+
+    The extra identities are what keep an item from re-alerting when a feed changes its GUIDs
+    (a common CMS migration bug) or its links' tracking parameters.
+    """
+    idents = [item.key]
+    if item.link:
+        idents.append("link:" + item.link)
+    day = item.published.date().isoformat() if item.published else ""
+    title_id = hashlib.sha1(f"{item.feed_url}\n{fold(item.title).strip()}\n{day}".encode()).hexdigest()
+    if item.title.strip():
+        idents.append("title:" + title_id)
+    return list(dict.fromkeys(idents))
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the store remembers about one feed (one row of `watchbot status`)."""
+
+    url: str
+    current_url: str
+    title: str
+    validators: Validators
+    body_hash: str | None
+    last_fetch: datetime | None
+    last_success: datetime | None
+    last_status: int | None
+    last_error: str | None
+    consecutive_errors: int
+    next_check: datetime | None
+    paused_reason: str | None
+    ttl_minutes: int | None
+    items_total: int
+    last_new: int
+    seeded: bool
+
+
+class StateLockedError(RuntimeError):
+    """Another watchbot process owns this state folder."""
+
+
+class StateLock:
+    """An exclusive advisory lock on the state folder, so two daemons never double-post.
+
+    flock is released by the kernel when the process dies (even by SIGKILL), so a crash never
+    leaves a stale lock behind.
+    """
+
+    def __init__(self, state_dir: Path):
+        self.path = Path(state_dir) / "watchbot.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise StateLockedError(f"state folder {self.path.parent} is in use by pid {owner}; "
+                                   "refusing to start a second watchbot on it") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "StateLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class Store:
+    """The SQLite database of one state folder. All times are stored as UTC ISO strings."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(_SCHEMA)
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        self._depth = 0
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit; nested uses join the outer transaction."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    # ------------------------------------------------------------------ feeds
+
+    def sync_feeds(self, feeds: Sequence[Feed]) -> None:
+        """Make sure every configured feed has a row (rows of removed feeds stay for history)."""
+        with self.transaction():
+            for feed in feeds:
+                self.db.execute("INSERT OR IGNORE INTO feeds(url, current_url, title) VALUES (?,?,?)",
+                                (feed.url, feed.url, feed.title))
+
+    def feed_state(self, url: str) -> FeedState:
+        row = self.db.execute("SELECT * FROM feeds WHERE url=?", (url,)).fetchone()
+        if row is None:
+            raise KeyError(url)
+        return self._feed_state(row)
+
+    def feed_states(self) -> list[FeedState]:
+        return [self._feed_state(r) for r in self.db.execute("SELECT * FROM feeds ORDER BY url")]
+
+    @staticmethod
+    def _feed_state(row: sqlite3.Row) -> FeedState:
+        return FeedState(
+            url=row["url"], current_url=row["current_url"], title=row["title"] or "",
+            validators=Validators(row["etag"], row["last_modified"]), body_hash=row["body_hash"],
+            last_fetch=_dt(row["last_fetch"]), last_success=_dt(row["last_success"]),
+            last_status=row["last_status"], last_error=row["last_error"],
+            consecutive_errors=row["consecutive_errors"], next_check=_dt(row["next_check"]),
+            paused_reason=row["paused_reason"], ttl_minutes=row["ttl_minutes"],
+            items_total=row["items_total"], last_new=row["last_new"], seeded=bool(row["seeded"]))
+
+    def record_poll(self, url: str, *, now: datetime, status: int, error: str | None,
+                    next_check: datetime, validators: Validators | None = None,
+                    body_hash: str | None = None, current_url: str | None = None,
+                    title: str | None = None, ttl_minutes: int | None = None,
+                    new_items: int = 0, paused_reason: str | None = None,
+                    success: bool = True, seeded: bool | None = None) -> None:
+        """Record the outcome of one poll. Validators are stored only here, after the items of
+        the response were recorded, so a crash in between re-fetches instead of skipping them."""
+        sets = ["last_fetch=?", "last_status=?", "last_error=?", "next_check=?", "paused_reason=?",
+                "last_new=?"]
+        args: list = [_iso(now), status, error, _iso(next_check), paused_reason, new_items]
+        if success:
+            sets += ["consecutive_errors=0", "last_success=?", "items_total=items_total+?"]
+            args += [_iso(now), new_items]
+        else:
+            sets.append("consecutive_errors=consecutive_errors+1")
+        if validators is not None:
+            sets += ["etag=?", "last_modified=?"]
+            args += [validators.etag, validators.last_modified]
+        for column, value in (("body_hash", body_hash), ("current_url", current_url),
+                              ("title", title), ("ttl_minutes", ttl_minutes)):
+            if value is not None:
+                sets.append(f"{column}=?")
+                args.append(value)
+        if seeded is not None:
+            sets.append("seeded=?")
+            args.append(int(seeded))
+        args.append(url)
+        with self.transaction():
+            self.db.execute(f"UPDATE feeds SET {', '.join(sets)} WHERE url=?", args)
+
+    # ------------------------------------------------------------------ items
+
+    def unseen(self, items: Iterable[Item]) -> list[Item]:
+        """The items none of whose identities were ever recorded (tombstones included)."""
+        fresh = []
+        batch: set[str] = set()
+        for item in items:
+            idents = identities(item)
+            if any(i in batch for i in idents):
+                continue  # the same item twice in one batch (duplicate GUIDs in a feed)
+            marks = ",".join("?" * len(idents))
+            if self.db.execute(f"SELECT 1 FROM identities WHERE ident IN ({marks}) LIMIT 1", idents).fetchone():
+                continue
+            batch.update(idents)
+            fresh.append(item)
+        return fresh
+
+    def record_seen(self, items: Sequence[Item], now: datetime, decision: str = "seeded") -> None:
+        """Record items without deciding anything about them (first sight of a feed)."""
+        with self.transaction():
+            for item in items:
+                self._insert_item(item, now, (), decision, None, ())
+
+    def record_item(self, item: Item, matches: Sequence[Match], decision: Decision, now: datetime,
+                    render=None) -> tuple[int | None, list[int]]:
+        """Record one decided item and, in the same transaction, what it sends.
+
+        ``render(story_id) -> list[(action, text, plain)]`` is called inside the transaction for
+        alerts and updates, so the outbox rows and the item commit together or not at all.
+        Returns (story_id, outbox ids).
+        """
+        with self.transaction():
+            story_id = decision.story_id
+            if decision.kind == "alert":
+                cur = self.db.execute(
+                    "INSERT INTO stories(watchlist, item_key, title, link, outlet, language, published,"
+                    " first_seen, signature) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (decision.watchlist or (matches[0].watchlist if matches else ""), item.key,
+                     item.title, item.link, item.outlet, item.language, _iso(item.published),
+                     _iso(now), json.dumps(decision.signature or {}, ensure_ascii=False)))
+                story_id = cur.lastrowid
+            self._insert_item(item, now, matches, decision.kind, story_id, decision.reasons)
+            outbox_ids = []
+            if render is not None and decision.kind in ("alert", "update") and story_id is not None:
+                for action, text, plain in render(story_id):
+                    if action == "edit":
+                        # Only the newest edit of a story matters: older pending ones would
+                        # only spend Telegram's rate limit on texts about to be replaced.
+                        self.db.execute("UPDATE outbox SET status='superseded' WHERE story_id=? AND "
+                                        "action='edit' AND status='pending'", (story_id,))
+                    cur = self.db.execute(
+                        "INSERT INTO outbox(story_id, action, text, plain, created) VALUES (?,?,?,?,?)",
+                        (story_id, action, text, plain, _iso(now)))
+                    outbox_ids.append(cur.lastrowid)
+            return story_id, outbox_ids
+
+    def _insert_item(self, item: Item, now: datetime, matches: Sequence[Match], decision: str,
+                     story_id: int | None, reasons: Sequence[str]) -> None:
+        matches_json = json.dumps([{"watchlist": m.watchlist, "title": m.title, "terms": list(m.terms)}
+                                   for m in matches], ensure_ascii=False) if matches else None
+        self.db.execute(
+            "INSERT OR REPLACE INTO items(key, feed_url, link, title, summary, published, outlet, language,"
+            " first_seen, matches, decision, story_id, reasons) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (item.key, item.feed_url, item.link, item.title, item.summary, _iso(item.published),
+             item.outlet, item.language, _iso(now), matches_json, decision, story_id,
+             json.dumps(list(reasons), ensure_ascii=False) if reasons else None))
+        self.db.executemany("INSERT OR IGNORE INTO identities(ident, item_key, seen) VALUES (?,?,?)",
+                            [(i, item.key, _iso(now)) for i in identities(item)])
+
+    def item(self, key: str) -> Item | None:
+        row = self.db.execute("SELECT * FROM items WHERE key=?", (key,)).fetchone()
+        return self._item(row) if row else None
+
+    @staticmethod
+    def _item(row: sqlite3.Row) -> Item:
+        return Item(key=row["key"], feed_url=row["feed_url"], title=row["title"], link=row["link"],
+                    summary=row["summary"] or "", published=_dt(row["published"]),
+                    outlet=row["outlet"] or "", language=row["language"])
+
+    def item_matches(self, key: str) -> list[dict]:
+        row = self.db.execute("SELECT matches FROM items WHERE key=?", (key,)).fetchone()
+        return json.loads(row["matches"]) if row and row["matches"] else []
+
+    def items_between(self, since: datetime, until: datetime) -> list[sqlite3.Row]:
+        """Decided items first seen in [since, until), oldest first (for digests)."""
+        return self.db.execute(
+            "SELECT * FROM items WHERE first_seen >= ? AND first_seen < ? ORDER BY first_seen, rowid",
+            (_iso(since), _iso(until))).fetchall()
+
+    def count_items(self) -> int:
+        return self.db.execute("SELECT count(*) FROM items").fetchone()[0]
+
+    # ------------------------------------------------------------------ stories
+
+    def stories(self, since: datetime | None = None) -> list[Story]:
+        """Stories first seen at or after ``since`` (all when None), oldest first, with sources."""
+        rows = self.db.execute("SELECT * FROM stories WHERE first_seen >= ? ORDER BY id",
+                               (_iso(since) or "",)).fetchall()
+        return [self._story(r) for r in rows]
+
+    def story(self, story_id: int) -> Story | None:
+        row = self.db.execute("SELECT * FROM stories WHERE id=?", (story_id,)).fetchone()
+        return self._story(row) if row else None
+
+    def _story(self, row: sqlite3.Row) -> Story:
+        sources = tuple(
+            Source(title=r["title"], link=r["link"], outlet=r["outlet"] or "", language=r["language"],
+                   published=_dt(r["published"]))
+            for r in self.db.execute("SELECT title, link, outlet, language, published FROM items "
+                                     "WHERE story_id=? ORDER BY first_seen, rowid", (row["id"],)))
+        return Story(id=row["id"], watchlist=row["watchlist"], title=row["title"], link=row["link"],
+                     outlet=row["outlet"] or "", published=_dt(row["published"]),
+                     first_seen=_dt(row["first_seen"]), signature=json.loads(row["signature"]),
+                     sources=sources, message_id=row["message_id"])
+
+    def story_item_key(self, story_id: int) -> str | None:
+        row = self.db.execute("SELECT item_key FROM stories WHERE id=?", (story_id,)).fetchone()
+        return row["item_key"] if row else None
+
+    # ------------------------------------------------------------------ outbox
+
+    def pending_alerts(self) -> list[Alert]:
+        """Unsent outbox rows in order. An edit waits until its story's post has a message_id."""
+        rows = self.db.execute(
+            "SELECT o.*, s.message_id AS story_message FROM outbox o LEFT JOIN stories s ON s.id=o.story_id "
+            "WHERE o.status='pending' ORDER BY o.id").fetchall()
+        alerts = []
+        for r in rows:
+            if r["action"] == "edit" and r["story_message"] is None:
+                continue
+            alerts.append(Alert(id=r["id"], story_id=r["story_id"], action=r["action"], text=r["text"],
+                                plain=r["plain"], message_id=r["story_message"]))
+        return alerts
+
+    def record_outcome(self, alert: Alert, outcome: SendOutcome, now: datetime) -> None:
+        """Apply what Telegram said about one outbox row."""
+        with self.transaction():
+            if outcome.status in ("sent", "maybe_sent", "rejected"):
+                self.db.execute("UPDATE outbox SET status=?, attempts=attempts+1, sent_at=?, message_id=?,"
+                                " last_error=? WHERE id=?",
+                                (outcome.status, _iso(now), outcome.message_id, outcome.error, alert.id))
+                if alert.action == "post" and outcome.message_id is not None and alert.story_id is not None:
+                    self.db.execute("UPDATE stories SET message_id=? WHERE id=?", (outcome.message_id, alert.story_id))
+            else:
+                self.db.execute("UPDATE outbox SET attempts=attempts+1, last_error=? WHERE id=?",
+                                (outcome.error, alert.id))
+
+    def outbox_counts(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self.db.execute("SELECT status, count(*) FROM outbox GROUP BY status")}
+
+    # ------------------------------------------------------------------ events & retention
+
+    def log_event(self, level: str, message: str, now: datetime) -> None:
+        """Operational events (paused feeds, refused channel) for `status` and the digest."""
+        self.db.execute("INSERT INTO events(at, level, message) VALUES (?,?,?)", (_iso(now), level, message))
+
+    def recent_events(self, limit: int = 10) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+
+    def prune(self, older_than: datetime) -> int:
+        """Delete items and stories first seen before ``older_than``; identities stay (tombstones).
+
+        Stories still referenced by a pending outbox row are kept so nothing unsent is lost.
+        """
+        cutoff = _iso(older_than)
+        with self.transaction():
+            n = self.db.execute("DELETE FROM items WHERE first_seen < ?", (cutoff,)).rowcount
+            self.db.execute("DELETE FROM stories WHERE first_seen < ? AND id NOT IN "
+                            "(SELECT story_id FROM outbox WHERE status='pending' AND story_id IS NOT NULL)",
+                            (cutoff,))
+            self.db.execute("DELETE FROM outbox WHERE status!='pending' AND created < ?", (cutoff,))
+            self.db.execute("DELETE FROM events WHERE at < ?", (cutoff,))
+        return n
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+__all__ = ["Store", "StateLock", "StateLockedError", "FeedState", "identities", "utcnow"]
