@@ -396,8 +396,17 @@ class BotApiStandIn:
             visible, entities = text, []  # not used by watchbot; accepted as plain
         else:
             visible, entities = text, []
-        # Telegram strips leading/trailing whitespace of the visible text.
+        # Telegram strips leading/trailing whitespace of the visible text; entities shift.
         stripped = visible.strip()
+        lead = utf16_len(visible) - utf16_len(visible.lstrip())
+        size = utf16_len(stripped)
+        shifted = []
+        for ent in entities:
+            start = max(ent["offset"] - lead, 0)
+            end = min(ent["offset"] + ent["length"] - lead, size)
+            if end > start:
+                shifted.append({**ent, "offset": start, "length": end - start})
+        entities = shifted
         if not stripped and what == "message text":
             raise _Rejection(400, "Bad Request: message text is empty")
         return stripped, entities
