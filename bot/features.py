@@ -1,0 +1,413 @@
+"""Features novelty compares news items with (a non-stage helper; pure functions).
+
+Short multilingual ledes (EN/RU/AZ/TR, some AR) about one story share few words across
+languages but share NAMES and NUMBERS once written in one script. So:
+
+- ``translit``: fold (bot.text) then Cyrillic/Arabic -> Latin, for character n-grams;
+- ``name_key``: a consonant skeleton of a transliterated name that ignores vowel spelling and
+  the common transliteration variants (Картавых/Kartavykh/Kartavıx, Захарова/Zakharova,
+  Hacıyev/Hajiyev), so one person is one key across languages and case endings;
+- ``extract``: the facts of an item: names, numbers, event kinds (released, sentenced, paid...),
+  date mentions resolved against the publication date, anniversary wording.
+
+Similarity alone cannot tell "the same development" from "a follow-up on the same story"
+(measured AUC <= 0.77); new facts decide that, so facts are extracted separately from the
+n-gram vector.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import lru_cache
+
+from bot.text import fold
+
+# --- transliteration ------------------------------------------------------------------------
+
+_CYR = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ж": "zh", "з": "z", "и": "i",
+    "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s",
+    "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch",
+    "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya", "і": "i", "ї": "i", "є": "e",
+    "ў": "u", "қ": "k", "ғ": "g", "ө": "o", "ү": "u", "ұ": "u", "һ": "h", "ә": "e", "ң": "n",
+}
+# Arabic: consonants only (short vowels are not written), enough for names and place names.
+_ARA = {
+    "ا": "a", "أ": "a", "إ": "i", "آ": "a", "ب": "b", "ت": "t", "ث": "s", "ج": "j", "ح": "h",
+    "خ": "kh", "د": "d", "ذ": "z", "ر": "r", "ز": "z", "س": "s", "ش": "sh", "ص": "s", "ض": "d",
+    "ط": "t", "ظ": "z", "ع": "", "غ": "g", "ف": "f", "ق": "q", "ك": "k", "ل": "l", "م": "m",
+    "ن": "n", "ه": "h", "ة": "a", "و": "u", "ي": "i", "ى": "a", "ء": "", "ئ": "i", "ؤ": "u",
+    "پ": "p", "چ": "ch", "ژ": "zh", "گ": "g", "ک": "k", "ی": "i", "ـ": "",
+}
+_TRANS = {**_CYR, **_ARA}
+
+
+@lru_cache(maxsize=1)
+def _trans_table() -> dict[int, str]:
+    return {ord(k): v for k, v in _TRANS.items()}
+
+
+def translit(text: str) -> str:
+    """Fold case/diacritics (bot.text.fold) and write Cyrillic and Arabic in Latin letters."""
+    out = fold(text).translate(_trans_table())
+    # Eastern Arabic / Persian digits -> ASCII.
+    return re.sub(r"[\u0660-\u0669\u06f0-\u06f9]",
+                  lambda m: str(ord(m.group()) % 16 if ord(m.group()) < 0x06f0 else ord(m.group()) - 0x06f0),
+                  out)
+
+
+_SKELETON_RULES = [("shch", "s"), ("dzh", "j"), ("kh", "x"), ("zh", "j"), ("sh", "s"),
+                   ("ch", "j"), ("ts", "j"), ("dj", "j"), ("ph", "f"), ("ck", "k")]
+_SKELETON_CHARS = str.maketrans({"q": "g", "w": "v", "h": "x", "y": "", "a": "",
+                                 "e": "", "i": "", "o": "", "u": "", "'": "", "-": ""})
+
+
+def name_key(word: str) -> str:
+    """Consonant skeleton of a (transliterated, lower-case) name: its first three consonants.
+
+    Vowels carry most transliteration and case-ending variation (Белоусова/Belousov,
+    Kartavıxın/Kartavykh), so they are dropped; letters written differently across the region's
+    scripts are unified (kh/x/h, c/j/dzh, q/g). Three consonants identify a name within one
+    topic while ignoring endings like -ым, -ın, -ova.
+    """
+    w = word
+    for a, b in _SKELETON_RULES:
+        w = w.replace(a, b)
+    # Latin "c": English k/s (Moscow), Turkish/Azerbaijani dzh (Hacıyev = Hajiyev).
+    w = re.sub(r"c(?=[eiy])", "j", w).replace("c", "k")
+    w = w.translate(_SKELETON_CHARS)
+    w = re.sub(r"(.)\1+", r"\1", w)
+    return w[:3]
+
+
+# --- vocabularies ---------------------------------------------------------------------------
+
+# Event kinds: what happened. A kind present in an item but absent from what it restates is a
+# new fact (a release after an arrest). Stems are matched at word starts on translit() text.
+EVENT_KINDS: dict[str, tuple[str, ...]] = {
+    "release": ("releas", "freed", "free ", "set free", "osvobozhd", "osvobod", "otpushch",
+                "vypushch", "azad ", "azad edil", "azadliga", "azadlig", "serbest birak",
+                "tahliye", "pomilov", "pardon", "swap", "exchange", "obmen"),
+    "return": ("sent back", "returned", "return", "flew", "flown", "arrived", "vyletel",
+               "priletel", "vernul", "napravlya", "vozvrashch", "qayit", "dondu", "geri don"),
+    "verdict": ("sentenc", "verdict", "convict", "acquit", "prigovor", "osuzhd", "opravda",
+                "hokm", "mehkum", "mahkum", "hapis cezasi", "beraat"),
+    "custody": ("custody", "pretrial", "extended", "extend", "remain in", "remains in",
+                "pod strazh", "pod arest", "prodli", "ostavil", "ostavit", "ostanetsya",
+                "domashn", "house arrest", "uzadil", "uzatil", "hebs muddeti", "tutukluluk"),
+    "appeal": ("appeal", "apellyats", "zhalob", "rejected", "otklonil", "sikayet", "itiraz",
+               "temyiz"),
+    "deport": ("deport", "expel", "vysyl", "vydvor", "sinir disi", "annul", "citizenship",
+               "grazhdanstv", "vetendasligi"),
+    "payment": ("compensat", "paid", "pay ", "payout", "kompensats", "vyplat", "viplat",
+                "kompensasiya", "tezminat", "odeme", "odenis"),
+    "report": ("final report", "report", "otchet", "otchyot", "hesabat", "rapor", "findings",
+               "conclusion", "zaklyuchen"),
+    "talks": ("talks", "negotiat", "discuss", "meeting", "met ", "summit", "visit", "inspect",
+              "peregovor", "obsuzh", "vstrech", "vstretil", "vizit", "oznakomil", "danisiq",
+              "muzakire", "gorus", "zirve", "toplanti", "ziyaret", "call", "phone", "telephon",
+              "razgovor", "telefon"),
+    "agreement": ("agreement", "agreed", "signed", "memorandum", "soglashen", "dogovor",
+                  "podpisa", "saziş", "saziş", "saziş", "anlasma", "imzala", "razilasma"),
+    "arrest": ("arrest", "detain", "detention", "zaderzh", "arest", "saxlan", "hebs",
+               "tutuklan", "gozalti", "raid", "obysk", "axtaris", "search"),
+    "charge": ("charged", "accused", "indict", "criminal case", "ugolovn", "obvinen",
+               "obvinya", "ittiham", "cinayet isi", "sucla"),
+    "death": ("died", "killed", "dead", "death", "pogib", "umer", "ubit", "smert", "olu",
+              "helak", "oldur"),
+    "sale": ("sell", "sale", "sold", "stake", "prodazh", "prodat", "prodal", "satis", "sat ",
+             "hisse", "pay "),
+    "launch": ("launch", "commission", "opened", "open ", "zapusk", "zapust", "otkryt",
+               "acil", "istismar", "baslat"),
+    "growth": ("increas", "grew", "growth", "rose", "record", "vyros", "rost", "uvelich",
+               "artim", "artis", "buyume"),
+    "apology": ("apolog", "izvin", "uzr ", "ozur"),
+    "complaint": ("complain", "pozhalova", "zhaluyu", "sikayet"),
+}
+
+ANNIVERSARY = re.compile(
+    r"\b(anniversary|a year (ago|since|after|on)|one year (ago|since|after|on)|year on\b|"
+    r"godovshchin|god nazad|god spustya|god so dnya|ildonum|il donum|yil donum|yildonum|"
+    r"bir il (evvel|once|kecib)|bir yil once|il tamam)", re.I)
+
+_MONTHS: list[tuple[int, str]] = []
+for _m, _names in enumerate([
+    "january jan yanvar ocak", "february feb fevral subat", "march mar mart",
+    "april apr aprel nisan", "may may mayis", "june jun iyun haziran",
+    "july jul iyul temmuz", "august aug avgust avqust agustos",
+    "september sep sept sentyabr eylul", "october oct oktyabr ekim",
+    "november nov noyabr kasim", "december dec dekabr aralik",
+], start=1):
+    for _n in _names.split():
+        _MONTHS.append((_m, _n))
+# Russian month stems in all cases (yanvar-ya, mae, iyune...) after translit.
+_RU_MONTH_STEMS = {"yanvar": 1, "fevral": 2, "mart": 3, "aprel": 4, "ma": 5, "iyun": 6,
+                   "iyul": 7, "avgust": 8, "sentyabr": 9, "oktyabr": 10, "noyabr": 11,
+                   "dekabr": 12}
+_MONTH_WORD = {}
+for _m, _n in _MONTHS:
+    _MONTH_WORD[_n] = _m
+
+
+def _month_of(word: str) -> int | None:
+    """Month number of a (translit) word: 'october', 'oktyabrya', 'fevrale', 'temmuz'..."""
+    if word in _MONTH_WORD:
+        return _MONTH_WORD[word]
+    for stem, m in _RU_MONTH_STEMS.items():
+        if len(stem) >= 4 and word.startswith(stem) and len(word) - len(stem) <= 3:
+            return m
+    if word in ("maya", "mae", "mayu", "mayem"):
+        return 5
+    if word in ("iyunya", "iyune", "iyulya", "iyule", "martu", "marta", "marte"):
+        return 6 if word.startswith("iyun") else 7 if word.startswith("iyul") else 3
+    return None
+
+
+# Capitalised words that start sentences or titles in this press without naming anything.
+_STOP = set("""
+the a an in on at after as but it this that these those for from with by of to and or not new
+what why how who when where will would could should can may might has have had was were is are
+be been being he she they we you his her their our its there here over under into about amid
+despite during before since until while also more most some all any each other such than then
+very just only even still already now today yesterday tomorrow mr mrs ms dr
+v na po iz eto kak chto kto gde kogda posle do dlya pri ot za s o ob pod nad k u i a no ili ne
+ego ee ikh my vy on ona oni vse vsё tak takzhe uzhe eshche segodnya vchera zavtra
+bu o ve ile da de ki ne icin gore sonra once artik hem ama ya bir iki uc
+""".split())
+
+_WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['\-](?=[^\W\d_]))*", re.UNICODE)
+_NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:[ ,.\u00a0]\d{3})+|\d+(?:[.,]\d+)?)(?![\w])")
+_TIME = re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\b")
+_ATTRIBUTION = re.compile(r"\s*(?:\(([^()]{2,40})\)|[-\u2013\u2014|]\s*([^-\u2013\u2014|]{2,40}))\s*$")
+
+
+def _is_upper_initial(word: str) -> bool:
+    return word[:1].isupper()
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What an item states, in comparable form.
+
+    ``names``: name keys -> a surface form (for reasons); ``title_names``: keys named in the
+    title; ``numbers``: normalised numbers (not years, days of month or clock times);
+    ``kinds``: event kinds; ``dates``: mentioned dates (start, end) resolved to a calendar period;
+    ``years``: bare years mentioned; ``anniversary``: anniversary/recap wording present.
+    """
+
+    names: dict[str, str] = field(default_factory=dict)
+    title_names: frozenset[str] = frozenset()
+    numbers: frozenset[str] = frozenset()
+    title_numbers: frozenset[str] = frozenset()
+    kinds: frozenset[str] = frozenset()
+    title_kinds: frozenset[str] = frozenset()
+    dates: tuple[tuple[date, date], ...] = ()
+    years: frozenset[int] = frozenset()
+    anniversary: bool = False
+
+
+def _norm_number(raw: str) -> str:
+    s = raw.replace("\u00a0", " ")
+    if re.fullmatch(r"\d{1,3}(?:[ ,.]\d{3})+", s):
+        return re.sub(r"[ ,.]", "", s)
+    s = s.replace(",", ".")
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    return s
+
+
+def _kinds(tl: str) -> set[str]:
+    padded = f" {tl} "
+    found = set()
+    for kind, stems in EVENT_KINDS.items():
+        for stem in stems:
+            if f" {stem}" in padded:
+                found.add(kind)
+                break
+    return found
+
+
+def name_keys(text: str) -> dict[str, str]:
+    """Keys of every capitalised word or acronym of ``text`` wherever it stands (for lists of
+    names written by people, e.g. the timeline's entities)."""
+    out: dict[str, str] = {}
+    for m in _WORD.finditer(text):
+        w = m.group()
+        if not _is_upper_initial(w):
+            continue
+        w = re.sub(r"'(s|[a-zа-я]{1,3})$", "", w) if "'" in w else w
+        tl = translit(w).strip("'-")
+        if not tl or tl in _STOP:
+            continue
+        if len(w) >= 3 and w.isupper():
+            out.setdefault("#" + tl, w)
+        elif len(tl) >= 4 and len(name_key(tl)) == 3:
+            out.setdefault(name_key(tl), w)
+    return out
+
+
+def words(text: str) -> frozenset[str]:
+    """Lower-case transliterated words of ``text`` (to tell names from capitalised common words)."""
+    return frozenset(re.findall(r"[a-z0-9']+", translit(text)))
+
+
+def _names(text: str) -> dict[str, tuple[str, bool]]:
+    """Name candidates: capitalised words and acronyms. A word at the start of a sentence or
+    of a Title Case headline counts only if it is also capitalised elsewhere in the text
+    (otherwise "After", "Официальные" would be names). Returns key -> (surface, acronym)."""
+    found: dict[str, tuple[str, bool]] = {}
+    initial: dict[str, str] = {}
+    sentences = re.split(r"\s*\n\s*|(?<=[.!?;:])\s+|\s+[-\u2013\u2014]\s+", text)
+    for sent in sentences:
+        words = list(_WORD.finditer(sent))
+        caps = sum(1 for w in words if _is_upper_initial(w.group()))
+        title_case = len(words) >= 4 and caps >= 0.6 * len(words)
+        for i, m in enumerate(words):
+            w = m.group()
+            if not _is_upper_initial(w):
+                continue
+            w = re.sub(r"'(s|[a-zа-я]{1,3})$", "", w) if w[:1].isupper() and "'" in w else w
+            tl = translit(w).strip("'-")
+            if not tl or tl in _STOP or _month_of(tl) is not None:
+                continue
+            acronym = len(w) >= 2 and w.isupper()
+            if acronym:
+                if len(w) < 3:
+                    continue
+                key = "#" + tl
+            else:
+                if len(tl) < 4:
+                    continue
+                key = name_key(tl)
+                if len(key) < 3:
+                    continue
+            if i == 0 or title_case:
+                initial.setdefault(key, w)
+            else:
+                found.setdefault(key, (w, acronym))
+    return found | {k: (w, False) for k, w in initial.items() if k in found}
+
+
+def _dates(tl: str, published: date | None) -> tuple[list[tuple[date, date]], set[int]]:
+    """Date mentions ("27 June", "June 27, 2025", "в феврале", "10 oktyabrya", "2001-ci il")
+    resolved to periods; a date without a year is the most recent such date not later than
+    60 days after publication (announced deadlines are near-future)."""
+    periods: list[tuple[date, date]] = []
+    years: set[int] = set()
+    tokens = re.findall(r"\d{1,4}|[a-z']+", tl)
+    used_years: set[int] = set()
+    for i, tok in enumerate(tokens):
+        m = _month_of(tok) if tok.isalpha() else None
+        if m is None:
+            continue
+        day = None
+        year = None
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(tokens) and tokens[j].isdigit() and 1 <= int(tokens[j]) <= 31 and len(tokens[j]) <= 2:
+                day = int(tokens[j])
+                break
+        for j in (i + 1, i + 2, i + 3):
+            if 0 <= j < len(tokens) and tokens[j].isdigit() and len(tokens[j]) == 4:
+                year = int(tokens[j])
+                used_years.add(j)
+                break
+        if year is None:
+            if published is None:
+                continue
+            year = published.year
+            try:
+                probe = date(year, m, day or 1)
+            except ValueError:
+                continue
+            if probe > published + timedelta(days=60):
+                year -= 1
+        try:
+            if day:
+                start = end = date(year, m, day)
+            else:
+                start = date(year, m, 1)
+                end = date(year + (m == 12), m % 12 + 1, 1) - timedelta(days=1)
+        except ValueError:
+            continue
+        periods.append((start, end))
+    for j, tok in enumerate(tokens):
+        if tok.isdigit() and len(tok) == 4 and 1900 <= int(tok) <= 2100 and j not in used_years:
+            years.add(int(tok))
+    return periods, years
+
+
+def extract(title: str, summary: str = "", published: date | None = None,
+            *, ignore: set[str] | frozenset[str] = frozenset()) -> Facts:
+    """Facts of an item. ``ignore``: name keys that are not facts (e.g. the watchlist terms
+    that made the item match: they say what the topic is, not what happened)."""
+    att = _ATTRIBUTION.search(title)
+    core_title = title[:att.start()] if att and att.start() > 15 else title
+    text = f"{core_title}\n{summary}" if summary else core_title
+    names_all = _names(text)
+    names = {k: s for k, (s, _a) in names_all.items() if k not in ignore}
+    title_names = {k for k in _names(core_title) if k in names} | {
+        k for k in names if translit(names[k]) in translit(core_title)}
+    tl = translit(_TIME.sub(" ", text))
+    tl_title = translit(_TIME.sub(" ", core_title))
+    periods, years = _dates(tl, published)
+    day_positions = set()
+    for m in re.finditer(r"(\d{1,2})\s+([a-z']+)|([a-z']+)\s+(\d{1,2})\b", tl):
+        word = m.group(2) or m.group(3)
+        if word and _month_of(word) is not None:
+            day_positions.add(m.group(1) or m.group(4))
+
+    def numbers_of(s: str) -> set[str]:
+        out = set()
+        for m in _NUMBER.finditer(s):
+            n = _norm_number(m.group(1))
+            if re.fullmatch(r"(19|20)\d\d", n) or n in day_positions:
+                continue
+            out.add(n)
+        return out
+
+    return Facts(
+        names=names,
+        title_names=frozenset(title_names),
+        numbers=frozenset(numbers_of(tl)),
+        title_numbers=frozenset(numbers_of(tl_title)),
+        kinds=frozenset(_kinds(re.sub(r"[^a-z0-9' ]+", " ", tl))),
+        title_kinds=frozenset(_kinds(re.sub(r"[^a-z0-9' ]+", " ", tl_title))),
+        dates=tuple(periods),
+        years=frozenset(years),
+        anniversary=bool(ANNIVERSARY.search(tl)),
+    )
+
+
+# --- lexical similarity ---------------------------------------------------------------------
+
+def char_ngrams(text: str, n: int = 4) -> Counter:
+    """Character n-grams of each transliterated word padded with spaces (word-boundary aware),
+    so inflected forms share most n-grams and different scripts meet in Latin."""
+    grams: Counter = Counter()
+    for w in re.findall(r"[a-z0-9]+", translit(text)):
+        if len(w) < 2:
+            continue
+        p = f" {w} "
+        if len(p) <= n:
+            grams[p] += 1
+            continue
+        for i in range(len(p) - n + 1):
+            grams[p[i:i + n]] += 1
+    return grams
+
+
+def tfidf(grams: Counter, idf: dict[str, float], default_idf: float) -> dict[str, float]:
+    """Sublinear tf * idf, L2-normalised."""
+    vec = {g: (1.0 + math.log(c)) * idf.get(g, default_idf) for g, c in grams.items()}
+    norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+    return {g: v / norm for g, v in vec.items()}
+
+
+def cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(v * b.get(g, 0.0) for g, v in a.items())

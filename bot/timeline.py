@@ -1,0 +1,114 @@
+"""The baseline timeline: events already known when the bot starts (watchlists/timeline.yaml).
+
+Not a stage: a validated configuration object that novelty compares items with. An item that
+only restates one of these events is "known"; an item published on or before ``as_of`` is
+"known" whatever it says (a live bot started on ``as_of`` could not have alerted it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from bot.yamlconf import ConfigProblem, load_yaml_validated
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "watchlists" / "timeline.schema.json"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One known event. ``start``/``end`` bound its date (a month or year spans the period)."""
+
+    id: str
+    start: date
+    end: date
+    topics: tuple[str, ...]
+    what: str
+    phrases: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
+    numbers: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """Everything novelty compares an item with: description, phrases and names."""
+        return "\n".join([self.what, *self.phrases, *self.entities, *self.numbers])
+
+    def label(self) -> str:
+        """Short human name for reasons: date and the first sentence."""
+        when = self.start.isoformat() if self.start == self.end else f"{self.start}..{self.end}"
+        first = self.what.split(". ")[0].strip()
+        if len(first) > 90:
+            first = first[:87].rstrip() + "..."
+        return f"{self.id} ({when}): {first}"
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The baseline: the date it runs to and its events (in file order)."""
+
+    as_of: date
+    events: tuple[Event, ...]
+
+    def for_topics(self, topics: set[str] | frozenset[str]) -> tuple[Event, ...]:
+        """Events tagged with any of ``topics``."""
+        return tuple(e for e in self.events if topics.intersection(e.topics))
+
+
+def _period(text: str, *, end: bool) -> date:
+    """'YYYY-MM-DD' -> that day; 'YYYY-MM' / 'YYYY' -> first (or last, with end) day."""
+    parts = [int(p) for p in text.split("-")]
+    if len(parts) == 3:
+        return date(*parts)
+    if len(parts) == 2:
+        y, m = parts
+        if not end:
+            return date(y, m, 1)
+        nxt = date(y + (m == 12), m % 12 + 1, 1)
+        return date.fromordinal(nxt.toordinal() - 1)
+    return date(parts[0], 12, 31) if end else date(parts[0], 1, 1)
+
+
+def load_timeline(path: Path | str) -> tuple[Timeline | None, list[ConfigProblem]]:
+    """Load and validate a timeline file. Returns (timeline, problems); the timeline is None
+    whenever there is any problem, so a broken edit never silently shrinks the baseline.
+    Schema problems carry file:line:column (bot.yamlconf); semantic ones (impossible dates,
+    'until' before 'date', duplicate ids) are reported too."""
+    path = Path(path)
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    data, problems = load_yaml_validated(path, schema)
+    if data is None or problems:
+        return None, problems
+    shown = str(path)
+    events: list[Event] = []
+    seen: set[str] = set()
+    try:
+        as_of = _period(data["as_of"], end=False)
+    except ValueError as exc:
+        return None, [ConfigProblem(shown, None, None, f"as_of: {exc}", "use a real calendar date")]
+    for i, raw in enumerate(data["events"]):
+        where = f"events[{i}] ({raw['id']})"
+        try:
+            start = _period(raw["date"], end=False)
+            end = _period(raw.get("until", raw["date"]), end=True)
+        except ValueError as exc:
+            problems.append(ConfigProblem(shown, None, None, f"{where}: {exc}",
+                                          "use a real calendar date"))
+            continue
+        if end < start:
+            problems.append(ConfigProblem(shown, None, None, f"{where}: until is before date",
+                                          "swap date and until"))
+        if raw["id"] in seen:
+            problems.append(ConfigProblem(shown, None, None, f"{where}: duplicate id",
+                                          "give each event its own id"))
+        seen.add(raw["id"])
+        events.append(Event(
+            id=raw["id"], start=start, end=end, topics=tuple(raw["topics"]),
+            what=" ".join(raw["what"].split()),
+            phrases=tuple(raw.get("phrases", ())), entities=tuple(raw.get("entities", ())),
+            numbers=tuple(str(n) for n in raw.get("numbers", ())),
+        ))
+    if problems:
+        return None, problems
+    return Timeline(as_of=as_of, events=tuple(events)), []
