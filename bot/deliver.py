@@ -185,8 +185,8 @@ def render_alert(item: Item, matches: Sequence[Match], decision: Decision,
     if not names and decision.watchlist:
         names = [_one_line(decision.watchlist)]
     heading = _cut(" · ".join(n for n in names if n), _WATCHLIST_MAX)
-    if decision.kind == "update":
-        heading = f"{heading} (update)" if heading else "Update"
+    # No "(update)" label: an edit re-renders the story's ORIGINAL message, which stays the
+    # first report; the "Also reported by" list is what changes.
     if heading:
         add(f"🔔 <b>{_esc(heading)}</b>", f"🔔 {heading}")
 
