@@ -1,0 +1,63 @@
+"""Shared fixtures: real local servers (feeds, Telegram Bot API) and settings on a temp state."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, write_opml
+from bot.models import Feed
+from tests.servers.botapi import DEFAULT_CHAT, BotApiStandIn
+from tests.servers.feedserver import FeedServer
+
+REPO = Path(__file__).resolve().parent.parent
+WATCHLISTS = REPO / "watchlists"
+TOKEN = "123456:TEST-token-never-logged"
+
+
+class FixedClock:
+    """An injectable clock that only moves when a test moves it."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> None:
+        from datetime import timedelta
+
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+async def feed_server():
+    async with FeedServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+async def bot_api():
+    async with BotApiStandIn() as api:
+        yield api
+
+
+@pytest.fixture
+def clock():
+    return FixedClock(datetime(2025, 10, 25, 12, 0, tzinfo=timezone.utc))
+
+
+def make_settings(tmp_path: Path, feed_urls: list[str], **overrides) -> Settings:
+    """Settings on a fresh state folder with the shipped watchlists and the given feeds."""
+    opml = tmp_path / "feeds.opml"
+    opml.write_text(write_opml([Feed(url=u) for u in feed_urls]), encoding="utf-8")
+    base = Settings(watchbot_feeds=opml, watchbot_watchlists=WATCHLISTS, watchbot_state=tmp_path / "state",
+                    watchbot_parse_workers=0, watchbot_jitter=0, watchbot_send_interval=0.0,
+                    watchbot_user_agent="watchbot-test")
+    return replace(base, **overrides)
+
+
+__all__ = ["DEFAULT_CHAT", "TOKEN", "REPO", "WATCHLISTS", "FixedClock", "make_settings"]
