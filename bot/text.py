@@ -76,7 +76,8 @@ def _table() -> dict[int, str]:
 # budget several times over. fold therefore lowers with str.lower() (C speed) and then repairs
 # only the characters whose folding differs from plain lower-casing: the frequent ones with
 # str.replace, the rare rest with translate when a quick regex says one is present.
-# U+0130 (İ) is the only code point whose lower() has two characters; it is replaced first.
+# U+0130 (İ) is the only code point whose lower() has two characters, and Σ the only one whose
+# lower() depends on context (final ς); both are replaced first.
 
 
 def _reference_fold_char(ch: str) -> str:
@@ -120,7 +121,11 @@ def fold(text: str) -> str:
         low = text.lower()
         return low.replace("`", "'") if "`" in low else low
     frequent, rare_re, rare = _repair()
-    low = text.replace("\u0130", "i").lower() if "\u0130" in text else text.lower()
+    if "\u0130" in text:
+        text = text.replace("\u0130", "i")
+    if "\u03a3" in text:  # lower() turns a word-final Σ into ς (context-dependent): avoid it
+        text = text.replace("\u03a3", "\u03c3")
+    low = text.lower()
     for ch, rep in frequent:
         if ch in low:
             low = low.replace(ch, rep)

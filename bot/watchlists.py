@@ -209,6 +209,8 @@ def parse_term(raw: str | dict) -> Term:
     for m in _WORD_STAR_RE.finditer(folded):
         words.append(m.group(1))
         stars.append(bool(m.group(2)))
+        if m.group(2) and m.end() < len(folded) and folded[m.end()].isalnum():
+            raise ValueError(f"term {text!r}: '*' is allowed only at the end of a word")
     leftover = _WORD_STAR_RE.sub(" ", folded)
     if not words:
         raise ValueError(f"term {text!r} has no letters or digits")
@@ -229,9 +231,14 @@ def _compile_regex_problem(pattern: str) -> str | None:
     try:
         import re2
 
-        re2.compile(pattern)
+        options = re2.Options()
+        options.log_errors = False  # the problem is reported here, not on stderr
+        re2.compile(pattern, options)
     except Exception as exc:  # re2.error and friends: report, never crash `check`
-        return str(exc) or "invalid regular expression"
+        detail = exc.args[0] if exc.args else ""
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", "replace")
+        return str(detail) or "invalid regular expression"
     return None
 
 

@@ -144,7 +144,11 @@ def _problems_for(error: ValidationError, root: Any, path: str) -> list[ConfigPr
     if error.context and error.validator in ("oneOf", "anyOf"):
         # "is not valid under any of the given schemas" says nothing useful; report the
         # sub-error that went deepest, which names the real mistake.
-        inner = best_match(error.context)
+        # Prefer errors from the branch whose type fits the value (a list given where "list or
+        # mapping" is allowed should be judged as a list, not told it is not a mapping).
+        fitting = [e for e in error.context
+                   if not (e.validator == "type" and len(e.relative_path) == 0)]
+        inner = best_match(fitting or error.context)
         if inner is not None and (len(inner.absolute_path) > 0 or inner.validator != "type"):
             problems = _problems_for(inner, root, path)
             if problems and not problems[0].hint:

@@ -1,0 +1,139 @@
+"""Watchlist loading: shipped files are valid; every mistake is reported with file:line:column."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+from bot.watchlists import SCHEMA, load_watchlists
+from bot.yamlconf import ConfigProblem, load_yaml_validated
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GOOD = """\
+id: {id}
+title: T
+groups:
+  place: [Aktau]
+rules:
+  - name: r
+    all: [place]
+"""
+
+
+def write(folder: Path, name: str, body: str) -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(body), encoding="utf-8")
+    return path
+
+
+def test_shipped_watchlists_load_cleanly() -> None:
+    """The repository's watchlists load without problems and include the five seed topics."""
+    wls, problems = load_watchlists(ROOT / "watchlists")
+    assert problems == []
+    ids = {w.id for w in wls}
+    assert {"aktau_crash", "sputnik_azerbaijan", "north_south", "akkuyu",
+            "diaspora_arrests"} <= ids
+    assert all(w.description.strip() for w in wls)
+
+
+def test_schema_json_matches_code() -> None:
+    """watchlists/schema.json is the same schema the loader enforces."""
+    shipped = json.loads((ROOT / "watchlists" / "schema.json").read_text(encoding="utf-8"))
+    assert shipped == json.loads(json.dumps(SCHEMA))
+
+
+def test_unknown_key_located_with_suggestion(tmp_path: Path) -> None:
+    """A misspelt key is reported at its line and column with a did-you-mean hint."""
+    write(tmp_path, "a.yaml", """\
+        id: a
+        title: T
+        groups:
+          place: [Aktau]
+        rules:
+          - name: r
+            al: [place]
+    """)
+    wls, problems = load_watchlists(tmp_path)
+    assert wls == []
+    texts = [str(p) for p in problems]
+    assert any(t.startswith(f"{tmp_path / 'a.yaml'}:7:5: unknown key 'al'") and "did you mean 'all'" in t
+               for t in texts), texts
+
+
+def test_all_problems_at_once_across_files(tmp_path: Path) -> None:
+    """Wrong types, empty groups, unknown group names, bad regexes, syntax errors and duplicate
+    ids in several files are all reported in one run, each with a location."""
+    write(tmp_path, "a.yaml", GOOD.format(id="same"))
+    write(tmp_path, "b.yaml", GOOD.format(id="same"))
+    write(tmp_path, "c.yaml", """\
+        id: c
+        title: 5
+        groups:
+          place: []
+        rules:
+          - name: r
+            all: [place]
+    """)
+    write(tmp_path, "d.yaml", """\
+        id: d
+        title: T
+        groups:
+          place: [Aktau]
+          code: [{regex: 'j2(8243'}]
+        rules:
+          - name: r
+            all: [plase]
+    """)
+    write(tmp_path, "e.yaml", "id: e\ntitle: [unclosed\n")
+    write(tmp_path, "timeline.yaml", "events: not a watchlist\n")
+    wls, problems = load_watchlists(tmp_path)
+    assert [w.id for w in wls] == ["same"]
+    by_file = {}
+    for p in problems:
+        by_file.setdefault(Path(p.path).name, []).append(p)
+    assert set(by_file) == {"b.yaml", "c.yaml", "d.yaml", "e.yaml"}
+    (dup,) = by_file["b.yaml"]
+    assert (dup.line, dup.column) == (1, 5) and "duplicate watchlist id 'same'" in dup.message
+    c = {(p.line, p.column): p for p in by_file["c.yaml"]}
+    assert "expected a string" in c[(2, 8)].message
+    assert "empty" in c[(4, 10)].message and c[(4, 10)].hint
+    d = {(p.line, p.column): p for p in by_file["d.yaml"]}
+    assert "bad regex" in d[(5, 18)].message
+    assert "unknown group 'plase'" in d[(8, 11)].message and "did you mean 'place'" in d[(8, 11)].hint
+    (e,) = by_file["e.yaml"]
+    assert e.line == 3 and "YAML syntax error" in e.message
+
+
+def test_missing_required_key_points_at_mapping(tmp_path: Path) -> None:
+    """A missing required key names the key and says what to add."""
+    write(tmp_path, "a.yaml", "id: a\ntitle: T\ngroups:\n  g: [x]\n")
+    _, problems = load_watchlists(tmp_path)
+    (p,) = problems
+    assert p.line == 1 and "missing required key 'rules'" in p.message and "add 'rules" in p.hint
+
+
+def test_bad_wildcard_is_reported(tmp_path: Path) -> None:
+    """A '*' in the middle of a word is rejected with its location."""
+    write(tmp_path, "a.yaml", GOOD.format(id="a").replace("[Aktau]", "[Ak*tau]"))
+    _, problems = load_watchlists(tmp_path)
+    (p,) = problems
+    assert (p.line, p.column) == (4, 11) and "'*'" in p.message
+
+
+def test_load_yaml_validated_returns_plain_data(tmp_path: Path) -> None:
+    """The generic loader returns plain dict/list/str and problems; ConfigProblem formats itself."""
+    path = write(tmp_path, "x.yaml", "a: 1\nb: [x, y]\n")
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    data, problems = load_yaml_validated(path, schema)
+    assert data == {"a": 1, "b": ["x", "y"]} and type(data) is dict and type(data["b"]) is list
+    assert [str(p) for p in problems] == [f"{path}:1:4: a: expected a string, got a number"]
+    assert str(ConfigProblem("f.yaml", 12, 5, "unknown key 'tems'", "did you mean 'terms'?")) == (
+        "f.yaml:12:5: unknown key 'tems' (did you mean 'terms'?)")
+
+
+def test_missing_folder_and_empty_folder(tmp_path: Path) -> None:
+    """A missing or empty watchlist folder is a problem, not a crash."""
+    assert load_watchlists(tmp_path / "nope")[1]
+    assert "no watchlist files" in load_watchlists(tmp_path)[1][0].message
