@@ -334,7 +334,8 @@ class Pipeline:
             html, plain = render_alert(item, matches, decision)
             return [("post", html, plain)]
         story = self.store.story(story_id)
-        original = self.store.item(story.item_key) if story else None
+        original_key = self.store.story_item_key(story_id)
+        original = self.store.item(original_key) if original_key else None
         if story is None or original is None:
             return []
         original_matches = [Match(m["watchlist"], m["title"],
