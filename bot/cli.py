@@ -34,9 +34,9 @@ EXIT_CONFIG = 2
 
 
 def _fail_config(problems) -> None:
-    err = Console(stderr=True, highlight=False)
+    # Plain lines, never wrapped: editors and CI parse "file:line:column: message".
     for p in problems:
-        err.print(f"[red]error[/red] {p}", markup=True)
+        click.echo(f"error: {p}", err=True)
     raise SystemExit(EXIT_CONFIG)
 
 
@@ -200,21 +200,32 @@ def status(ctx: click.Context) -> None:
         click.echo(f"no state yet in {settings.watchbot_state}: run `watchbot run --once` first")
         return
     store = Store(settings.database)
-    table = Table(title="feeds", show_lines=False)
-    for col in ("feed", "last fetch", "HTTP", "items", "new", "errors", "next check", "problem"):
-        table.add_column(col, overflow="fold")
+    columns = ("feed", "last fetch", "HTTP", "items", "new", "errors", "next check", "problem")
+    rows = []
     for fs in store.feed_states():
-        table.add_row(fs.title or fs.url if fs.current_url == fs.url else f"{fs.title or fs.url}\n→ {fs.current_url}",
-                      _when(fs.last_fetch), str(fs.last_status or "-"), str(fs.items_total), str(fs.last_new),
-                      str(fs.consecutive_errors), "paused" if fs.paused_reason else _when(fs.next_check),
-                      fs.paused_reason or fs.last_error or "")
-    console = Console()
-    console.print(table)
+        name = fs.title or fs.url
+        if fs.current_url != fs.url:
+            name += f" → {fs.current_url}"
+        rows.append((name, _when(fs.last_fetch), str(fs.last_status or "-"), str(fs.items_total),
+                     str(fs.last_new), str(fs.consecutive_errors),
+                     "paused" if fs.paused_reason else _when(fs.next_check), fs.paused_reason or fs.last_error or ""))
+    console = Console(highlight=False)
+    if console.is_terminal:
+        table = Table(title="feeds")
+        for col in columns:
+            table.add_column(col, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    else:  # piped: one tab-separated line per feed, easy to grep and never wrapped
+        click.echo("\t".join(columns))
+        for row in rows:
+            click.echo("\t".join(row))
     counts = store.outbox_counts()
-    console.print(f"outbox: {counts.get('pending', 0)} pending, {counts.get('sent', 0)} sent, "
+    click.echo(f"outbox: {counts.get('pending', 0)} pending, {counts.get('sent', 0)} sent, "
                   f"{counts.get('maybe_sent', 0)} possibly sent (timeout), {counts.get('rejected', 0)} rejected")
     for event in store.recent_events(5):
-        console.print(f"{event['at']} {event['level']}: {event['message']}", highlight=False, markup=False)
+        click.echo(f"{event['at']} {event['level']}: {event['message']}")
     store.close()
 
 
@@ -296,6 +307,7 @@ def try_(ctx: click.Context, text: str | None, feed: str | None) -> None:
     now = datetime.now(timezone.utc)
     for item in items:
         report = rules.matcher.report(item)
+        click.echo(f"── {item.title}" + (f"  ({item.published:%Y-%m-%d})" if item.published else ""))
         click.echo(format_report(item, report))
         if report.matches:
             decision = rules.novelty.decide(item, report.matches, item.published or now)
@@ -381,6 +393,93 @@ async def _replay(settings: Settings, rules: Rules, files, post: bool) -> list[d
         store.close()
         if channel is not None:
             await channel.aclose()
+
+
+@cli.command("digest")
+@click.option("--since", default=None, help="Period start: 24h, 7d, 2w, or a date/date-time in the "
+              "digest time zone (default: WATCHBOT_DIGEST_SINCE).")
+@click.option("--until", default=None, help="Period end (default: now); a bare date means the end of that day.")
+@click.option("--watchlist", "watchlist_ids", multiple=True, help="Only this watchlist id (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "html", "json"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to this file instead of stdout.")
+@click.option("--post", is_flag=True, help="Send the digest to the channel (split into messages of <= 4096 characters).")
+@click.option("--chart", "chart_path", type=click.Path(dir_okay=False), default=None,
+              help="Also draw a timeline PNG (needs the 'chart' extra); posted as a photo with --post.")
+@click.option("--state", "state_dir", type=click.Path(file_okay=False), default=None,
+              help="State folder to read (default: WATCHBOT_STATE), e.g. one built by `replay --state`.")
+@click.pass_context
+def digest_cmd(ctx: click.Context, since: str | None, until: str | None, watchlist_ids: tuple[str, ...],
+               fmt: str, output: str | None, post: bool, chart_path: str | None, state_dir: str | None) -> None:
+    """Summarise a period per watchlist: new developments, restatements, feed problems."""
+    from zoneinfo import ZoneInfo
+
+    from bot import digest as dg
+
+    settings = _settings(ctx)
+    if state_dir:
+        settings = replace(settings, watchbot_state=Path(state_dir))
+    if chart_path:
+        from bot.chart import INSTALL_HINT, chart_available
+        if not chart_available():
+            click.echo(f"error: {INSTALL_HINT}", err=True)
+            raise SystemExit(1)
+    if not settings.database.exists():
+        click.echo(f"error: no state in {settings.watchbot_state}: run `watchbot run --once` or "
+                   "`watchbot replay --state DIR` first", err=True)
+        raise SystemExit(1)
+    tz = ZoneInfo(settings.watchbot_digest_timezone)
+    now = datetime.now(timezone.utc)
+    try:
+        start = dg.parse_since(since or settings.watchbot_digest_since, now, tz)
+        end = dg.parse_until(until, now, tz)
+    except ValueError as exc:
+        raise click.UsageError(str(exc))
+    if end <= start:
+        raise click.UsageError("the period is empty: --until must be after --since")
+    titles, timeline = dg.digest_context(settings.watchbot_watchlists)
+    unknown = [w for w in watchlist_ids if titles and w not in titles]
+    if unknown:
+        raise click.UsageError(f"unknown watchlist {', '.join(unknown)}; known: {', '.join(titles)}")
+    store = Store(settings.database)
+    try:
+        with dg.terminal_progress() as progress:
+            digest = dg.build_digest(store, since=start, until=end, watchlists=list(watchlist_ids) or None,
+                                     timeline=timeline, watchlist_titles=titles, tz=tz,
+                                     progress=progress("counting items"))
+    finally:
+        store.close()
+    if chart_path:
+        from bot.chart import render_chart
+        render_chart(digest, chart_path)
+        click.echo(f"chart written to {chart_path}", err=True)
+    if post:
+        outcomes = asyncio.run(_post_digest(settings, digest, chart_path))
+        bad = [o for o in outcomes if o.status != "sent"]
+        click.echo(f"posted {len(outcomes) - len(bad)} of {len(outcomes)} messages", err=True)
+        if bad:
+            click.echo(f"error: {bad[0].status}: {bad[0].error}", err=True)
+            raise SystemExit(1)
+        return
+    if output:
+        Path(output).write_text(dg.RENDERERS[fmt](digest), encoding="utf-8")
+        click.echo(f"digest written to {output}", err=True)
+    elif fmt == "text" and sys.stdout.isatty():
+        dg.print_rich(digest, Console())
+    else:
+        click.echo(dg.RENDERERS[fmt](digest), nl=False)
+
+
+async def _post_digest(settings: Settings, digest, chart_path: str | None):
+    from bot import digest as dg
+
+    channel = _channel(settings)
+    await channel.start()
+    try:
+        with dg.terminal_progress() as progress:
+            return await dg.post_digest(digest, channel, chart=chart_path, progress=progress("posting"))
+    finally:
+        await channel.aclose()
 
 
 def main() -> None:

@@ -1,0 +1,127 @@
+"""The thin CLI over the library: check, try, status, settings, feeds import/export."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.config import SETTINGS, load_feeds
+from tests.conftest import REPO
+from tests.feedgen import Entry, rss
+from tests.test_pipeline import NEW, OLD
+
+
+def _env() -> dict:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WATCHBOT_"))}
+
+
+def watchbot(tmp_path: Path, *args: str, watchlists: Path | None = None, extra: str = "") -> subprocess.CompletedProcess:
+    config = tmp_path / "watchbot.toml"
+    config.write_text(f'WATCHBOT_WATCHLISTS = "{watchlists or REPO / "watchlists"}"\nWATCHBOT_STATE = "state"\n'
+                      f'WATCHBOT_PARSE_WORKERS = 0\n{extra}')
+    if not (tmp_path / "feeds.opml").exists():
+        (tmp_path / "feeds.opml").write_text('<opml version="2.0"><body/></opml>', encoding="utf-8")
+    return subprocess.run([sys.executable, "-m", "bot", "--config", str(config), *args], capture_output=True,
+                          text=True, env=_env(), timeout=120, cwd=tmp_path)
+
+
+def test_check_accepts_the_shipped_configuration(tmp_path):
+    """`watchbot check` on the shipped watchlists and timeline exits 0 and names the watchlists."""
+    run = watchbot(tmp_path, "check")
+    assert run.returncode == 0, run.stderr
+    assert "aktau_crash" in run.stdout and "sputnik_azerbaijan" in run.stdout
+
+
+def test_check_reports_every_problem_with_its_location_and_exits_2(tmp_path):
+    """Two broken watchlist files and a bad setting are all reported at once, with file:line, exit 2."""
+    folder = tmp_path / "lists"
+    shutil.copytree(REPO / "watchlists", folder)
+    (folder / "aktau_crash.yaml").write_text((folder / "aktau_crash.yaml").read_text().replace("title:", "titel:", 1))
+    (folder / "akkuyu.yaml").write_text("id: akkuyu\n  bad: [indent\n")
+    run = watchbot(tmp_path, "check", watchlists=folder, extra="WATCHBOT_INTERVAL = -5\n")
+    assert run.returncode == 2
+    assert "WATCHBOT_INTERVAL" in run.stderr
+    run = watchbot(tmp_path, "check", watchlists=folder)
+    assert run.returncode == 2
+    assert "aktau_crash.yaml:" in run.stderr and "titel" in run.stderr
+    assert "akkuyu.yaml:" in run.stderr
+
+
+def test_token_in_the_config_file_is_refused(tmp_path):
+    """A bot token written into watchbot.toml is an error: secrets come only from the environment."""
+    run = watchbot(tmp_path, "check", extra='TELEGRAM_BOT_TOKEN = "1:abc"\n')
+    assert run.returncode == 2
+    assert "TELEGRAM_BOT_TOKEN must not be in a file" in run.stderr
+    assert "1:abc" not in run.stderr
+
+
+def test_try_text_shows_watchlist_terms_and_decision(tmp_path):
+    """`watchbot try TEXT` names the matched watchlist, the terms, and a novelty decision with reasons."""
+    run = watchbot(tmp_path, "try", "Картавых освобождён и направляется в Россию из Баку")
+    assert run.returncode == 0, run.stderr
+    assert "sputnik_azerbaijan" in run.stdout
+    assert "Картавых" in run.stdout
+    assert "decision:" in run.stdout
+
+
+def test_try_text_that_matches_nothing_says_so(tmp_path):
+    """An unrelated text matches no watchlist and gets no decision."""
+    run = watchbot(tmp_path, "try", "Local football club wins the cup after extra time")
+    assert run.returncode == 0, run.stderr
+    assert "decision:" not in run.stdout
+    assert "sputnik_azerbaijan" not in run.stdout
+
+
+def test_try_feed_reports_each_item(tmp_path):
+    """`watchbot try --feed FILE` reports every item of the feed."""
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes(rss("News", OLD + [NEW]))
+    run = watchbot(tmp_path, "try", "--feed", str(feed))
+    assert run.returncode == 0, run.stderr
+    for entry in OLD + [NEW]:
+        assert entry.title in run.stdout
+
+
+def test_status_shows_each_feed_with_its_problem(tmp_path):
+    """After a cycle, `watchbot status` lists each feed with its HTTP status, item count and error."""
+    good = tmp_path / "good.xml"
+    good.write_bytes(rss("Good outlet", OLD))
+    (tmp_path / "feeds.opml").write_text(
+        f'<opml version="2.0"><body><outline xmlUrl="{good}"/><outline xmlUrl="{tmp_path / "missing.xml"}"/>'
+        f"</body></opml>", encoding="utf-8")
+    assert watchbot(tmp_path, "run", "--once").returncode == 0
+    run = watchbot(tmp_path, "status")
+    assert run.returncode == 0, run.stderr
+    flat = " ".join(run.stdout.split())
+    assert "Good outlet" in flat
+    assert "missing.xml" in flat
+    assert "outbox:" in flat
+
+
+def test_feeds_import_merges_and_export_round_trips(tmp_path):
+    """Importing an OPML adds only new feeds, and export writes a list that loads back identically."""
+    (tmp_path / "feeds.opml").write_text(
+        '<opml version="2.0"><body><outline xmlUrl="https://a.example/rss"/></body></opml>', encoding="utf-8")
+    incoming = tmp_path / "other.opml"
+    incoming.write_text('<opml version="2.0"><body><outline text="Folder">'
+                        '<outline xmlUrl="https://a.example/rss"/><outline title="B" xmlUrl="https://b.example/feed" interval="600"/>'
+                        "</outline></body></opml>", encoding="utf-8")
+    run = watchbot(tmp_path, "feeds", "import", str(incoming))
+    assert run.returncode == 0, run.stderr
+    assert "1 feeds added" in run.stdout
+    exported = watchbot(tmp_path, "feeds", "export", "-o", str(tmp_path / "out.opml"))
+    assert exported.returncode == 0
+    feeds, problems = load_feeds(tmp_path / "out.opml")
+    assert problems == []
+    assert [(f.url, f.interval) for f in feeds] == [("https://a.example/rss", None), ("https://b.example/feed", 600)]
+
+
+def test_settings_lists_every_setting(tmp_path):
+    """`watchbot settings` prints every setting with its help."""
+    run = watchbot(tmp_path, "settings")
+    assert run.returncode == 0
+    for spec in SETTINGS:
+        assert spec.name in run.stdout
