@@ -1,0 +1,217 @@
+"""Telegram faults through the pipeline's drain, against the Bot API stand-in and the real PTB client.
+
+Waits (429 retry_after, network back-off) go through an injected fake sleep and the pipeline's
+fixed clock, so nothing here waits for real except the deliberate read-timeout case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from bot.deliver import TelegramChannel
+from bot.models import Decision, Item
+from bot.pipeline import Pipeline, Rules
+from bot.store import Store
+from tests.conftest import DEFAULT_CHAT, TOKEN, WATCHLISTS, make_settings
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return Rules.load(WATCHLISTS)
+
+
+class FakeSleep:
+    """Records requested waits instead of sleeping (yields to the loop so I/O still progresses)."""
+
+    def __init__(self):
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        await asyncio.sleep(0)
+
+
+async def _setup(tmp_path, bot_api, clock, rules, *, chat=DEFAULT_CHAT, **channel_kw):
+    sleep = FakeSleep()
+    kw = dict(min_interval=0, sleep=sleep, backoff=0.5, network_retries=2)
+    kw.update(channel_kw)
+    channel = TelegramChannel(TOKEN, chat, api_url=bot_api.root, **kw)
+    await channel.start()
+    settings = make_settings(tmp_path, [])
+    store = Store(settings.database)
+    pipeline = Pipeline(settings=settings, store=store, rules=rules, channel=channel, clock=clock)
+    return pipeline, channel, sleep
+
+
+def _enqueue(pipeline: Pipeline, n: int, start: int = 0, *, html=None, plain=None) -> list[int]:
+    """Record ``n`` decided alerts through the store, exactly as the pipeline records one."""
+    ids = []
+    for i in range(start, start + n):
+        item = Item(key=f"guid:fault-{i}", feed_url="http://feed.example/rss", title=f"Alert number {i}",
+                    link=f"https://news.example/{i}")
+        decision = Decision("alert", watchlist="sputnik_azerbaijan", signature={})
+        text = html if html is not None else f"<b>Alert number {i}</b>"
+        _, out = pipeline.store.record_item(item, (), decision, pipeline.clock(),
+                                            render=lambda sid, t=text, i=i: [("post", t, plain or f"Alert number {i}")])
+        ids.extend(out)
+    return ids
+
+
+def _visible(bot_api, chat=DEFAULT_CHAT) -> list[str]:
+    return [m["visible"] for m in bot_api.messages(chat)]
+
+
+def _statuses(pipeline: Pipeline) -> list[str]:
+    return [r[0] for r in pipeline.store.db.execute("SELECT status FROM outbox ORDER BY id")]
+
+
+async def _close(pipeline, channel):
+    await channel.aclose()
+    pipeline.store.close()
+
+
+async def test_429_within_the_wait_budget_is_waited_out(tmp_path, bot_api, clock, rules):
+    """429 with a short retry_after is waited (fake sleep) and every alert is delivered once, in order."""
+    pipeline, channel, sleep = await _setup(tmp_path, bot_api, clock, rules)
+    try:
+        _enqueue(pipeline, 3)
+        bot_api.fail_429(2, retry_after=3)
+        report = await pipeline.drain()
+        assert report.sent == 3 and report.pending == 0 and report.delivery_error is None
+        assert _visible(bot_api) == [f"Alert number {i}" for i in range(3)]
+        assert sleep.waits.count(3.0) == 2
+    finally:
+        await _close(pipeline, channel)
+
+
+async def test_429_beyond_the_budget_defers_then_delivers(tmp_path, bot_api, clock, rules):
+    """A retry_after longer than the budget leaves the outbox queued until the wait has passed, then sends in order."""
+    pipeline, channel, _ = await _setup(tmp_path, bot_api, clock, rules, max_retry_wait=60)
+    try:
+        _enqueue(pipeline, 3)
+        bot_api.fail_429(1, retry_after=3600)
+        first = await pipeline.drain()
+        assert first.sent == 0 and first.pending == 3 and "retry" in (first.delivery_error or "").lower()
+        calls = len(bot_api.calls)
+        early = await pipeline.drain()  # still inside retry_after: not even a request
+        assert early.pending == 3 and len(bot_api.calls) == calls
+        clock.advance(seconds=3601)
+        second = await pipeline.drain()
+        assert second.sent == 3 and second.pending == 0
+        assert _visible(bot_api) == [f"Alert number {i}" for i in range(3)]
+    finally:
+        await _close(pipeline, channel)
+
+
+async def test_502_on_every_third_call_loses_and_doubles_nothing(tmp_path, bot_api, clock, rules):
+    """With every third Bot API call answering 502, all alerts still arrive exactly once and in order."""
+    pipeline, channel, sleep = await _setup(tmp_path, bot_api, clock, rules)
+    try:
+        _enqueue(pipeline, 7)
+        bot_api.fail_502_every(3)
+        for _ in range(10):
+            report = await pipeline.drain()
+            if report.pending == 0:
+                break
+            clock.advance(minutes=5)
+        assert _visible(bot_api) == [f"Alert number {i}" for i in range(7)]
+        assert _statuses(pipeline) == ["sent"] * 7
+        assert sleep.waits, "502s must have been retried after a back-off"
+    finally:
+        await _close(pipeline, channel)
+
+
+async def test_connection_refused_keeps_the_queue_until_the_api_is_back(tmp_path, bot_api, clock, rules):
+    """While the API refuses connections nothing is lost; when it is back every alert goes out once, in order."""
+    pipeline, channel, _ = await _setup(tmp_path, bot_api, clock, rules)
+    try:
+        _enqueue(pipeline, 3)
+        await bot_api.down()
+        down = await pipeline.drain()
+        assert down.sent == 0 and down.pending == 3 and down.delivery_error
+        await bot_api.up()
+        _enqueue(pipeline, 2, start=3)
+        clock.advance(minutes=5)
+        up = await pipeline.drain()
+        assert up.sent == 5 and up.pending == 0
+        assert _visible(bot_api) == [f"Alert number {i}" for i in range(5)]
+    finally:
+        await _close(pipeline, channel)
+
+
+async def test_read_timeout_is_recorded_maybe_sent_and_never_resent(tmp_path, bot_api, clock, rules):
+    """A send whose answer never comes is recorded maybe_sent and not resent (the policy in bot/deliver.py)."""
+    pipeline, channel, _ = await _setup(tmp_path, bot_api, clock, rules, read_timeout=0.5)
+    try:
+        _enqueue(pipeline, 3)
+        bot_api.delay_next(2.0)  # longer than the client's read timeout; the stand-in stores it first
+        report = await pipeline.drain()
+        assert report.pending == 0 and report.sent == 2
+        assert _statuses(pipeline) == ["maybe_sent", "sent", "sent"]
+        for _ in range(2):
+            clock.advance(minutes=30)
+            await pipeline.drain()
+        await asyncio.sleep(2.0)  # let the delayed answer finish server-side
+        assert sorted(_visible(bot_api)) == [f"Alert number {i}" for i in range(3)]  # each exactly once
+    finally:
+        await _close(pipeline, channel)
+
+
+async def test_unparsable_entities_are_resent_once_as_plain_text(tmp_path, bot_api, clock, rules):
+    """A 400 "can't parse entities" makes the alert go out once as plain text, and the queue moves on."""
+    pipeline, channel, _ = await _setup(tmp_path, bot_api, clock, rules)
+    try:
+        _enqueue(pipeline, 1, html="<b>Broken <i>markup</b>", plain="Broken markup as plain text")
+        _enqueue(pipeline, 1, start=1)
+        report = await pipeline.drain()
+        assert report.sent == 2
+        messages = bot_api.messages(DEFAULT_CHAT)
+        assert [m["visible"] for m in messages] == ["Broken markup as plain text", "Alert number 1"]
+        assert messages[0]["parse_mode"] is None and messages[1]["parse_mode"] == "HTML"
+        assert bot_api.calls.count("sendMessage") == 3  # HTML refused once, plain once, next alert once
+    finally:
+        await _close(pipeline, channel)
+
+
+async def test_chat_not_found_stops_sending_keeps_outbox_and_heals(tmp_path, bot_api, clock, rules, caplog):
+    """400 "chat not found" stops delivery loudly (error log, store event) with the outbox intact; once fixed, all go out in order."""
+    missing = -1009999999999
+    pipeline, channel, _ = await _setup(tmp_path, bot_api, clock, rules, chat=missing)
+    try:
+        _enqueue(pipeline, 3)
+        with caplog.at_level(logging.ERROR, logger="watchbot"):
+            report = await pipeline.drain()
+        assert "chat not found" in (report.delivery_error or "").lower()
+        assert report.pending == 3 and _statuses(pipeline) == ["pending"] * 3
+        assert any("chat not found" in r.getMessage().lower() and r.levelno == logging.ERROR for r in caplog.records)
+        events = [e["message"] for e in pipeline.store.recent_events(5) if e["level"] == "error"]
+        assert any("chat not found" in e.lower() for e in events)
+        sends = bot_api.calls.count("sendMessage")
+        await pipeline.drain()  # inside the cool-down: the refused chat is not hammered
+        assert bot_api.calls.count("sendMessage") == sends
+
+        bot_api.add_chat(missing)
+        clock.advance(minutes=31)
+        healed = await pipeline.drain()
+        assert healed.sent == 3 and healed.delivery_error is None
+        assert _visible(bot_api, missing) == [f"Alert number {i}" for i in range(3)]
+    finally:
+        await _close(pipeline, channel)
+
+
+async def test_bot_kicked_from_the_channel_stops_sending_and_keeps_outbox(tmp_path, bot_api, clock, rules):
+    """403 "bot was kicked" is fatal: one attempt, nothing marked sent, an error event, the outbox kept."""
+    pipeline, channel, _ = await _setup(tmp_path, bot_api, clock, rules)
+    try:
+        _enqueue(pipeline, 2)
+        bot_api.kick(DEFAULT_CHAT)
+        report = await pipeline.drain()
+        assert "kicked" in (report.delivery_error or "").lower()
+        assert bot_api.calls.count("sendMessage") == 1
+        assert _statuses(pipeline) == ["pending", "pending"]
+        assert any("kicked" in e["message"].lower() for e in pipeline.store.recent_events(5))
+    finally:
+        await _close(pipeline, channel)
