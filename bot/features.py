@@ -153,6 +153,7 @@ for _m, _n in _MONTHS:
     _MONTH_WORD[_n] = _m
 
 
+@lru_cache(maxsize=65536)
 def _month_of(word: str) -> int | None:
     """Month number of a (translit) word: 'october', 'oktyabrya', 'fevrale', 'temmuz'..."""
     if word in _MONTH_WORD:
@@ -408,6 +409,6 @@ def tfidf(grams: Counter, idf: dict[str, float], default_idf: float) -> dict[str
 
 
 def cosine(a: dict[str, float], b: dict[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(v * b.get(g, 0.0) for g, v in a.items())
+    """Dot product of two L2-normalised sparse vectors (iterates the first: pass the shorter)."""
+    get = b.get
+    return sum([v * get(g, 0.0) for g, v in a.items()])

@@ -40,6 +40,7 @@ STRONG_KINDS = frozenset({"release", "verdict", "custody", "appeal", "deport", "
                           "agreement", "sale", "launch", "apology", "growth", "death",
                           "complaint"})
 SIGNATURE_VERSION = 1
+_VEC_KEEP = 100  # n-grams kept per story vector (bounds time and memory per story)
 
 
 @dataclass
@@ -59,11 +60,20 @@ class _Ref:
     numbers: set[str] = field(default_factory=set)
     kinds: set[str] = field(default_factory=set)
     words: set[str] = field(default_factory=set)  # lower-case words: "corridor" is no name
+    keys: set[str] = field(default_factory=set)  # names | numbers, for the fact overlap
 
     def __post_init__(self) -> None:
         self.names |= set(self.facts.names)
         self.numbers |= set(self.facts.numbers)
         self.kinds |= set(self.facts.kinds)
+        self.keys = self.names | self.numbers
+
+    def set_vec(self, vec: dict[str, float]) -> None:
+        """Keep the heaviest n-grams only: a story is compared with every new item of its
+        watchlist, and the light n-grams (common letter sequences) barely move the cosine."""
+        if len(vec) > _VEC_KEEP:
+            vec = dict(sorted(vec.items(), key=lambda kv: -kv[1])[:_VEC_KEEP])
+        self.vec = vec
 
 
 def _utc_date(dt: datetime | None) -> date | None:
@@ -81,15 +91,19 @@ class NoveltyEngine:
     development is folded into it (outlets and translations follow within days).
     ``index_window_days``: stories older than this (relative to the newest item seen) leave
     the comparison index, bounding memory and time; they stay in the store.
-    ``story_threshold``: similarity (0..1) above which an item is compared with a story at all.
+    ``update_threshold``: least similarity (0..1) to a recent story for an update; the headline
+    check (no new name, number or event kind) does the real separating.
+    ``story_threshold`` / ``known_story_threshold``: least similarity for an older story's facts
+    to count as known / for an item to be called a recap of that story.
     """
 
     def __init__(self, timeline: Timeline, *, update_window_days: float = 3.0,
-                 index_window_days: float = 120.0, story_threshold: float = 0.22,
-                 known_story_threshold: float = 0.30) -> None:
+                 index_window_days: float = 120.0, update_threshold: float = 0.12,
+                 story_threshold: float = 0.22, known_story_threshold: float = 0.30) -> None:
         self.timeline = timeline
         self.update_window = timedelta(days=update_window_days)
         self.index_window = timedelta(days=index_window_days)
+        self.update_threshold = update_threshold
         self.story_threshold = story_threshold
         self.known_story_threshold = known_story_threshold
         self._stories: dict[int, _Ref] = {}
@@ -123,6 +137,7 @@ class NoveltyEngine:
                    char_ngrams(f"{e.what}\n{summary}"), words=set(words(f"{e.what}\n{summary}")))
         # Names the editor listed count wherever they stand in the list.
         ref.names |= set(name_keys("\n".join([*e.entities, *e.phrases])))
+        ref.keys = ref.names | ref.numbers
         return ref
 
     def _story_ref(self, story_id: int, watchlist: str, title: str, summary: str,
@@ -131,7 +146,7 @@ class NoveltyEngine:
         grams = char_ngrams(f"{title}\n{summary}")
         ref = _Ref("story", story_id, f"story #{story_id}: {title[:90]}", frozenset({watchlist}),
                    published, published, facts, grams, words=set(words(f"{title}\n{summary}")))
-        ref.vec = tfidf(grams, self._idf, self._default_idf)
+        ref.set_vec(tfidf(grams, self._idf, self._default_idf))
         return ref
 
     # ---------------------------------------------------------------- state changes
@@ -166,12 +181,14 @@ class NoveltyEngine:
         f = extract(title, summary, published)
         ref.names.update(f.names)
         ref.numbers.update(f.numbers)
+        ref.keys = ref.names | ref.numbers
         ref.kinds.update(f.kinds)
         ref.words.update(words(f"{title}\n{summary}"))
 
     def _advance(self, day: date) -> None:
-        if self._newest is None or day > self._newest:
-            self._newest = day
+        if self._newest is not None and day <= self._newest:
+            return
+        self._newest = day
         cutoff = self._newest - self.index_window
         for sid in [sid for sid, r in self._stories.items() if r.start < cutoff]:
             del self._stories[sid]
@@ -215,15 +232,24 @@ class NoveltyEngine:
                 new.append(f"date {later[0][0].isoformat()}")
         return score, new
 
-    def _similarity(self, vec: dict[str, float], facts: Facts, ref: _Ref) -> float:
-        cos = cosine(vec, ref.vec)
-        mine = set(facts.names) | set(facts.numbers)
-        if not mine:
+    def _fact_weights(self, facts: Facts) -> dict[str, float]:
+        w = {k: self._name_weight(k, set()) for k in facts.names}
+        w.update({n: 0.5 for n in facts.numbers})
+        return w
+
+    def _similarity(self, vec: dict[str, float], facts: Facts, ref: _Ref,
+                    fw: dict[str, float] | None = None) -> float:
+        """0.5 * n-gram cosine + 0.5 * share of the item's names/numbers the reference has
+        (weighted; names common to the baseline weigh less). Names bridge languages where
+        n-grams do not."""
+        cos = cosine(ref.vec, vec) if len(ref.vec) <= len(vec) else cosine(vec, ref.vec)
+        if fw is None:
+            fw = self._fact_weights(facts)
+        if not fw:
             return cos
-        theirs = ref.names | ref.numbers
-        w = {k: (0.5 if k in facts.numbers else self._name_weight(k, set())) for k in mine}
-        shared = sum(w[k] for k in mine if k in theirs)
-        return 0.5 * cos + 0.5 * shared / sum(w.values())
+        theirs = ref.keys
+        shared = sum(v for k, v in fw.items() if k in theirs)
+        return 0.5 * cos + 0.5 * shared / sum(fw.values())
 
     def decide(self, item: Item, matches: Sequence[Match], now: datetime) -> Decision:
         """The verdict on one item (does not change state; see module docstring)."""
@@ -263,20 +289,23 @@ class NoveltyEngine:
         # Stories of the same watchlist(s) still in the index.
         oldest = published - self.index_window
         topic_names = set().union(*(self._topic_names.get(t, set()) for t in topics)) | match_names
-        scored = [(self._similarity(vec, facts, ref), ref) for ref in self._stories.values()
+        fw = self._fact_weights(facts)
+        scored = [(self._similarity(vec, facts, ref, fw), ref) for ref in self._stories.values()
                   if ref.watchlists & topics and ref.start >= oldest]
         best_story: _Ref | None = None
         s_sim = 0.0
         if scored:
             s_sim, best_story = max(scored, key=lambda x: x[0])
         # 3. Another report of a recent story: the nearest story of the last days whose facts
-        # cover the headline's. An item whose headline yields no checkable fact at all (a script
-        # without capitals, no numbers) cannot claim a new development: it folds too.
+        # cover the headline's. When either headline yields no checkable fact at all (a script
+        # without capitals, no numbers), similarity across scripts means little: the nearest
+        # recent story of the watchlist is taken if the headline adds nothing.
         recent = [(sim, ref) for sim, ref in scored
                   if abs((published - ref.start).days) <= self.update_window.days]
         headline_facts = bool(facts.title_names or facts.title_numbers)
         for sim, ref in sorted(recent, key=lambda x: -x[0]):
-            if sim < self.story_threshold and headline_facts:
+            story_facts = bool(ref.facts.title_names or ref.facts.title_numbers)
+            if sim < self.update_threshold and headline_facts and story_facts:
                 break
             t_score, _ = self._new_facts(facts, ref.names | topic_names, ref.numbers, ref.kinds,
                                          topics, title_only=True, known_words=ref.words | match_words)
