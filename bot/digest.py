@@ -36,8 +36,9 @@ JSON shape (``render_json``)::
 story's own report plus the updates folded into it up to ``until``. ``known`` counts items of
 the period that restated the baseline or an earlier story (an item matching two watchlists
 counts in both); ``earlier_updates`` counts new sources of stories first seen before the
-period. ``ignored`` (matched no watchlist) and ``seeded`` (recorded unseen on a feed's first
-poll) exist only as totals: they belong to no watchlist. ``baseline`` holds the most recent
+period. ``totals`` cover every watchlist whatever the selection; ``ignored`` (matched no watchlist)
+and ``seeded`` (recorded unseen on a feed's first poll) exist only there: they belong to no
+watchlist. ``baseline`` holds the most recent
 timeline events of the watchlist that started before ``until``, latest start first, for context.
 ``quiet_watchlists`` are the selected watchlists with nothing at all in the period.
 """
@@ -315,7 +316,7 @@ def build_digest(store: Store, *, since: datetime, until: datetime,
         since=since, until=until, tz=zone.key, feeds_total=total, feeds_polled=polled,
         failing=failing, quiet=quiet_feeds, watchlists=tuple(sections),
         quiet_watchlists=tuple(quiet_lists),
-        totals={"items": len(rows), "stories": sum(len(s.stories) for s in sections),
+        totals={"items": len(rows), "stories": sum(len(v) for v in stories.values()),
                 "updates": totals["update"], "known": totals["known"],
                 "ignored": totals["ignored"], "seeded": totals["seeded"]})
 
@@ -412,8 +413,11 @@ def _feeds_lines(digest: Digest) -> list[str]:
 
 def _totals_line(digest: Digest) -> str:
     t = digest.totals
-    return (f"Items first seen: {t['items']} — {t['stories']} new developments, {t['updates']} updates, "
-            f"{t['known']} known, {t['ignored']} matched no watchlist (ignored), {t['seeded']} seeded.")
+    def n(count: int, word: str) -> str:
+        return f"{count} {word}{'s' if count != 1 else ''}"
+    return (f"All watchlists: {n(t['items'], 'item')} first seen — {n(t['stories'], 'new development')}, "
+            f"{n(t['updates'], 'update')}, {t['known']} known, {t['ignored']} matched no watchlist "
+            f"(ignored), {t['seeded']} seeded.")
 
 
 def _empty_line(digest: Digest) -> str:
@@ -458,7 +462,9 @@ def render_text(digest: Digest) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+# Only what can start markup inside a line: emphasis, code, links/images, autolinks and HTML,
+# tables and GFM strikethrough. Feed text never starts a line here, so "1." / "-" / "#" are safe.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
 
 def _md(text: str) -> str:
@@ -579,6 +585,80 @@ def render_json(digest: Digest) -> str:
 
 RENDERERS: dict[str, Callable[[Digest], str]] = {
     "text": render_text, "markdown": render_markdown, "html": render_html, "json": render_json}
+
+
+# ---------------------------------------------------------------------------------------------
+# Terminal (rich): colour and tables when stdout is a terminal; progress on a TTY stderr
+# ---------------------------------------------------------------------------------------------
+
+
+def print_rich(digest: Digest, console: Any) -> None:
+    """The text digest with colour and one table per watchlist, for an interactive terminal."""
+    from rich.table import Table
+    from rich.text import Text
+
+    console.print(Text(f"Digest {_period(digest)}", style="bold"))
+    for i, line in enumerate(_feeds_lines(digest)):
+        style = "" if i == 0 else ("red" if "failing:" in line else "yellow")
+        console.print(Text(line, style=style))
+    console.print(Text(_totals_line(digest)))
+    if not digest.stories:
+        console.print(Text(_empty_line(digest), style="bold"))
+    for section in digest.watchlists:
+        table = Table(title=f"{section.title} [{section.id}]", title_justify="left", expand=True,
+                      show_lines=True)
+        table.add_column("first seen", no_wrap=True)
+        table.add_column("development", ratio=3)
+        table.add_column("sources", ratio=1)
+        for story in section.stories:
+            url = _safe_url(story.link)
+            cell = Text(_cut(story.title, _TITLE_MAX), style=f"bold link {url}" if url else "bold")
+            if story.excerpt:
+                cell.append("\n" + story.excerpt, style="dim")
+            table.add_row(_when(story.first_seen), cell,
+                          f"{_sources_phrase(story)}\n{', '.join(story.outlets)}")
+        if section.stories:
+            console.print(table)
+        else:
+            console.print(Text(f"{section.title} [{section.id}]: no new developments", style="italic"))
+        console.print(Text("  " + _counts_line(section), style="cyan"))
+        for e in section.baseline:
+            console.print(Text(f"  baseline {_event_when(e)}: {e.what}", style="dim"))
+    if digest.quiet_watchlists:
+        console.print(Text("Nothing new on: " + ", ".join(t for _, t in digest.quiet_watchlists), style="dim"))
+
+
+class terminal_progress:
+    """Context manager yielding ``progress(label) -> callback(done, total)``; draws a rich
+    progress bar on stderr only when stderr is a terminal (logs and pipes stay clean)."""
+
+    def __init__(self, stream: Any = None) -> None:
+        import sys
+
+        self.stream = stream if stream is not None else sys.stderr
+        self._progress: Any = None
+
+    def __enter__(self) -> Callable[[str], Callable[[int, int], None] | None]:
+        if hasattr(self.stream, "isatty") and self.stream.isatty():
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self._progress = Progress(console=Console(file=self.stream), transient=True)
+            self._progress.start()
+
+        def make(label: str) -> Callable[[int, int], None] | None:
+            if self._progress is None:
+                return None
+            task = self._progress.add_task(label, total=None)
+
+            def update(done: int, total: int) -> None:
+                self._progress.update(task, completed=done, total=total)
+            return update
+        return make
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -714,4 +794,5 @@ async def post_scheduled_digest(settings: Any, store: Store, channel: Any, now: 
 __all__ = ["Digest", "DigestStory", "DigestEvent", "WatchlistDigest", "FeedNote", "build_digest",
            "parse_since", "parse_until", "render_text", "render_markdown", "render_html",
            "render_json", "digest_dict", "digest_blocks", "digest_messages", "chart_caption",
-           "post_digest", "post_scheduled_digest", "digest_context", "RENDERERS"]
+           "post_digest", "post_scheduled_digest", "digest_context", "RENDERERS", "print_rich",
+           "terminal_progress"]
