@@ -54,6 +54,13 @@ _RU_STEMMER = snowballstemmer.stemmer("russian")
 
 UNLIMITED = 1 << 30
 
+#: Every automaton key is stored once per character that can precede a word start in folded
+#: text. Anchoring keys this way (a) makes the automaton fire only at word starts, so
+#: mid-word look-alikes never reach Python, and (b) keeps the root's fan-out at these few
+#: characters instead of the whole alphabet: pyahocorasick scans a node's children linearly,
+#: and the scan sits at the root for most characters of a text.
+_BOUNDARY = (" ", "\n", '"', "'", "-", "(", "[", "/", "#", "@", ",", ".", ":", ";", "\t")
+
 
 def _is_cyrillic(word: str) -> bool:
     return any("\u0400" <= ch <= "\u04ff" for ch in word)
@@ -111,6 +118,13 @@ class Matcher:
         # Per watchlist: group name -> index, and group "where".
         self._gindex = [{g.name: i for i, g in enumerate(w.groups)} for w in self._watchlists]
         self._title_only = [[g.where == "title" for g in w.groups] for w in self._watchlists]
+        # Rules as index sets, so evaluating one is a couple of set operations.
+        self._crules = [
+            [(frozenset(gi[n] for n in r.all), frozenset(gi[n] for n in r.any),
+              tuple(gi[n] for n in r.none), r) for r in w.rules]
+            for w, gi in zip(self._watchlists, self._gindex)]
+        self._cnone = [tuple(gi[n] for n in w.none) for w, gi in zip(self._watchlists,
+                                                                    self._gindex)]
 
     @property
     def watchlists(self) -> Sequence[Watchlist]:
@@ -145,7 +159,9 @@ class Matcher:
         for sid, spec in enumerate(specs):
             anchors.setdefault(spec.words[0][0], []).append(sid)
         for key, sids in anchors.items():
-            automaton.add_word(key, (len(key), tuple(sids)))
+            value = (len(key), tuple(sids))
+            for before in _BOUNDARY:
+                automaton.add_word(before + key, value)
         if anchors:
             automaton.make_automaton()
         else:
@@ -160,10 +176,10 @@ class Matcher:
         n = len(ft)
         if self._automaton is not None:
             specs = self._specs
-            for end_idx, (klen, sids) in self._automaton.iter(ft):
-                start = end_idx - klen + 1
-                if start > 0 and ft[start - 1].isalnum():
-                    continue  # inside a word: "азал" in "сказал"
+            # Keys carry the character before the word, and the text gets a leading "\n", so
+            # the automaton only fires at word starts ("азал" never fires inside "сказал").
+            for end_idx, (klen, sids) in self._automaton.iter("\n" + ft):
+                start = end_idx - klen  # end_idx counts the leading "\n"
                 for sid in sids:
                     stop = _verify(ft, n, start, specs[sid].words)
                     if stop >= 0:
@@ -182,56 +198,73 @@ class Matcher:
         if not hits:
             return MatchReport(matches=())
         title_len = len(item.title)
-        summary_off = title_len + 1
-        # (watchlist, group) -> [TermHit]
-        by_group: dict[tuple[int, int], list[TermHit]] = {}
-        for sid, start, stop in hits:
-            mems = self._members[sid] if sid >= 0 else self._regexes[-1 - sid][1]
+        # First only integers: (watchlist, group) -> indices into ``hits``. TermHit objects are
+        # built for the evidence of watchlists that matched or were vetoed, which is rare, while
+        # common context words ("court", "railway") hit in many ordinary items.
+        by_group: dict[tuple[int, int], list[int]] = {}
+        members = self._members
+        regexes = self._regexes
+        title_only = self._title_only
+        for hi, (sid, start, _stop) in enumerate(hits):
+            mems = members[sid] if sid >= 0 else regexes[-1 - sid][1]
             in_title = start < title_len
-            if in_title:
-                surface = text[start:min(stop, title_len)]
-                where = "title"
-            else:
-                surface = text[start:stop]
-                where = "summary"
             for m in mems:
-                if not in_title and self._title_only[m.wl][m.group]:
+                if not in_title and title_only[m.wl][m.group]:
                     continue
-                gname = self._watchlists[m.wl].groups[m.group].name
-                by_group.setdefault((m.wl, m.group), []).append(
-                    TermHit(term=m.term, group=gname, where=where, surface=surface))
-        del summary_off
+                key = (m.wl, m.group)
+                lst = by_group.get(key)
+                if lst is None:
+                    by_group[key] = [hi]
+                else:
+                    lst.append(hi)
+
+        def term_hits(wi: int, gi: int) -> tuple[TermHit, ...]:
+            gname = self._watchlists[wi].groups[gi].name
+            out = []
+            for hi in by_group.get((wi, gi), ()):
+                sid, start, stop = hits[hi]
+                mems = members[sid] if sid >= 0 else regexes[-1 - sid][1]
+                if start < title_len:
+                    surface, where = text[start:min(stop, title_len)], "title"
+                else:
+                    surface, where = text[start:stop], "summary"
+                for m in mems:
+                    if m.wl == wi and m.group == gi:
+                        out.append(TermHit(term=m.term, group=gname, where=where,
+                                           surface=surface))
+            return tuple(dict.fromkeys(out))
+
+        hit_groups: dict[int, set[int]] = {}
+        for wi, gi in by_group:
+            hit_groups.setdefault(wi, set()).add(gi)
         matches: list[Match] = []
         vetoes: list[Veto] = []
-        for wi in sorted({k[0] for k in by_group}):
-            wl = self._watchlists[wi]
-            gidx = self._gindex[wi]
-
-            def hit(name: str) -> list[TermHit]:
-                return by_group.get((wi, gidx[name]), [])
-
-            evidence: list[TermHit] = []
-            rule_vetoes: list[Veto] = []
-            for rule in wl.rules:
-                if not all(hit(g) for g in rule.all):
+        for wi in sorted(hit_groups):
+            hg = hit_groups[wi]
+            evidence: list[int] = []
+            vetoed_by: list[int] = []
+            for all_fs, any_fs, none_idx, _rule in self._crules[wi]:
+                if not all_fs <= hg or (any_fs and hg.isdisjoint(any_fs)):
                     continue
-                if rule.any and not any(hit(g) for g in rule.any):
-                    continue
-                blocked = [g for g in rule.none if hit(g)]
+                blocked = [g for g in none_idx if g in hg]
                 if blocked:
-                    rule_vetoes.extend(Veto(wl.id, f"none:{g}", tuple(hit(g))) for g in blocked)
+                    vetoed_by.extend(blocked)
                     continue
-                for g in rule.all + rule.any:
-                    evidence.extend(hit(g))
-            if not evidence:
-                vetoes.extend(rule_vetoes)
+                evidence.extend(sorted(all_fs & hg))
+                evidence.extend(sorted(any_fs & hg))
+            if not evidence and not vetoed_by:
                 continue
-            blocked = [g for g in wl.none if hit(g)]
-            if blocked:
-                vetoes.extend(Veto(wl.id, f"none:{g}", tuple(hit(g))) for g in blocked)
+            wl = self._watchlists[wi]
+            if evidence:
+                vetoed_by = [g for g in self._cnone[wi] if g in hg]
+            if vetoed_by:
+                vetoes.extend(Veto(wl.id, f"none:{wl.groups[g].name}", term_hits(wi, g))
+                              for g in dict.fromkeys(vetoed_by))
                 continue
-            matches.append(Match(watchlist=wl.id, title=wl.title,
-                                 hits=tuple(dict.fromkeys(evidence))))
+            evidence_hits: list[TermHit] = []
+            for g in dict.fromkeys(evidence):
+                evidence_hits.extend(term_hits(wi, g))
+            matches.append(Match(watchlist=wl.id, title=wl.title, hits=tuple(evidence_hits)))
         return MatchReport(matches=tuple(matches), vetoes=tuple(vetoes))
 
     def match(self, item: Item) -> list[Match]:
