@@ -1,0 +1,378 @@
+"""Fetching: one feed URL + remembered validators -> FetchResult. The only HTTP boundary.
+
+Contract: ``Fetcher.fetch`` never raises for network or HTTP problems; every failure comes back
+as data (``status`` 0 when no response arrived, ``error`` a one-line reason). Politeness and
+self-defence live here, so no other stage has to think about them:
+
+- bounded concurrency overall and per host (semaphores), an honest User-Agent, conditional GET
+  with If-None-Match / If-Modified-Since (RFC 9110 §13.1), Retry-After honoured (§10.2.3);
+- connect and read timeouts plus a TOTAL deadline per fetch: a server trickling one byte a second
+  never trips a read timeout, so only a wall-clock deadline bounds it;
+- a body size cap enforced while streaming, on DECODED bytes: we advertise only gzip/deflate and
+  inflate ourselves with ``max_length`` so a 10 KB gzip bomb cannot expand to gigabytes in one
+  ``decompress`` call (httpx's own decoder has no output bound per chunk);
+- redirects followed by hand: only http/https targets (a feed must never be able to make us read
+  ``file:///etc/passwd``), loops detected, and the stored URL updated only when EVERY hop was
+  permanent (301/308; RFC 9110 §15.4: 302/307 are temporary and must not move the subscription).
+
+Local files: a ``url`` that is not http(s) (a plain path, or ``file://`` written by the operator in
+the feed list — never one reached through a redirect) is read from disk with the same size cap;
+its mtime and size act as validators, so an unchanged file reads as 304 on the next poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import email.utils
+import hashlib
+import os
+import time
+import urllib.parse
+import urllib.request
+import zlib
+from datetime import timezone
+
+import httpx
+
+from bot.models import FetchResult, Validators
+
+DEFAULT_USER_AGENT = "watchbot/0.1 (+https://github.com/watchbot; feed monitor)"
+ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+          "application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5")
+REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_CODES = frozenset({301, 308})
+CHUNK = 64 * 1024
+
+
+def _mb(n: int) -> str:
+    """Human size for error messages: 10485760 -> '10 MB'."""
+    return f"{n / (1024 * 1024):g} MB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
+def _secs(x: float) -> str:
+    return f"{x:g} s"
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class _Inflater:
+    """Content-Encoding decoder with a hard bound on output (gzip, x-gzip, deflate, identity).
+
+    ``feed(data, room)`` returns at most ``room + 1`` decoded bytes, so the caller notices the cap
+    being exceeded without the decoder ever materialising more than that.
+    """
+
+    def __init__(self, encoding: str):
+        enc = encoding.strip().lower()
+        self.identity = enc in ("", "identity")
+        self.deflate = enc == "deflate"
+        self._first = True
+        if enc in ("gzip", "x-gzip"):
+            self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif self.deflate:
+            self._d = zlib.decompressobj()  # zlib-wrapped; raw deflate handled on first error
+        elif not self.identity:
+            raise ValueError(f"unsupported content-encoding {encoding!r}")
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        if self.identity:
+            return data
+        try:
+            # max_length bounds the output of this one call; 0 would mean "unbounded".
+            out = self._d.decompress(data, room + 1)
+        except zlib.error:
+            if not (self.deflate and self._first):
+                raise
+            # Some servers send raw DEFLATE (no zlib header) as "deflate"; retry once.
+            self._d = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self._d.decompress(data, room + 1)
+        self._first = False
+        return out
+
+    def flush(self, room: int) -> bytes:
+        return b"" if self.identity else self._d.flush()[: room + 1]
+
+
+def _parse_retry_after(value: str | None, now: float) -> float | None:
+    """Retry-After (RFC 9110 §10.2.3): delta-seconds or an HTTP-date; seconds from now, >= 0."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(int(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - now)
+
+
+def _http_date(ts: float) -> str:
+    return email.utils.formatdate(ts, usegmt=True)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _is_http(url: str) -> bool:
+    return urllib.parse.urlsplit(url).scheme.lower() in ("http", "https")
+
+
+class Fetcher:
+    """Polite, bounded HTTP(S) fetcher; see the module docstring for the contract.
+
+    ``client`` is the I/O boundary: tests may pass their own ``httpx.AsyncClient`` (its
+    redirect setting is ignored: every request is sent with ``follow_redirects=False``). A client
+    created here is closed by ``aclose``.
+    """
+
+    def __init__(self, client: httpx.AsyncClient | None = None, *, max_concurrency: int = 32,
+                 per_host: int = 4, max_bytes: int = 10 * 1024 * 1024,
+                 connect_timeout: float = 10, read_timeout: float = 20,
+                 total_timeout: float = 60, max_redirects: int = 5,
+                 user_agent: str = DEFAULT_USER_AGENT):
+        self.max_bytes = max_bytes
+        self.total_timeout = total_timeout
+        self.max_redirects = max_redirects
+        self.user_agent = user_agent
+        self.per_host = per_host
+        self._timeout = httpx.Timeout(connect=connect_timeout, read=read_timeout,
+                                      write=read_timeout, pool=total_timeout)
+        self._timeouts = (connect_timeout, read_timeout)
+        self._own_client = client is None
+        self._client = client or httpx.AsyncClient(
+            follow_redirects=False,
+            timeout=self._timeout,
+            limits=httpx.Limits(max_connections=max_concurrency,
+                                max_keepalive_connections=max_concurrency),
+            # Feed URLs are explicit; a stray HTTP(S)_PROXY in the environment should not
+            # silently route them (or loopback test servers) elsewhere.
+            trust_env=False,
+        )
+        self._all = asyncio.Semaphore(max_concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    async def __aenter__(self) -> "Fetcher":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this Fetcher created it."""
+        if self._own_client:
+            await self._client.aclose()
+
+    # -----------------------------------------------------------------------------------------
+
+    async def fetch(self, url: str, validators: Validators = Validators()) -> FetchResult:
+        """Fetch ``url`` once (following redirects); never raises for I/O or HTTP problems."""
+        start = time.monotonic()
+        try:
+            if _is_http(url):
+                result = await self._fetch_http(url, validators)
+            else:
+                result = await self._fetch_local(url, validators)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug or an exotic failure: still data, never an exception
+            result = FetchResult(url=url, status=0, error=f"{type(exc).__name__}: {_one_line(exc)}")
+        return _with_elapsed(result, time.monotonic() - start)
+
+    def _host_semaphore(self, url: str) -> asyncio.Semaphore:
+        host = (urllib.parse.urlsplit(url).hostname or "").lower()
+        sem = self._hosts.get(host)
+        if sem is None:
+            sem = self._hosts[host] = asyncio.Semaphore(self.per_host)
+        return sem
+
+    def _request_headers(self, validators: Validators) -> dict[str, str]:
+        headers = {"User-Agent": self.user_agent, "Accept": ACCEPT,
+                   "Accept-Encoding": "gzip, deflate"}
+        if validators.etag:
+            headers["If-None-Match"] = validators.etag
+        if validators.last_modified:
+            headers["If-Modified-Since"] = validators.last_modified
+        return headers
+
+    async def _fetch_http(self, url: str, validators: Validators) -> FetchResult:
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None  # starts when the first request may go out, not in queue
+        current = url
+        seen = {url}
+        all_permanent = True
+        hops = 0
+        while True:
+            # Host slot first, then a global slot: a task waiting for a busy host must not
+            # hold one of the global slots that other hosts could use meanwhile.
+            async with self._host_semaphore(current), self._all:
+                if deadline is None:
+                    deadline = loop.time() + self.total_timeout
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        outcome = await self._one_request(current, validators)
+                except TimeoutError:
+                    return FetchResult(url=url, status=0,
+                                       error=f"timeout after {_secs(self.total_timeout)}")
+                except _BodyTooLarge:
+                    return FetchResult(url=url, status=0,
+                                       error=f"body larger than {_mb(self.max_bytes)}")
+                except httpx.ConnectTimeout:
+                    return FetchResult(url=url, status=0,
+                                       error=f"connect timeout after {_secs(self._timeouts[0])}")
+                except httpx.ReadTimeout:
+                    return FetchResult(url=url, status=0,
+                                       error=f"read timeout after {_secs(self._timeouts[1])}")
+                except httpx.TimeoutException as exc:
+                    return FetchResult(url=url, status=0, error=f"timeout: {_one_line(exc)}")
+                except httpx.ConnectError as exc:
+                    return FetchResult(url=url, status=0, error=_connect_error(exc))
+                except (httpx.RemoteProtocolError, httpx.LocalProtocolError) as exc:
+                    return FetchResult(url=url, status=0, error=f"protocol error: {_one_line(exc)}")
+                except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                    return FetchResult(url=url, status=0, error=f"invalid URL: {_one_line(exc)}")
+                except httpx.HTTPError as exc:
+                    return FetchResult(url=url, status=0,
+                                       error=f"{type(exc).__name__}: {_one_line(exc)}")
+                except (zlib.error, ValueError) as exc:
+                    return FetchResult(url=url, status=0, error=f"bad body encoding: {_one_line(exc)}")
+
+            status, headers, body = outcome
+            if status in REDIRECT_CODES and headers.get("location"):
+                target = urllib.parse.urljoin(current, headers["location"].strip())
+                scheme = urllib.parse.urlsplit(target).scheme.lower()
+                if scheme not in ("http", "https"):
+                    return FetchResult(url=url, status=0, headers=headers, error=(
+                        f"refused redirect to {scheme or '(no scheme)'}:// (only http/https)"))
+                if target in seen:
+                    return FetchResult(url=url, status=0, headers=headers, error="redirect loop")
+                hops += 1
+                if hops > self.max_redirects:
+                    return FetchResult(url=url, status=0, headers=headers,
+                                       error=f"too many redirects (more than {self.max_redirects})")
+                all_permanent = all_permanent and status in PERMANENT_CODES
+                seen.add(target)
+                current = target
+                continue
+            break
+
+        # Only move the subscription when every hop was permanent AND the target works:
+        # a 301 to a 404 is more likely a broken site than a new feed address.
+        permanent = current if (hops and all_permanent and current != url
+                                and status in (200, 304)) else None
+        new_validators = Validators(etag=headers.get("etag") or None,
+                                    last_modified=headers.get("last-modified") or None)
+        if status == 304:
+            keep = new_validators if (new_validators.etag or new_validators.last_modified) \
+                else validators
+            return FetchResult(url=url, status=304, headers=headers, validators=keep,
+                               permanent_url=permanent)
+        if status == 200:
+            return FetchResult(url=url, status=200, body=body, headers=headers,
+                               validators=new_validators, permanent_url=permanent,
+                               body_hash=hashlib.sha256(body).hexdigest())
+        retry_after = _parse_retry_after(headers.get("retry-after"), time.time()) \
+            if status >= 400 else None
+        reason = httpx.codes.get_reason_phrase(status)
+        return FetchResult(url=url, status=status, headers=headers, permanent_url=permanent,
+                           retry_after=retry_after,
+                           error=f"HTTP {status}{' ' + reason if reason else ''}")
+
+    async def _one_request(self, url: str, validators: Validators
+                           ) -> tuple[int, dict[str, str], bytes | None]:
+        """One GET without redirects; reads the body (capped) only for a 200."""
+        request = self._client.build_request("GET", url, headers=self._request_headers(validators),
+                                             timeout=self._timeout)
+        response = await self._client.send(request, stream=True, follow_redirects=False)
+        try:
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            if response.status_code != 200:
+                return response.status_code, headers, None
+            declared = headers.get("content-length", "")
+            encoding = headers.get("content-encoding", "")
+            if declared.isdigit() and not encoding and int(declared) > self.max_bytes:
+                raise _BodyTooLarge  # refuse before reading a byte
+            inflater = _Inflater(encoding)
+            body = bytearray()
+            async for chunk in response.aiter_raw(CHUNK):
+                room = self.max_bytes - len(body)
+                out = inflater.feed(chunk, room)
+                if len(out) > room:
+                    raise _BodyTooLarge
+                body += out
+            tail = inflater.flush(self.max_bytes - len(body))
+            if len(tail) > self.max_bytes - len(body):
+                raise _BodyTooLarge
+            body += tail
+            return 200, headers, bytes(body)
+        finally:
+            await response.aclose()
+
+    # -----------------------------------------------------------------------------------------
+
+    async def _fetch_local(self, url: str, validators: Validators) -> FetchResult:
+        parts = urllib.parse.urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme == "file":
+            if parts.netloc not in ("", "localhost"):
+                return FetchResult(url=url, status=0, error="file:// URL with a remote host")
+            path = urllib.request.url2pathname(parts.path)
+        elif scheme and len(scheme) > 1:  # "C:\..." has a one-letter "scheme"; others are URLs
+            return FetchResult(url=url, status=0,
+                               error=f"unsupported scheme {scheme}:// (only http/https or a path)")
+        else:
+            path = url
+        return await asyncio.to_thread(self._read_local, url, os.path.expanduser(path), validators)
+
+    def _read_local(self, url: str, path: str, validators: Validators) -> FetchResult:
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            return FetchResult(url=url, status=0, error=f"cannot read {path}: {exc.strerror}")
+        # The file's identity for "changed?": mtime in ns plus size, as an ETag (RFC 9110 §8.8.3).
+        etag = f'"{st.st_mtime_ns:x}-{st.st_size:x}"'
+        current = Validators(etag=etag, last_modified=_http_date(st.st_mtime))
+        if validators.etag == etag:
+            return FetchResult(url=url, status=304, validators=current)
+        if st.st_size > self.max_bytes:
+            return FetchResult(url=url, status=0, error=f"body larger than {_mb(self.max_bytes)}")
+        try:
+            with open(path, "rb") as fh:
+                body = fh.read(self.max_bytes + 1)
+        except OSError as exc:
+            return FetchResult(url=url, status=0, error=f"cannot read {path}: {exc.strerror}")
+        if len(body) > self.max_bytes:
+            return FetchResult(url=url, status=0, error=f"body larger than {_mb(self.max_bytes)}")
+        return FetchResult(url=url, status=200, body=body, validators=current,
+                           headers={"last-modified": current.last_modified or ""},
+                           body_hash=hashlib.sha256(body).hexdigest())
+
+
+def _connect_error(exc: httpx.ConnectError) -> str:
+    """One line for a failed connection: 'connection refused', 'DNS lookup failed', ..."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if type(cause).__name__ == "gaierror":
+            return f"DNS lookup failed: {_one_line(cause)}"
+        cause = cause.__cause__ or cause.__context__
+    text = _one_line(exc)
+    if "refused" in text.lower():
+        return "connection refused"
+    if "name or service not known" in text.lower() or "nodename" in text.lower():
+        return f"DNS lookup failed: {text}"
+    return f"connect error: {text}"
+
+
+def _with_elapsed(result: FetchResult, elapsed: float) -> FetchResult:
+    return dataclasses.replace(result, elapsed=elapsed)
