@@ -53,7 +53,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from bot.deliver import CAPTION_LIMIT, TEXT_LIMIT, fit_html, html_to_plain, visible_length
