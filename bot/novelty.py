@@ -321,7 +321,9 @@ class NoveltyEngine:
             break  # only the nearest recent story is a candidate
         # 4. A recap of an older story without a new fact.
         if best_story is not None and s_sim >= self.known_story_threshold:
-            f_score, f_new = self._new_facts(facts, best_story.names | topic_names, best_story.numbers,
+            # Only the story's own names: a name from the baseline with a new event is news
+            # (Belousov, named in the raid, later released).
+            f_score, f_new = self._new_facts(facts, best_story.names | match_names, best_story.numbers,
                                              best_story.kinds, topics, title_only=False,
                                              known_words=best_story.words | match_words)
             if f_score < 1.0:
@@ -330,16 +332,13 @@ class NoveltyEngine:
                     similarity=round(s_sim, 3), new_facts=tuple(f_new),
                     reasons=(f"restates {best_story.label} (similarity {s_sim:.2f}) without a new fact",))
 
-        # 5. The baseline: nearest event, plus every name the topic's events mention.
+        # 5. The baseline: nearest event, plus every name the topic's events mention. (Not merged
+        # with the nearest story: a known name with a known event kind can still be a new
+        # combination.)
         known_names = best_event.names | topic_names
         known_numbers = set(best_event.numbers)
         known_kinds = set(best_event.kinds)
         known_words = best_event.words | match_words
-        if best_story is not None and s_sim >= self.story_threshold:
-            known_names |= best_story.names
-            known_numbers |= best_story.numbers
-            known_kinds |= best_story.kinds
-            known_words = known_words | best_story.words
         score, new = self._new_facts(facts, known_names, known_numbers, known_kinds, topics,
                                      title_only=False, known_words=known_words)
         dated_before = bool(facts.dates) and all(d[1] <= as_of for d in facts.dates)
