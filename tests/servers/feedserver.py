@@ -100,6 +100,8 @@ class FeedServer:
         self._lock = threading.Lock()
         self._runner: web.AppRunner | None = None
         self.honour_override: bool | None = None  # set through the control route
+        self.in_flight = 0  # requests being answered right now (all paths)
+        self.max_in_flight = 0  # the most ever answered at once, for concurrency limits
 
     # ---------------------------------------------------------------- configuration (any thread)
 
@@ -252,6 +254,14 @@ class FeedServer:
             route = self._routes.get(path)
         if route is None:
             return web.Response(status=404, text="no such feed")
+        self.in_flight += 1  # only touched on the server's loop: no lock needed
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(request, route)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request, route: _Route) -> web.StreamResponse:
         if route.latency:
             await asyncio.sleep(route.latency)
         if route.kind == "feed":
