@@ -344,8 +344,14 @@ class NoveltyEngine:
         dated_before = bool(facts.dates) and all(d[1] <= as_of for d in facts.dates)
         if dated_before:
             score -= 1.0
-        if score < 1.0:
+        # New names alone are new voices on known facts (an analyst, an outlet): a development
+        # also has something that happened, a number or a date.
+        only_voices = all(not f.startswith("<") and not f.startswith("date ") and
+                          not f.replace(".", "").isdigit() for f in new)
+        if score < 1.0 or only_voices:
             why = "dates what it tells before the baseline; " if dated_before else ""
+            if only_voices and new:
+                why += "only new names, no new event, number or date; "
             return Decision(
                 kind="known", watchlist=primary, nearest=best_event.label,
                 similarity=round(e_sim, 3), new_facts=tuple(new),

@@ -4,7 +4,7 @@ baseline timeline and the real SQLite store for stories."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
