@@ -140,6 +140,10 @@ class Pipeline:
         self._channel_blocked_until: datetime | None = None
         self._retry_at: datetime | None = None
         self.rules_problems: list[ConfigProblem] = []
+        interrupted = store.recover_interrupted_sends(clock())
+        if interrupted:
+            log.warning("%d alert(s) were being sent when the last run stopped; recorded as "
+                        "possibly sent, not resent", interrupted)
         self._load_stories()
 
     # ------------------------------------------------------------------ construction
@@ -367,6 +371,8 @@ class Pipeline:
                     break
                 progressed = False
                 for alert in batch:
+                    # Committed before the request: a crash from here on cannot cause a resend.
+                    self.store.mark_sending(alert)
                     outcome = await self.channel.deliver(alert)
                     self.store.record_outcome(alert, outcome, self.clock())
                     if outcome.status == "retry":

@@ -114,10 +114,14 @@ class Daemon:
                                    max_instances=1, coalesce=True)
         self.scheduler.start()
         await self._stopping.wait()
-        self.scheduler.shutdown(wait=False)
+        # Wait BEFORE shutting the scheduler down: APScheduler's AsyncIOExecutor.shutdown()
+        # cancels the coroutine jobs still running, which would cut a send off mid-request.
+        # New job starts are no-ops now (_tracked checks _stopping).
+        self.scheduler.pause()
         if self._inflight:
             log.info("waiting for %d running jobs to finish", len(self._inflight))
             await asyncio.wait(set(self._inflight), timeout=SHUTDOWN_GRACE)
+        self.scheduler.shutdown(wait=False)
 
     async def _prune(self) -> None:
         cutoff = self.pipeline.clock() - timedelta(days=self.settings.watchbot_retention_days)

@@ -6,8 +6,11 @@ that changes GUIDs, re-orders, or re-publishes an item cannot make it alert twic
 items leave their identities behind as tombstones.
 
 Why the outbox: an alert is written in the same transaction that records its item; sending
-happens afterwards and marks the row sent with Telegram's message_id. A crash between the two
-leaves a pending row that the next start sends — never a lost or a doubled alert.
+happens afterwards and marks the row sent with Telegram's message_id. A crash before the send
+leaves a pending row that the next start sends — never a lost alert. A row is marked 'sending'
+(committed) just before its request goes out, so a crash while Telegram may already have it
+turns into 'maybe_sent' at the next start (``recover_interrupted_sends``), never a doubled
+post: the same policy as a read timeout (see bot/deliver.py).
 
 Concurrency: one process owns a state folder (see ``StateLock``); inside it all calls come from
 the event-loop thread, so one connection suffices. WAL + synchronous=NORMAL: commits survive a
@@ -411,9 +414,25 @@ class Store:
                                 (outcome.status, _iso(now), outcome.message_id, outcome.error, alert.id))
                 if alert.action == "post" and outcome.message_id is not None and alert.story_id is not None:
                     self.db.execute("UPDATE stories SET message_id=? WHERE id=?", (outcome.message_id, alert.story_id))
-            else:
-                self.db.execute("UPDATE outbox SET attempts=attempts+1, last_error=? WHERE id=?",
-                                (outcome.error, alert.id))
+            else:  # retry / fatal: not delivered, queued again
+                self.db.execute("UPDATE outbox SET status='pending', attempts=attempts+1, last_error=?"
+                                " WHERE id=?", (outcome.error, alert.id))
+
+    def mark_sending(self, alert: Alert) -> None:
+        """Commit that ``alert``'s request is about to go out (see the module docstring)."""
+        with self.transaction():
+            self.db.execute("UPDATE outbox SET status='sending' WHERE id=? AND status='pending'", (alert.id,))
+
+    def recover_interrupted_sends(self, now: datetime) -> int:
+        """Rows a crashed process left 'sending' become 'maybe_sent' (Telegram may have them).
+
+        Call only while holding the state lock, before the first drain. Returns the count.
+        """
+        with self.transaction():
+            return self.db.execute(
+                "UPDATE outbox SET status='maybe_sent', sent_at=?, last_error=? WHERE status='sending'",
+                (_iso(now), "interrupted while sending (process stopped before Telegram answered); "
+                            "not resent to avoid a duplicate")).rowcount
 
     def outbox_counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.db.execute("SELECT status, count(*) FROM outbox GROUP BY status")}
