@@ -12,6 +12,7 @@ never ends up committed next to the configuration.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, fields
@@ -257,7 +258,13 @@ def _check_values(s: Settings) -> list[ConfigProblem]:
 
 
 def _toml_line(exc: Exception) -> int | None:
-    return getattr(exc, "lineno", None)
+    # tomllib gains .lineno only in Python 3.13; before that the line is only in the message,
+    # "... (at line 4, column 21)".
+    line = getattr(exc, "lineno", None)
+    if line is None:
+        m = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        line = int(m.group(1)) if m else None
+    return line
 
 
 def _key_line(path: Path, key: str) -> int | None:
