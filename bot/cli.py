@@ -23,7 +23,7 @@ from rich.table import Table
 
 from bot.config import (SETTINGS, ConfigError, Settings, load_feeds, load_settings, merge_feeds,
                         write_opml)
-from bot.deliver import ConsoleChannel, RedactingFilter, TelegramChannel
+from bot.deliver import ConsoleChannel, DeliveryError, RedactingFilter, TelegramChannel
 from bot.match import format_report
 from bot.models import Item
 from bot.pipeline import Pipeline, Rules, RulesError, feed_files, replay
@@ -131,7 +131,15 @@ def run(ctx: click.Context, once: bool) -> None:
 
 async def _run(settings: Settings, rules: Rules, once: bool) -> None:
     channel = _channel(settings)
-    await channel.start()
+    try:
+        await channel.start()
+    except DeliveryError as exc:
+        if exc.fatal:  # a refused token is unusable configuration, not a crash
+            click.echo(f"error: Telegram refused the bot: {exc}; check TELEGRAM_BOT_TOKEN", err=True)
+            raise SystemExit(EXIT_CONFIG)
+        # Unreachable right now is transient: poll anyway; alerts stay in the outbox and the
+        # channel connects on its first send once Telegram answers.
+        log.warning("Telegram is unreachable (%s); polling anyway, alerts stay queued", exc)
     pipeline = Pipeline.build(settings, channel=channel, rules=rules, notify_admin=_admin(settings))
     try:
         if once:
