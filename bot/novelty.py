@@ -15,11 +15,14 @@ Decision order for an item matching watchlists W:
 1. published on or before the timeline's as_of -> known (a bot started then could not alert it);
 2. anniversary wording -> known (names the nearest event);
 3. nearest story of W within ``update_window_days`` with no new fact in the HEADLINE -> update
-   (the headline carries the development; details in the lede vary by outlet);
-4. nearest story of W (any age in the index) with no new fact at all -> known;
-5. compared with the nearest baseline event of W (+ every name of W's events): no new fact,
-   or only weak ones while the item dates what it tells before as_of -> known;
-6. otherwise -> alert.
+   (the headline carries the development; details in the lede vary by outlet). When either
+   headline has no checkable fact (Arabic script has no capitals), similarity is not required;
+4. nearest story of W in the index (similarity >= known_story_threshold) whose own facts cover
+   the item's -> known (a recap of an alerted story);
+5. compared with the nearest baseline event of W (+ every name W's events mention): no new fact,
+   only weak ones once an item dates what it tells before as_of, or only new names (new voices,
+   no new event kind, number or date) -> known;
+6. otherwise -> alert, with the new facts as reasons and the item's text as the signature.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from bot.features import Facts, char_ngrams, cosine, extract, name_keys, tfidf, translit, words
 from bot.models import Decision, Item, Match, Story
@@ -61,6 +64,7 @@ class _Ref:
     kinds: set[str] = field(default_factory=set)
     words: set[str] = field(default_factory=set)  # lower-case words: "corridor" is no name
     keys: set[str] = field(default_factory=set)  # names | numbers, for the fact overlap
+    emb: Any = None  # embedding (numpy vector) when an embedder is configured
 
     def __post_init__(self) -> None:
         self.names |= set(self.facts.names)
@@ -99,8 +103,12 @@ class NoveltyEngine:
 
     def __init__(self, timeline: Timeline, *, update_window_days: float = 3.0,
                  index_window_days: float = 120.0, update_threshold: float = 0.12,
-                 story_threshold: float = 0.22, known_story_threshold: float = 0.30) -> None:
+                 story_threshold: float = 0.22, known_story_threshold: float = 0.30,
+                 embedder: Callable[[Sequence[str]], Any] | None = None,
+                 embed_floor: float = 0.80) -> None:
         self.timeline = timeline
+        self._embedder = embedder
+        self._embed_floor = embed_floor
         self.update_window = timedelta(days=update_window_days)
         self.index_window = timedelta(days=index_window_days)
         self.update_threshold = update_threshold
@@ -119,6 +127,10 @@ class NoveltyEngine:
         self._default_idf = math.log(n + 1) + 1.0
         for ref in self._events:
             ref.vec = tfidf(ref.grams, self._idf, self._default_idf)
+        if embedder is not None:
+            embs = embedder([e.what for e in timeline.events])
+            for ref, emb in zip(self._events, embs):
+                ref.emb = emb
         # Names present in several events (Moscow, Baku, Putin) identify nothing.
         name_df: Counter = Counter()
         for ref in self._events:
@@ -147,6 +159,8 @@ class NoveltyEngine:
         ref = _Ref("story", story_id, f"story #{story_id}: {title[:90]}", frozenset({watchlist}),
                    published, published, facts, grams, words=set(words(f"{title}\n{summary}")))
         ref.set_vec(tfidf(grams, self._idf, self._default_idf))
+        if self._embedder is not None:
+            ref.emb = self._embedder([f"{title}\n{summary}"])[0]
         return ref
 
     # ---------------------------------------------------------------- state changes
@@ -238,11 +252,16 @@ class NoveltyEngine:
         return w
 
     def _similarity(self, vec: dict[str, float], facts: Facts, ref: _Ref,
-                    fw: dict[str, float] | None = None) -> float:
+                    fw: dict[str, float] | None = None, emb: Any = None) -> float:
         """0.5 * n-gram cosine + 0.5 * share of the item's names/numbers the reference has
         (weighted; names common to the baseline weigh less). Names bridge languages where
-        n-grams do not."""
-        cos = cosine(ref.vec, vec) if len(ref.vec) <= len(vec) else cosine(vec, ref.vec)
+        n-grams do not. With an embedder, the embedding cosine (rescaled from [floor, 1] to
+        [0, 1]: e5 puts unrelated ledes near 0.75) replaces the n-gram cosine."""
+        if emb is not None and ref.emb is not None:
+            raw = float(emb @ ref.emb)
+            cos = min(1.0, max(0.0, (raw - self._embed_floor) / (1.0 - self._embed_floor)))
+        else:
+            cos = cosine(ref.vec, vec) if len(ref.vec) <= len(vec) else cosine(vec, ref.vec)
         if fw is None:
             fw = self._fact_weights(facts)
         if not fw:
@@ -271,9 +290,10 @@ class NoveltyEngine:
         grams = char_ngrams(item.text)
         vec = tfidf(grams, self._idf, self._default_idf)
 
+        emb = self._embedder([item.text])[0] if self._embedder is not None else None
         events = [r for r in self._events if r.watchlists & topics] or self._events
-        best_event = max(events, key=lambda r: self._similarity(vec, facts, r))
-        e_sim = self._similarity(vec, facts, best_event)
+        best_event = max(events, key=lambda r: self._similarity(vec, facts, r, emb=emb))
+        e_sim = self._similarity(vec, facts, best_event, emb=emb)
 
         if published <= as_of:
             return Decision(kind="known", watchlist=primary, nearest=best_event.label,
@@ -290,7 +310,7 @@ class NoveltyEngine:
         oldest = published - self.index_window
         topic_names = set().union(*(self._topic_names.get(t, set()) for t in topics)) | match_names
         fw = self._fact_weights(facts)
-        scored = [(self._similarity(vec, facts, ref, fw), ref) for ref in self._stories.values()
+        scored = [(self._similarity(vec, facts, ref, fw, emb), ref) for ref in self._stories.values()
                   if ref.watchlists & topics and ref.start >= oldest]
         best_story: _Ref | None = None
         s_sim = 0.0
