@@ -291,7 +291,7 @@ class Pipeline:
                                    validators=result.validators, **common)
             return report
 
-        items = [replace(i, feed_url=feed.url) for i in parsed.items]
+        items = [in_feed(i, feed.url) for i in parsed.items]
         fresh = self.store.unseen(items)
         if not state.seeded:
             backfill = feed.backfill if feed.backfill is not None else self.settings.watchbot_backfill
@@ -408,6 +408,19 @@ class Pipeline:
         if state.paused_reason:
             return None
         return state.next_check or self.clock()
+
+
+def in_feed(item: Item, feed_url: str) -> Item:
+    """``item`` as polled from ``feed_url``: feed_url set, and an opaque GUID scoped to the feed.
+
+    RSS 2.0 requires a GUID to be unique only within its channel; "1001" from two outlets'
+    CMSs are different items. A URL-shaped GUID is globally unique and stays as it is, so the
+    same article in two feeds of one outlet is still recognised as one.
+    """
+    key = item.key
+    if key.startswith("guid:") and not key[5:].lower().startswith(("http://", "https://")):
+        key = f"guid:{feed_url}#{key[5:]}"
+    return replace(item, feed_url=feed_url, key=key)
 
 
 def _published_key(item: Item) -> tuple:
