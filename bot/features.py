@@ -128,6 +128,9 @@ EVENT_KINDS: dict[str, tuple[str, ...]] = {
                "artim", "artis", "buyume"),
     "apology": ("apolog", "izvin", "uzr ", "ozur"),
     "complaint": ("complain", "pozhalova", "zhaluyu", "sikayet"),
+    "office": ("appoint", "resign", "dismiss", "sacked", "fired", "naznach", "otstavk",
+               "uvolen", "osvobozhden ot dolzhn", "teyin edil", "istefa", "vezifeden azad",
+               "gorevden alin", "atandi", "gorevine"),
 }
 
 ANNIVERSARY = re.compile(

@@ -41,7 +41,7 @@ from bot.timeline import Event, Timeline
 # (talks, reports of arrests, statements) are common in background paragraphs too.
 STRONG_KINDS = frozenset({"release", "verdict", "custody", "appeal", "deport", "payment",
                           "agreement", "sale", "launch", "apology", "growth", "death",
-                          "complaint"})
+                          "complaint", "office"})
 SIGNATURE_VERSION = 1
 _VEC_KEEP = 100  # n-grams kept per story vector (bounds time and memory per story)
 
@@ -103,7 +103,7 @@ class NoveltyEngine:
 
     def __init__(self, timeline: Timeline, *, update_window_days: float = 3.0,
                  index_window_days: float = 120.0, update_threshold: float = 0.12,
-                 story_threshold: float = 0.22, known_story_threshold: float = 0.30,
+                 story_threshold: float = 0.22, known_story_threshold: float = 0.22,
                  embedder: Callable[[Sequence[str]], Any] | None = None,
                  embed_floor: float = 0.80) -> None:
         self.timeline = timeline
@@ -346,11 +346,18 @@ class NoveltyEngine:
             f_score, f_new = self._new_facts(facts, best_story.names | match_names, best_story.numbers,
                                              best_story.kinds, topics, title_only=False,
                                              known_words=best_story.words | match_words)
-            if f_score < 1.0:
+            # New names only in the lede, with nothing new happening, are new voices; a new name
+            # in the headline is a new subject (another person released).
+            headline_names = {translit(facts.names[k]).strip("'-") for k in facts.title_names}
+            voices = all(not f.startswith("<") and not f.startswith("date ") and
+                         not f.replace(".", "").isdigit() and
+                         translit(f).strip("'-") not in headline_names for f in f_new)
+            if f_score < 1.0 or voices:
                 return Decision(
                     kind="known", watchlist=primary, nearest=best_story.label,
                     similarity=round(s_sim, 3), new_facts=tuple(f_new),
-                    reasons=(f"restates {best_story.label} (similarity {s_sim:.2f}) without a new fact",))
+                    reasons=(f"restates {best_story.label} (similarity {s_sim:.2f}) without a new fact"
+                             + (f" (new voices only: {', '.join(f_new[:4])})" if f_new else ""),))
 
         # 5. The baseline: nearest event, plus every name the topic's events mention. (Not merged
         # with the nearest story: a known name with a known event kind can still be a new

@@ -124,6 +124,10 @@ def test_recap_of_an_alerted_story_weeks_later_is_known(tmp_path):
     d = r.run(recap, "sputnik_azerbaijan")
     assert d.kind == "known"
     assert d.nearest.startswith(f"story #{first.story_id}")
+    voices = item("voices", title="Kartavykh back in Russia after release from Baku custody",
+                  summary="Analyst Ivan Petrovsky told Vedomosti the release of Kartavykh was expected.",
+                  published="2025-11-12", outlet="Synthetic")
+    assert r.run(voices, "sputnik_azerbaijan").kind == "known"  # new voices, nothing new happened
     verdict = item("verdict", title="Baku court sentences Sputnik Azerbaijan editor Belousov in absentia "
                    "to 6 years", summary="", published="2025-11-10", outlet="Synthetic")
     assert r.run(verdict, "sputnik_azerbaijan").kind == "alert"
