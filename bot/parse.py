@@ -343,10 +343,13 @@ def _absolute(base: str, link: str | None) -> str | None:
         return link
     try:
         resolved = urllib.parse.urljoin(base, link) if base else link
-        scheme = urllib.parse.urlsplit(resolved).scheme.lower()
+        parts = urllib.parse.urlsplit(resolved)
     except ValueError:
         return None
-    return resolved if scheme in ("http", "https") else None
+    # "https:/x.example/a" (one slash) keeps its scheme through urljoin but names no host.
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return resolved
 
 
 def parse_feed(body: bytes, headers: dict[str, str], url: str, *,

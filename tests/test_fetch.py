@@ -9,6 +9,7 @@ import os
 import socket
 import time
 
+import aiohttp
 import httpx
 import psutil
 import pytest
@@ -154,7 +155,7 @@ async def test_permanent_redirect_to_broken_target_does_not_move(feed_server, fe
     assert result.status == 404 and result.permanent_url is None
 
 
-@pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://ftp.example/feed.xml", "gopher://g.example/1"])
+@pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://ftp.example/feed.xml", "javascript:alert(1)"])
 async def test_redirect_to_non_http_scheme_is_refused(feed_server, fetcher, location):
     """A redirect to file://, ftp:// or anything but http(s) is refused and nothing is read."""
     feed_server.redirect("/evil", location, 302)
@@ -254,15 +255,17 @@ async def test_per_host_concurrency_is_bounded(feed_server):
 
 
 async def test_caller_supplied_client_is_used_and_not_closed(feed_server):
-    """An injected httpx client is used for requests and left open for its owner."""
-    feed_server.set_feed("/inj.xml", BODY)
-    async with httpx.AsyncClient(follow_redirects=True) as client:
-        f = Fetcher(client)
-        feed_server.redirect("/inj-moved", "/inj.xml", 301)
+    """An injected aiohttp session is used (redirects and gzip still handled here) and left open."""
+    feed_server.set_feed("/inj.xml", BODY * 20, gzip=True)
+    feed_server.redirect("/inj-moved", "/inj.xml", 301)
+    async with aiohttp.ClientSession(headers={"X-Injected": "yes"}) as session:
+        f = Fetcher(session)
         result = await f.fetch(feed_server.url("/inj-moved"))
         await f.aclose()
-        assert result.ok and result.permanent_url == feed_server.url("/inj.xml")
-        assert not client.is_closed
+        assert result.ok and result.body == BODY * 20
+        assert result.permanent_url == feed_server.url("/inj.xml")
+        assert feed_server.requests("/inj.xml")[-1].headers.get("x-injected") == "yes"
+        assert not session.closed
 
 
 def test_feed_server_in_thread_serves_synchronous_clients():

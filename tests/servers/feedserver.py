@@ -16,8 +16,9 @@ Three ways to run it:
 
 - as its own process, for benchmarks (so the server's CPU does not share the bench's GIL)::
 
-      python -m tests.servers.feedserver --bench-feeds 1000 --latency 0.05
-      # prints "PORT <n>" on stdout, serves /feed/0.xml ... /feed/999.xml until stdin closes
+      python -m tests.servers.feedserver --bench-feeds 1000 --latency 0.05 --hosts 50
+      # prints "PORT <n>" on stdout, serves /feed/0.xml ... /feed/999.xml on 127.0.0.1-50
+      # until stdin closes (``bench_url`` gives each feed's URL)
 
 Routes are configured at run time and are thread-safe: ``set_feed`` (ETag/Last-Modified, latency,
 validators honoured or not, gzip), ``set_status``, ``redirect``, ``trickle`` (one byte per
@@ -92,9 +93,12 @@ class _Route:
 class FeedServer:
     """Configurable loopback feed server; see the module docstring."""
 
-    def __init__(self, host: str = HOST, port: int = 0):
+    def __init__(self, host: str = HOST, port: int = 0, *, aliases: tuple[str, ...] = ()):
+        """``aliases``: more loopback addresses (127.x.y.z) to serve on the same port, so a
+        benchmark can spread feeds over many "hosts" as real outlets are (per-host limits)."""
         self.host = host
         self.port = port
+        self.aliases = tuple(aliases)
         self._routes: dict[str, _Route] = {}
         self._log: dict[str, list[RequestRecord]] = {}
         self._lock = threading.Lock()
@@ -195,6 +199,8 @@ class FeedServer:
         await site.start()
         sockets = site._server.sockets  # type: ignore[union-attr]
         self.port = sockets[0].getsockname()[1]
+        for alias in self.aliases:
+            await web.TCPSite(self._runner, alias, self.port, backlog=1024).start()
         return self
 
     async def stop(self) -> None:
@@ -392,7 +398,7 @@ def outlet_feed(index: int, items: int = 30, target_size: int = 20_000) -> bytes
     words = _WORDS_RU if index % 3 == 0 else _WORDS_EN
     lang = "ru" if index % 3 == 0 else "en"
     base = f"https://outlet{index}.example.com"
-    per_item = max(200, (target_size - 600) // items)
+    per_item = max(400, (target_size - 400) // items)
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" '
@@ -405,28 +411,41 @@ def outlet_feed(index: int, items: int = 30, target_size: int = 20_000) -> bytes
     for i in range(items):
         title = " ".join(rnd.choice(words) for _ in range(rnd.randint(6, 12))).capitalize()
         slug = f"{index}-{i}-{rnd.randrange(10**6)}"
-        sentences = []
-        length = 0
-        while length < per_item - 420:
+        date = email.utils.formatdate(t0 - i * 1800, usegmt=True)
+        head = (f"<item>\n<title>{title}</title>\n"
+                f"<link>{base}/news/{slug}.html?utm_source=rss&amp;utm_medium=feed</link>\n"
+                f'<guid isPermaLink="false">{base}/a/{slug}</guid>\n'
+                f"<pubDate>{date}</pubDate>\n<dc:creator>Staff</dc:creator>\n")
+        tail = f'<media:content url="{base}/img/{slug}.jpg" medium="image"/>\n</item>\n'
+        # Sentences until the item's encoded size reaches its share of the target size
+        # (Cyrillic takes two bytes a letter, so count bytes, not characters).
+        budget = per_item - len((head + tail).encode("utf-8")) - 60
+        sentences: list[str] = []
+        used = 0
+        while used < budget:
             s = " ".join(rnd.choice(words) for _ in range(rnd.randint(8, 16))).capitalize() + "."
             sentences.append(s)
-            length += len(s) + 1
-        desc = ("<p>" + " ".join(sentences[: len(sentences) // 2]) + "</p><p><b>"
-                + " ".join(sentences[len(sentences) // 2:]) + "</b> &amp; more.</p>")
-        date = email.utils.formatdate(t0 - i * 1800, usegmt=True)
-        out.append(
-            f"<item>\n<title>{title}</title>\n"
-            f"<link>{base}/news/{slug}.html?utm_source=rss&amp;utm_medium=feed</link>\n"
-            f'<guid isPermaLink="false">{base}/a/{slug}</guid>\n'
-            f"<pubDate>{date}</pubDate>\n<dc:creator>Staff</dc:creator>\n"
-            f"<description><![CDATA[{desc}]]></description>\n"
-            f'<media:content url="{base}/img/{slug}.jpg" medium="image"/>\n</item>\n')
+            used += len(s.encode("utf-8")) + 1
+        half = len(sentences) // 2
+        desc = ("<p>" + " ".join(sentences[:half]) + "</p><p><b>" + " ".join(sentences[half:])
+                + "</b> &amp; more.</p>")
+        out.append(f"{head}<description><![CDATA[{desc}]]></description>\n{tail}")
     out.append("</channel>\n</rss>\n")
     return "".join(out).encode("utf-8")
 
 
 def bench_paths(n: int) -> list[str]:
     return [f"/feed/{i}.xml" for i in range(n)]
+
+
+def bench_hosts(count: int) -> tuple[str, ...]:
+    """``count`` loopback addresses 127.0.0.1, 127.0.0.2, ... (Linux routes all of 127/8 to lo)."""
+    return tuple(f"127.0.{(i + 1) // 256}.{(i + 1) % 256}" for i in range(count))
+
+
+def bench_url(i: int, port: int, hosts: int) -> str:
+    """URL of outlet feed ``i`` on a server started with ``hosts`` loopback addresses."""
+    return f"http://{bench_hosts(hosts)[i % hosts]}:{port}/feed/{i}.xml"
 
 
 def populate_bench(srv: FeedServer, n: int, *, latency: float = 0.05, items: int = 30,
@@ -446,10 +465,13 @@ def _main(argv: list[str] | None = None) -> None:
     ap.add_argument("--latency", type=float, default=0.05, help="seconds before each answer")
     ap.add_argument("--items", type=int, default=30)
     ap.add_argument("--size", type=int, default=20_000)
+    ap.add_argument("--hosts", type=int, default=1,
+                    help="serve on this many loopback addresses (127.0.0.1, .2, ...)")
     args = ap.parse_args(argv)
 
     async def serve() -> None:
-        srv = FeedServer(port=args.port)
+        hosts = bench_hosts(max(1, args.hosts))
+        srv = FeedServer(hosts[0], port=args.port, aliases=hosts[1:])
         if args.bench_feeds:
             populate_bench(srv, args.bench_feeds, latency=args.latency, items=args.items,
                            size=args.size)

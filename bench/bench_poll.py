@@ -1,0 +1,318 @@
+"""bench-poll: one polling cycle of N feeds, cold and warm, against the naive loop and the floor.
+
+N outlet feeds (default 1000; each ~20 KB with 30 items: HTML descriptions, GUIDs, dates) are
+served on loopback by the feed server in its OWN process (so its CPU does not share our GIL),
+spread over 50 loopback addresses (127.0.0.1-50) like real outlets on different hosts, with a
+fixed 50 ms latency on every answer. The real pipeline (``Pipeline.build`` + ``run_once``, i.e.
+what ``watchbot run --once`` does, minus interpreter start-up) is measured in:
+
+1. a cold cycle on a fresh state: every feed 200, parsed, items recorded;
+2. a warm cycle: every feed answers 304 to our validators;
+3. a warm cycle against a server that ignores validators and sends the same bytes again: 200s
+   whose body hash is unchanged, so nothing may be parsed (checked, not assumed);
+4. the naive script: ``for url in urls: feedparser.parse(url)``.
+
+Also printed: peak RSS of the main process and of each parser worker (sampled every 20 ms with
+psutil, plus the kernel's own peak for the main process), and the parsing floor: the CPU time
+feedparser itself needs for these bodies, divided by the cores. Two floors are shown: for the
+call the bot makes (sanitiser off; it reduces HTML to text itself) and for feedparser's default
+call. The ratio that matters is cold cycle / floor: how close polling gets to "only parsing".
+
+Goals: cold cycle <= 1.25 x floor, warm cycle of 1000 feeds <= 2 s, peak RSS <= 150 MB per
+process. Loopback only; every loop is bounded. Results also go to bench/out/bench_poll.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import feedparser  # noqa: E402
+import httpx  # noqa: E402
+import psutil  # noqa: E402
+
+from bot.config import Settings, write_opml  # noqa: E402
+from bot.models import Feed  # noqa: E402
+from bot.pipeline import Pipeline  # noqa: E402
+from tests.servers.feedserver import bench_url, outlet_feed  # noqa: E402
+
+MB = 1024 * 1024
+HEADERS = {"content-type": "application/rss+xml; charset=utf-8"}
+
+
+class RssSampler(threading.Thread):
+    """Samples the RSS of this process and its parser workers; peak per process and phase."""
+
+    def __init__(self, exclude: set[int], interval: float = 0.02):
+        super().__init__(daemon=True)
+        self.me = psutil.Process()
+        self.exclude = exclude
+        self.interval = interval
+        self.phase = "setup"
+        self.peaks: dict[str, dict[str, float]] = {}
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            peaks = self.peaks.setdefault(self.phase, {})
+            try:
+                rss = self.me.memory_info().rss
+                peaks["main"] = max(peaks.get("main", 0), rss)
+                for child in self.me.children(recursive=True):
+                    if child.pid in self.exclude:
+                        continue
+                    try:
+                        crss = child.memory_info().rss
+                    except psutil.Error:
+                        continue
+                    peaks["worker"] = max(peaks.get("worker", 0), crss)
+            except psutil.Error:
+                pass
+            self._halt.wait(self.interval)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(2)
+
+
+class CountingParser:
+    """Wraps the pipeline's ParsePool to count parses (proof that phase 3 parses nothing)."""
+
+    def __init__(self, pool):
+        self.pool = pool
+        self.calls = 0
+
+    async def parse(self, body, headers, url):
+        self.calls += 1
+        return await self.pool.parse(body, headers, url)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def __getattr__(self, name):
+        return getattr(self.pool, name)
+
+
+def start_server(n: int, latency: float, hosts: int) -> tuple[subprocess.Popen, int]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.servers.feedserver", "--bench-feeds", str(n),
+         "--latency", str(latency), "--hosts", str(hosts)],
+        cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()  # the server prints its port once every feed is registered
+    if not line.startswith("PORT "):
+        proc.kill()
+        raise SystemExit(f"feed server did not start: {line!r}")
+    return proc, int(line.split()[1])
+
+
+def control(port: int, command: str) -> None:
+    httpx.post(f"http://127.0.0.1:{port}/__control__/{command}", timeout=10).raise_for_status()
+
+
+def busy_cpu() -> float:
+    """CPU seconds the whole machine has been busy (all processes, all cores)."""
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+
+def cpu_of(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            t = psutil.Process(pid).cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+async def run_cycles(urls: list[str], state: Path, sampler: RssSampler, port: int,
+                     server_pid: int) -> dict:
+    opml = state.parent / "feeds.opml"
+    opml.write_text(write_opml([Feed(url=u) for u in urls]), encoding="utf-8")
+    settings = Settings(watchbot_feeds=opml, watchbot_watchlists=REPO / "watchlists",
+                        watchbot_state=state, watchbot_jitter=0)
+    state.mkdir(parents=True, exist_ok=True)
+    pipeline = Pipeline.build(settings, channel=None)
+    counter = CountingParser(pipeline.parser)
+    pipeline.parser = counter
+    out: dict = {"workers": counter.pool.workers, "concurrency": settings.watchbot_concurrency,
+                 "per_host": settings.watchbot_per_host}
+
+    t = time.perf_counter()
+    counter.pool.warm_up()
+    out["pool_start_s"] = time.perf_counter() - t
+
+    async def cycle(name: str, expect: int) -> dict:
+        sampler.phase = name
+        workers = counter.pool.worker_pids()
+        calls, cpu_main, cpu_workers = counter.calls, time.process_time(), cpu_of(workers)
+        cpu_server, busy = cpu_of([server_pid]), busy_cpu()
+        t0 = time.perf_counter()
+        report = await pipeline.run_once()
+        wall = time.perf_counter() - t0
+        ours = (time.process_time() - cpu_main) + (cpu_of(workers) - cpu_workers) + \
+            (cpu_of([server_pid]) - cpu_server)
+        statuses: dict[int, int] = {}
+        for p in report.polls:
+            statuses[p.status] = statuses.get(p.status, 0) + 1
+        errors = [p.error for p in report.polls if p.error]
+        result = {"wall_s": wall, "statuses": statuses, "errors": len(errors),
+                  "first_error": errors[0] if errors else None,
+                  "parsed": counter.calls - calls,
+                  "cpu_main_s": time.process_time() - cpu_main,
+                  "cpu_workers_s": cpu_of(workers) - cpu_workers,
+                  "cpu_server_s": cpu_of([server_pid]) - cpu_server,
+                  # Other sessions' processes on a shared machine make wall times pessimistic.
+                  "cpu_others_s": max(0.0, busy_cpu() - busy - ours)}
+        if statuses.get(expect, 0) != len(urls):
+            result["warning"] = f"expected {len(urls)} x {expect}, got {statuses}"
+        return result
+
+    out["cold"] = await cycle("cold", 200)
+    out["warm_304"] = await cycle("warm_304", 304)
+    control(port, "honour_validators/0")
+    try:
+        out["warm_same_body"] = await cycle("warm_same_body", 200)
+    finally:
+        control(port, "honour_validators/1")
+    sampler.phase = "after"
+    out["main_ru_maxrss_after_cycles"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    items = pipeline.store.db.execute("SELECT COUNT(*) FROM items").fetchone()[0] \
+        if hasattr(pipeline.store, "db") else None
+    out["items_in_store"] = items
+    await pipeline.aclose()
+    return out
+
+
+def floor(bodies: list[bytes], **kwargs) -> float:
+    """CPU seconds feedparser needs for ``bodies`` (one process, sequential)."""
+    start = time.process_time()
+    for body in bodies:
+        feedparser.parse(io.BytesIO(body), response_headers=HEADERS, **kwargs)
+    return time.process_time() - start
+
+
+def sequential(urls: list[str]) -> tuple[float, int]:
+    """The naive script: feedparser.parse(url) one feed after another."""
+    start = time.perf_counter()
+    n = 0
+    for url in urls:
+        n += len(feedparser.parse(url).entries)
+    return time.perf_counter() - start, n
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--feeds", type=int, default=1000, help="number of feeds (default 1000)")
+    ap.add_argument("--latency", type=float, default=0.05, help="server latency in s (default 0.05)")
+    ap.add_argument("--hosts", type=int, default=50, help="loopback addresses to spread feeds over")
+    ap.add_argument("--sequential", type=int, default=None,
+                    help="run the naive loop on only this many feeds and scale (default: all)")
+    ap.add_argument("--json", type=Path, default=REPO / "bench" / "out" / "bench_poll.json")
+    args = ap.parse_args(argv)
+    n = args.feeds
+    cores = os.cpu_count() or 1
+
+    loadavg_start = os.getloadavg()[0]
+    server, port = start_server(n, args.latency, args.hosts)
+    urls = [bench_url(i, port, args.hosts) for i in range(n)]
+    sampler = RssSampler(exclude={server.pid})
+    sampler.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-poll-") as tmp:
+            res = asyncio.run(run_cycles(urls, Path(tmp) / "state", sampler, port,
+                                             server.pid))
+
+        bodies = [outlet_feed(i) for i in range(n)]
+        sampler.phase = "floor"
+        floor_bot = floor(bodies, sanitize_html=False, resolve_relative_uris=False)
+        floor_default = floor(bodies)
+        sampler.phase = "sequential"
+        k = min(n, args.sequential or n)
+        seq_wall, seq_items = sequential(urls[:k])
+        seq_wall_scaled = seq_wall * n / k
+    finally:
+        sampler.stop()
+        server.stdin.close()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+    items = sum(b.count(b"<item>") for b in bodies)
+    res.update({
+        "feeds": n, "loadavg_start": loadavg_start, "latency_s": args.latency, "hosts": args.hosts, "cores": cores,
+        "bytes_per_feed": sum(map(len, bodies)) // n, "items_total": items,
+        "floor_cpu_s_bot_call": floor_bot, "floor_cpu_s_default_call": floor_default,
+        "floor_s_bot_call": floor_bot / cores, "floor_s_default_call": floor_default / cores,
+        "sequential_feeds_run": k, "sequential_wall_s": seq_wall_scaled,
+        "sequential_items_seen": seq_items,
+        "peaks_mb": {ph: {who: round(v / MB, 1) for who, v in d.items()}
+                     for ph, d in sampler.peaks.items()},
+    })
+    report(res)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(res, indent=2, default=str), encoding="utf-8")
+    return 0
+
+
+def report(r: dict) -> None:
+    n, items, cores = r["feeds"], r["items_total"], r["cores"]
+    cold, warm, same = r["cold"], r["warm_304"], r["warm_same_body"]
+    fb, fd = r["floor_s_bot_call"], r["floor_s_default_call"]
+    print(f"bench-poll: {n} feeds x ~{r['bytes_per_feed'] // 1000} KB, {items} items, "
+          f"{r['latency_s'] * 1000:.0f} ms latency, {r['hosts']} loopback hosts, {cores} cores, "
+          f"{r['workers']} parser workers, concurrency {r['concurrency']} (per host {r['per_host']})")
+    print(f"  parser pool start-up (not in the cycles): {r['pool_start_s']:.2f} s")
+    print(f"  load average at start: {r['loadavg_start']:.2f}; CPU seconds below: this process "
+          f"(main), parser workers, the feed server, and OTHER processes on the machine")
+    print(f"  {'phase':30} {'wall s':>7} {'items/s':>8} {'parsed':>6} {'main':>6} "
+          f"{'workers':>7} {'server':>6} {'others':>6}  statuses")
+    rows = [("1 cold cycle (all 200)", cold, items),
+            ("2 warm cycle (all 304)", warm, 0),
+            ("3 warm, validators ignored", same, 0)]
+    for name, c, it in rows:
+        ips = f"{it / c['wall_s']:.0f}" if it else "-"
+        print(f"  {name:30} {c['wall_s']:7.2f} {ips:>8} {c['parsed']:6d} {c['cpu_main_s']:6.2f} "
+              f"{c['cpu_workers_s']:7.2f} {c['cpu_server_s']:6.2f} {c['cpu_others_s']:6.2f}  "
+              f"{c['statuses']}"
+              + (f"  ! {c['warning']}" if c.get("warning") else ""))
+    seq_note = "" if r["sequential_feeds_run"] == n else \
+        f" (ran {r['sequential_feeds_run']} feeds, scaled)"
+    print(f"  {'4 naive feedparser.parse(url)':30} {r['sequential_wall_s']:7.2f} "
+          f"{items / r['sequential_wall_s']:8.0f}{seq_note}")
+    print(f"  parsing floor = feedparser CPU / {cores} cores: {fb:.2f} s for the bot's call "
+          f"(sanitiser off), {fd:.2f} s for feedparser's default call")
+    print(f"  ratios: cold / floor(bot call) = {cold['wall_s'] / fb:.2f} (goal <= 1.25); "
+          f"cold / floor(default call) = {cold['wall_s'] / fd:.2f}; "
+          f"sequential / cold = {r['sequential_wall_s'] / cold['wall_s']:.1f}x")
+    print(f"  warm cycle (304): {warm['wall_s']:.2f} s (goal <= 2 s for 1000 feeds); "
+          f"same body re-sent: {same['parsed']} parses (must be 0)")
+    peaks = r["peaks_mb"]
+    cyc = [peaks.get(p, {}) for p in ("cold", "warm_304", "warm_same_body")]
+    main_peak = max((p.get("main", 0) for p in cyc), default=0)
+    worker_peak = max((p.get("worker", 0) for p in cyc), default=0)
+    print(f"  peak RSS during the cycles: main {main_peak:.0f} MB (kernel peak "
+          f"{r['main_ru_maxrss_after_cycles'] / MB:.0f} MB), largest parser worker "
+          f"{worker_peak:.0f} MB (goal <= 150 MB each)")
+    print(f"  peak RSS of this process during the naive loop: "
+          f"{peaks.get('sequential', {}).get('main', 0):.0f} MB")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
