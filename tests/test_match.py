@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bot.match import Matcher, format_report
 from bot.models import Item
-from bot.text import _reference_fold_char, fold
+from bot.text import CODEPAGE, _reference_fold_char, encode_codepage, fold
 from bot.watchlists import load_watchlists
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -207,3 +207,40 @@ def test_fold_examples() -> None:
     """fold unifies case (incl. Turkish İ/ı), ё/е, ə, diacritics, dashes and quotes."""
     assert fold("İSTANBUL Bakı ЁЛКА Azərbaycan Şimal–Cənub «Sputnik» Akkuyu’daki") == (
         "istanbul baki елка azerbaycan simal-cenub \"sputnik\" akkuyu'daki")
+
+
+def _reference_fold(text: str) -> str:
+    return "".join(_reference_fold_char(c) for c in text)
+
+
+def test_fold_matches_reference_on_every_bmp_code_point() -> None:
+    """fold equals the per-character definition for every BMP code point, alone and in texts."""
+    every = "".join(chr(cp) for cp in range(0x10000))
+    assert fold(every) == _reference_fold(every)  # general path (not in the code page)
+    for cp in range(0x10000):
+        ch = chr(cp)
+        assert fold(ch) == _reference_fold_char(ch), hex(cp)
+        # The same character inside Cyrillic/Azerbaijani text with quotes and a dash.
+        text = f"«Бакı»—{ch}Ё"
+        assert fold(text) == _reference_fold(text), hex(cp)
+
+
+def test_fold_code_page_path_matches_reference() -> None:
+    """Texts made only of code-page characters (the fast path) fold as the definition says."""
+    assert encode_codepage(CODEPAGE) is not None and len(set(CODEPAGE)) == 256
+    assert fold(CODEPAGE) == _reference_fold(CODEPAGE)
+    assert fold(CODEPAGE[::-1] * 3) == _reference_fold(CODEPAGE[::-1] * 3)
+    assert encode_codepage("Ақтау") is None  # Kazakh қ is outside: the general path folds it
+    assert encode_codepage("Ақтау", "replace") == encode_codepage("А?тау")
+
+
+def test_fold_matches_reference_on_real_texts() -> None:
+    """On the real dev items (both paths occur) fold equals the per-character definition."""
+    paths = set()
+    for line in (DATA / "dev_items.jsonl").read_text(encoding="utf-8").splitlines():
+        d = json.loads(line)
+        text = item(d["title"], d.get("summary") or "").text
+        paths.add(encode_codepage(text) is not None)
+        assert fold(text) == _reference_fold(text)
+        assert fold(text.upper()) == _reference_fold(text.upper())
+    assert paths == {True, False}
