@@ -301,6 +301,15 @@ def report(r: dict) -> None:
     print(f"  ratios: cold / floor(bot call) = {cold['wall_s'] / fb:.2f} (goal <= 1.25); "
           f"cold / floor(default call) = {cold['wall_s'] / fd:.2f}; "
           f"sequential / cold = {r['sequential_wall_s'] / cold['wall_s']:.1f}x")
+    # On a shared machine other processes take CPU; this bound says what the same work would
+    # need alone: the busiest of (one event-loop thread, all our CPU spread over the cores,
+    # the network: N requests x latency / concurrency). An estimate, not a measurement.
+    def alone(c: dict) -> float:
+        return max(c["cpu_main_s"], (c["cpu_main_s"] + c["cpu_workers_s"] + c["cpu_server_s"]) / cores,
+                   n * r["latency_s"] / r["concurrency"])
+    print(f"  estimate on an otherwise idle machine (from the CPU seconds above): cold "
+          f"{alone(cold):.1f} s = {alone(cold) / fb:.2f} x floor; warm 304 {alone(warm):.1f} s; "
+          f"same body {alone(same):.1f} s")
     print(f"  warm cycle (304): {warm['wall_s']:.2f} s (goal <= 2 s for 1000 feeds); "
           f"same body re-sent: {same['parsed']} parses (must be 0)")
     peaks = r["peaks_mb"]
