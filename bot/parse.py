@@ -335,21 +335,21 @@ def _when(entry: dict) -> datetime | None:
 
 
 def _absolute(base: str, link: str | None) -> str | None:
-    """``link`` resolved against ``base``; None unless the result is an http(s) URL."""
+    """``link`` resolved against ``base``; None unless the result is a valid http(s) URL."""
     if not link:
         return None
     link = link.strip()
-    if link.startswith(("https://", "http://")):  # the common case; urljoin costs ~20 µs
-        return link
     try:
-        resolved = urllib.parse.urljoin(base, link) if base else link
-        parts = urllib.parse.urlsplit(resolved)
-    except ValueError:
+        if not link.startswith(("https://", "http://")):  # urljoin costs ~20 µs: only if needed
+            link = urllib.parse.urljoin(base, link) if base else link
+        parts = urllib.parse.urlsplit(link)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:  # e.g. "http://[broken/": an unbalanced IPv6 bracket
         return None
     # "https:/x.example/a" (one slash) keeps its scheme through urljoin but names no host.
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
-    return resolved
+    return link
 
 
 def parse_feed(body: bytes, headers: dict[str, str], url: str, *,

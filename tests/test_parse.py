@@ -318,3 +318,13 @@ async def test_pool_in_workers_matches_inline():
     assert remote == inline
     assert pickle.loads(pickle.dumps(remote)) == remote
     assert hostile.error and hostile.items == ()
+
+
+@pytest.mark.parametrize("link", ["http://[::1/x", "https:/only-one-slash.example/a", "javascript:alert(1)",
+                                  "http://a.example:port/x", "ftp://files.example/f"])
+def test_unusable_links_become_none(link):
+    """Links that are not valid absolute http(s) URLs after resolution are dropped (link=None), not passed on."""
+    body = (f'<rss version="2.0"><channel><title>L</title><item><title>t</title><link>{link}</link>'
+            f"</item></channel></rss>").encode()
+    (item,) = parse_feed(body, {}, "ftp://feeds.example/rss", now=NOW).items
+    assert item.link is None
