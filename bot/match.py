@@ -1,8 +1,8 @@
 """Matching stage: Item -> the watchlists it belongs to, with the evidence. Pure, no I/O.
 
-All terms of all watchlists are compiled into ONE Aho–Corasick automaton (pyahocorasick) over
-folded text (``bot.text.fold``): each item is folded once and scanned once, whatever the number
-of terms. The automaton only finds candidate *anchors* (the folded stem of a term's first
+All terms of all watchlists are compiled into ONE Aho–Corasick automaton (ahocorasick-rs, a
+Rust DFA over bytes) over folded text (``bot.text.fold``, in its one-byte code page): each item
+is encoded once and scanned once, whatever the number of terms. The automaton only finds candidate *anchors* (the folded stem of a term's first
 word); word boundaries, allowed endings and the remaining words of a phrase are verified in
 Python on those candidates only, which are rare in ordinary news.
 
@@ -28,12 +28,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-import ahocorasick
+from bisect import bisect_right
+import re
+from codecs import charmap_encode
+from operator import itemgetter
+
+import ahocorasick_rs
 import re2
 import snowballstemmer
 
 from bot.models import Item, Match, MatchReport, TermHit, Veto
-from bot.text import APOSTROPHE, fold
+from bot.text import (APOSTROPHE, CODEPAGE, CODEPAGE_ENCODING, FOLD_BYTES, decode_codepage,
+                      encode_codepage, fold)
 from bot.watchlists import _WORD_RE, Term, Watchlist
 
 __all__ = ["Matcher", "format_report", "word_spec"]
@@ -54,13 +60,24 @@ _RU_STEMMER = snowballstemmer.stemmer("russian")
 
 UNLIMITED = 1 << 30
 
-#: Every automaton key is stored once per character that can precede a word start in folded
-#: text. Anchoring keys this way (a) makes the automaton fire only at word starts, so
-#: mid-word look-alikes never reach Python, and (b) keeps the root's fan-out at these few
-#: characters instead of the whole alphabet: pyahocorasick scans a node's children linearly,
-#: and the scan sits at the root for most characters of a text.
+#: Characters that can precede a word start in folded text: a term word must start right after
+#: one of them (or at the start of the text), so "азал" never matches inside "сказал".
 _BOUNDARY = (" ", "\n", '"', "'", "-", "(", "[", "/", "#", "@", ",", ".", ":", ";", "\t")
 
+#: The automaton scans the text in bot.text's one-byte code page, folded and with every boundary
+#: character mapped to one byte (a space); each key is that byte plus a term's anchor. So the
+#: automaton fires only at word starts, mid-word look-alikes never reach Python, and one key per
+#: anchor suffices. One table does both steps: code page byte -> scan byte.
+_SCAN_BYTES = bytes(
+    32 if CODEPAGE[f] in _BOUNDARY else f for f in FOLD_BYTES)
+#: Candidates (start, end, key) are sorted by end, then start: the order in which hits have
+#: always been reported (and so the order of Match.hits).
+_SORT = itemgetter(1, 0)
+#: Batch size of match_many: big enough to amortise per-call costs, small enough that one text
+#: outside the code page (which sends its batch item by item) costs little.
+_BATCH = 256
+#: Lone surrogates, which a text may hold but UTF-8 (hence ahocorasick-rs's str API) may not.
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 def _is_cyrillic(word: str) -> bool:
     return any("\u0400" <= ch <= "\u04ff" for ch in word)
@@ -108,13 +125,23 @@ class _Member:
 class Matcher:
     """Compiled watchlists. Build with :meth:`compile`; then :meth:`match` per item."""
 
-    def __init__(self, watchlists: Sequence[Watchlist], automaton, specs, members,
-                 regexes) -> None:
+    def __init__(self, watchlists: Sequence[Watchlist], specs: list[_Spec],
+                 members: list[list[_Member]], regexes: list[tuple]) -> None:
         self._watchlists = tuple(watchlists)
-        self._automaton = automaton
-        self._specs: list[_Spec] = specs
-        self._members: list[list[_Member]] = members
+        self._specs = specs
+        self._members = members
         self._regexes = regexes  # [(compiled re2, [members])]
+        self._build_automata()
+        # Per term (spec, regex): the distinct (watchlist, group, group counts in title only)
+        # it belongs to, so a hit costs a few integer operations.
+        only_title = [[g.where == "title" for g in w.groups] for w in self._watchlists]
+
+        def targets(mems: list[_Member]) -> tuple[tuple[int, int, bool], ...]:
+            return tuple(dict.fromkeys((m.wl, m.group, only_title[m.wl][m.group])
+                                       for m in mems))
+
+        self._targets = [targets(mems) for mems in members]
+        self._rtargets = [targets(mems) for _rx, mems in regexes]
         # Per watchlist: group name -> index, and group "where".
         self._gindex = [{g.name: i for i, g in enumerate(w.groups)} for w in self._watchlists]
         self._title_only = [[g.where == "title" for g in w.groups] for w in self._watchlists]
@@ -125,6 +152,39 @@ class Matcher:
             for w, gi in zip(self._watchlists, self._gindex)]
         self._cnone = [tuple(gi[n] for n in w.none) for w, gi in zip(self._watchlists,
                                                                     self._gindex)]
+
+    def _build_automata(self) -> None:
+        """One automaton over the anchors (first-word prefixes) of all word terms.
+
+        Keys are precomputed per anchor: (anchor length, the anchor when the scan cannot tell
+        it apart from look-alikes, spec ids). An anchor containing a boundary character (an
+        apostrophe: ``ngs'nin``) is scanned as if that were a space, so its hits are checked
+        against the folded text. An anchor with a character outside the code page can only
+        occur in a text that is outside it too: those few go to a second automaton over
+        ``str``, run only for such texts.
+        """
+        anchors: dict[str, list[int]] = {}
+        for sid, spec in enumerate(self._specs):
+            anchors.setdefault(spec.words[0][0], []).append(sid)
+        by_key: dict[bytes, list[tuple[int, str | None, tuple[int, ...]]]] = {}
+        exotic: list[tuple[str, tuple[int, ...]]] = []
+        for anchor, sids in anchors.items():
+            raw = encode_codepage(anchor)
+            if raw is None:
+                exotic.append((anchor, tuple(sids)))
+                continue
+            exact = anchor if any(c in _BOUNDARY for c in anchor) else None
+            key = b" " + raw.translate(_SCAN_BYTES)
+            by_key.setdefault(key, []).append((len(anchor), exact, tuple(sids)))
+        # A key's entries (usually one) in anchor order; keys indexed as the automaton reports.
+        self._keys = list(by_key.values())
+        self._ac = (ahocorasick_rs.BytesAhoCorasick(
+            list(by_key), matchkind=ahocorasick_rs.MatchKind.Standard,
+            implementation=ahocorasick_rs.Implementation.DFA) if by_key else None)
+        self._exotic_keys = [[(len(anchor), None, sids)] for anchor, sids in exotic]
+        self._exotic_ac = (ahocorasick_rs.AhoCorasick(
+            [anchor for anchor, _sids in exotic], matchkind=ahocorasick_rs.MatchKind.Standard,
+            implementation=ahocorasick_rs.Implementation.NoncontiguousNFA) if exotic else None)
 
     @property
     def watchlists(self) -> Sequence[Watchlist]:
@@ -154,32 +214,73 @@ class Matcher:
                         specs.append(spec)
                         members.append([])
                     members[spec_ids[spec.words]].append(member)
-        automaton = ahocorasick.Automaton()
-        anchors: dict[str, list[int]] = {}
-        for sid, spec in enumerate(specs):
-            anchors.setdefault(spec.words[0][0], []).append(sid)
-        for key, sids in anchors.items():
-            value = (len(key), tuple(sids))
-            for before in _BOUNDARY:
-                automaton.add_word(before + key, value)
-        if anchors:
-            automaton.make_automaton()
-        else:
-            automaton = None
-        return cls(watchlists, automaton, specs, members, regexes)
+        return cls(watchlists, specs, members, regexes)
 
     # -- hot path ------------------------------------------------------------------------------
+    # Most items match nothing: for them the work is one encode, one bytes.translate and one
+    # automaton call; the folded text is only decoded when a key fired or regexes exist.
 
-    def _hits(self, ft: str) -> list[tuple[int, int, int]]:
+    def _scan(self, text: str) -> tuple[str | None, list[tuple[int, int, int]]]:
+        """(folded text or None if not needed, candidates (start, end, key index)) of ``text``.
+
+        Candidate keys >= 0 index ``self._keys``; negative ones ``self._exotic_keys`` (-1-i).
+        Candidates are sorted by (end, start) and lie at word starts.
+        """
+        if text.isascii():
+            raw = text.encode("ascii")
+        else:
+            try:
+                raw = charmap_encode(text, "strict", CODEPAGE_ENCODING)[0]
+            except UnicodeEncodeError:
+                raw = None
+        if raw is not None:
+            ft = None
+            cands = []
+            if self._ac is not None:
+                found = self._ac.find_matches_as_indexes(
+                    (b"\n" + raw).translate(_SCAN_BYTES), overlapping=True)
+                if found:
+                    # Key byte 0 is the boundary before the word: its offset in "\n" + text
+                    # is the word's offset in text.
+                    cands = [(s, e - 1, k) for k, s, e in found]
+            if cands or self._regexes:
+                ft = decode_codepage(raw.translate(FOLD_BYTES))
+            if len(cands) > 1:
+                cands.sort(key=_SORT)
+            return ft, cands
+        # A character outside the code page: fold in general, scan the folded text with every
+        # such character as "?" (never part of a key, not a boundary), plus the exotic anchors.
+        ft = fold(text)
+        cands = []
+        if self._ac is not None:
+            scan = (b"\n" + encode_codepage(ft, "replace")).translate(_SCAN_BYTES)
+            cands = [(s, e - 1, k) for k, s, e in
+                     self._ac.find_matches_as_indexes(scan, overlapping=True)]
+        if self._exotic_ac is not None:
+            try:
+                found = self._exotic_ac.find_matches_as_indexes(ft, overlapping=True)
+            except UnicodeEncodeError:
+                # Lone surrogates (broken feeds) cannot cross into Rust as UTF-8; U+FFFD, like
+                # them, is neither a word character nor a boundary, and keeps the offsets.
+                found = self._exotic_ac.find_matches_as_indexes(
+                    _SURROGATE_RE.sub("\ufffd", ft), overlapping=True)
+            for k, s, e in found:
+                if s == 0 or ft[s - 1] in _BOUNDARY:
+                    cands.append((s, e, -1 - k))
+        cands.sort(key=_SORT)
+        return ft, cands
+
+    def _hits(self, ft: str, cands: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
         """(spec id or -1-regex id, start, end) of every verified term occurrence in ``ft``."""
         found: list[tuple[int, int, int]] = []
         n = len(ft)
-        if self._automaton is not None:
-            specs = self._specs
-            # Keys carry the character before the word, and the text gets a leading "\n", so
-            # the automaton only fires at word starts ("азал" never fires inside "сказал").
-            for end_idx, (klen, sids) in self._automaton.iter("\n" + ft):
-                start = end_idx - klen  # end_idx counts the leading "\n"
+        specs = self._specs
+        keys = self._keys
+        exotic = self._exotic_keys
+        for start, _end, k in cands:
+            for _alen, exact, sids in (keys[k] if k >= 0 else exotic[-1 - k]):
+                if exact is not None and not ft.startswith(exact, start):
+                    continue
                 for sid in sids:
                     stop = _verify(ft, n, start, specs[sid].words)
                     if stop >= 0:
@@ -193,50 +294,105 @@ class Matcher:
     def report(self, item: Item) -> MatchReport:
         """Every watchlist the item matches, plus the vetoes that stopped others."""
         text = item.text
-        ft = fold(text)
-        hits = self._hits(ft)
+        ft, cands = self._scan(text)
+        if ft is None:
+            return MatchReport(matches=())
+        return self._evaluate(item, text, self._hits(ft, cands))
+
+    def match(self, item: Item) -> list[Match]:
+        """The watchlists ``item`` belongs to (evidence in each Match); [] for most news."""
+        text = item.text
+        ft, cands = self._scan(text)
+        if ft is None:
+            return []
+        return list(self._evaluate(item, text, self._hits(ft, cands)).matches)
+
+    def match_many(self, items: Sequence[Item]) -> list[list[Match]]:
+        """``[self.match(item) for item in items]``, computed in batches (cheaper per item).
+
+        A batch of texts is joined with "\n" (a boundary, which no key contains: a candidate
+        never spans two items), encoded, translated and scanned by ONE automaton call; only the
+        items where a key fired are decoded and verified. A batch with a text outside the code
+        page falls back to :meth:`match` item by item.
+        """
+        out: list[list[Match]] = []
+        for lo in range(0, len(items), _BATCH):
+            out.extend(self._match_batch(items[lo:lo + _BATCH]))
+        return out
+
+    def _match_batch(self, items: Sequence[Item]) -> list[list[Match]]:
+        texts = [it.text for it in items]
+        joined = "\n" + "\n".join(texts)
+        raw = encode_codepage(joined)
+        if raw is None or self._regexes or self._ac is None:
+            return [self.match(it) for it in items]
+        found = self._ac.find_matches_as_indexes(raw.translate(_SCAN_BYTES), overlapping=True)
+        out: list[list[Match]] = [[] for _ in items]
+        if not found:
+            return out
+        # starts[i]: offset in ``joined`` of the "\n" before item i (= its text's offset - 1).
+        starts = []
+        pos = 0
+        for t in texts:
+            starts.append(pos)
+            pos += len(t) + 1
+        per_item: dict[int, list[tuple[int, int, int]]] = {}
+        for k, s, e in found:
+            i = bisect_right(starts, s) - 1
+            base = starts[i]
+            per_item.setdefault(i, []).append((s - base, e - 1 - base, k))
+        for i, cands in per_item.items():
+            lo = starts[i] + 1
+            ft = decode_codepage(raw[lo:lo + len(texts[i])].translate(FOLD_BYTES))
+            if len(cands) > 1:
+                cands.sort(key=_SORT)
+            out[i] = list(self._evaluate(items[i], texts[i], self._hits(ft, cands)).matches)
+        return out
+
+    def _evaluate(self, item: Item, text: str, hits: list[tuple[int, int, int]]) -> MatchReport:
+        """MatchReport of ``item`` (whose text is ``text``) from its verified hits."""
         if not hits:
             return MatchReport(matches=())
         title_len = len(item.title)
-        # First only integers: (watchlist, group) -> indices into ``hits``. TermHit objects are
-        # built for the evidence of watchlists that matched or were vetoed, which is rare, while
-        # common context words ("court", "railway") hit in many ordinary items.
-        by_group: dict[tuple[int, int], list[int]] = {}
+        # First only integers: the groups hit per watchlist, from per-term targets computed at
+        # compile time. TermHit objects are built for the evidence of watchlists that matched
+        # or were vetoed, which is rare, while common context words ("court", "railway") hit in
+        # many ordinary items.
+        targets = self._targets
+        rtargets = self._rtargets
+        hit_groups: dict[int, set[int]] = {}
+        for sid, start, _stop in hits:
+            in_title = start < title_len
+            for wi, gi, only_title in (targets[sid] if sid >= 0 else rtargets[-1 - sid]):
+                if only_title and not in_title:
+                    continue
+                hg = hit_groups.get(wi)
+                if hg is None:
+                    hit_groups[wi] = {gi}
+                else:
+                    hg.add(gi)
         members = self._members
         regexes = self._regexes
         title_only = self._title_only
-        for hi, (sid, start, _stop) in enumerate(hits):
-            mems = members[sid] if sid >= 0 else regexes[-1 - sid][1]
-            in_title = start < title_len
-            for m in mems:
-                if not in_title and title_only[m.wl][m.group]:
-                    continue
-                key = (m.wl, m.group)
-                lst = by_group.get(key)
-                if lst is None:
-                    by_group[key] = [hi]
-                else:
-                    lst.append(hi)
 
         def term_hits(wi: int, gi: int) -> tuple[TermHit, ...]:
             gname = self._watchlists[wi].groups[gi].name
             out = []
-            for hi in by_group.get((wi, gi), ()):
-                sid, start, stop = hits[hi]
+            for sid, start, stop in hits:
+                if start >= title_len and title_only[wi][gi]:
+                    continue
                 mems = members[sid] if sid >= 0 else regexes[-1 - sid][1]
+                terms = [m.term for m in mems if m.wl == wi and m.group == gi]
+                if not terms:
+                    continue
                 if start < title_len:
                     surface, where = text[start:min(stop, title_len)], "title"
                 else:
                     surface, where = text[start:stop], "summary"
-                for m in mems:
-                    if m.wl == wi and m.group == gi:
-                        out.append(TermHit(term=m.term, group=gname, where=where,
-                                           surface=surface))
+                out.extend(TermHit(term=t, group=gname, where=where, surface=surface)
+                           for t in terms)
             return tuple(dict.fromkeys(out))
 
-        hit_groups: dict[int, set[int]] = {}
-        for wi, gi in by_group:
-            hit_groups.setdefault(wi, set()).add(gi)
         matches: list[Match] = []
         vetoes: list[Veto] = []
         for wi in sorted(hit_groups):
@@ -266,10 +422,6 @@ class Matcher:
                 evidence_hits.extend(term_hits(wi, g))
             matches.append(Match(watchlist=wl.id, title=wl.title, hits=tuple(evidence_hits)))
         return MatchReport(matches=tuple(matches), vetoes=tuple(vetoes))
-
-    def match(self, item: Item) -> list[Match]:
-        """The watchlists ``item`` belongs to (evidence in each Match); [] for most news."""
-        return list(self.report(item).matches)
 
 
 def _compile_words(term: Term) -> tuple[tuple[str, int], ...]:
