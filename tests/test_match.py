@@ -244,3 +244,59 @@ def test_fold_matches_reference_on_real_texts() -> None:
         assert fold(text) == _reference_fold(text)
         assert fold(text.upper()) == _reference_fold(text.upper())
     assert paths == {True, False}
+
+
+@pytest.fixture(scope="module")
+def odd_terms(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
+    """Terms with an apostrophe inside and terms in scripts outside bot.text.CODEPAGE."""
+    folder = tmp_path_factory.mktemp("odd")
+    _write(folder, "o.yaml", """
+        id: o
+        title: O
+        groups:
+          names: ["Akkuyu'nun", Ақтау, باكو, crash, Akkuyu]
+        rules: [{name: r, any: [names]}]
+    """)
+    wls, problems = load_watchlists(folder)
+    assert problems == []
+    return Matcher.compile(wls)
+
+
+def _terms_hit(m: Matcher, title: str, summary: str = "") -> list[str]:
+    return [h.term for x in m.match(item(title, summary)) for h in x.hits]
+
+
+def test_apostrophe_inside_a_term_is_required(odd_terms: Matcher) -> None:
+    """A term written with an apostrophe needs an apostrophe there, not a space, dash or newline."""
+    assert "Akkuyu'nun" in _terms_hit(odd_terms, "AKKUYU’NUN hisseleri")
+    for text in ["Akkuyu nun", "Akkuyu-nun", "Akkuyu\nnun", "Akkuyu «nun»"]:
+        assert "Akkuyu'nun" not in _terms_hit(odd_terms, text), text
+
+
+def test_terms_outside_the_code_page(odd_terms: Matcher) -> None:
+    """Kazakh and Arabic terms match at word starts, alongside other terms, hits in text order."""
+    assert _terms_hit(odd_terms, "Ақтау маңында crash") == ["Ақтау", "crash"]
+    assert _terms_hit(odd_terms, "Crash near Ақтау") == ["crash", "Ақтау"]
+    assert _terms_hit(odd_terms, "crash", "وصل إلى باكو اليوم") == ["crash", "باكو"]
+    assert _terms_hit(odd_terms, "💥 Crash near «Akkuyu»") == ["crash", "Akkuyu"]
+    assert _terms_hit(odd_terms, "XАқтау and xباكو") == []
+    assert _terms_hit(odd_terms, "\ud800 Crash \udfff") == ["crash"]  # lone surrogates
+
+
+def test_match_many_equals_match(matcher: Matcher, odd_terms: Matcher) -> None:
+    """match_many gives match's result for every item, across batches and odd texts."""
+    items = [item(t, s) for t, s, _ in CASES]
+    for line in (DATA / "dev_items.jsonl").read_text(encoding="utf-8").splitlines():
+        d = json.loads(line)
+        items.append(item(d["title"], d.get("summary") or ""))
+    items += [item("Akkuyu"), item("nun haberi"), item("Ақтау", "crash"), item("x", ""),
+              item("Crash 💥", "Akkuyu’nun"), item("", "Akkuyu'nun"), item("crash\n", "\n")]
+    items = items * 3  # several batches: some all in the code page, some not
+    for m in (matcher, odd_terms):
+        expected = [m.match(it) for it in items]
+        assert sum(map(bool, expected)) >= 20
+        assert m.match_many(items) == expected
+        assert m.match_many(items[5:7]) == expected[5:7]
+    assert odd_terms.match_many([item("Akkuyu"), item("nun")]) != [[], []]  # Akkuyu itself
+    assert [m.watchlist for r in odd_terms.match_many([item("Akkuyu"), item("nun")])
+            for m in r] == ["o"]
