@@ -133,7 +133,8 @@ CODEPAGE = "".join(
     + list("\u00a0\u00ad«»“”„‘’–—…№\u0301")  # no-break space, soft hyphen, quotes, stress mark
     + list("éèêëàáâäãåíîïóôõøúûñßÉ•ʼ")  # West-European names, bullet, modifier apostrophe
 )
-_ENCODING_MAP = codecs.charmap_build(CODEPAGE)
+#: codecs.charmap_encode map of CODEPAGE (for callers that inline encode_codepage).
+CODEPAGE_ENCODING = codecs.charmap_build(CODEPAGE)
 
 
 def encode_codepage(text: str, errors: str = "strict") -> bytes | None:
@@ -145,7 +146,7 @@ def encode_codepage(text: str, errors: str = "strict") -> bytes | None:
     if text.isascii():
         return text.encode("ascii")
     try:
-        return codecs.charmap_encode(text, errors, _ENCODING_MAP)[0]
+        return codecs.charmap_encode(text, errors, CODEPAGE_ENCODING)[0]
     except UnicodeEncodeError:
         return None
 
@@ -190,7 +191,7 @@ def fold(text: str) -> str:
         low = text.lower()
         return low.replace("`", "'") if "`" in low else low
     try:
-        raw = codecs.charmap_encode(text, "strict", _ENCODING_MAP)[0]
+        raw = codecs.charmap_encode(text, "strict", CODEPAGE_ENCODING)[0]
     except UnicodeEncodeError:
         return _fold_general(text)
     return codecs.charmap_decode(raw.translate(FOLD_BYTES), "strict", CODEPAGE)[0]
