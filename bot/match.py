@@ -132,12 +132,12 @@ class Matcher:
         self._members = members
         self._regexes = regexes  # [(compiled re2, [members])]
         self._build_automata()
-        # Per term (spec, regex): the distinct (watchlist, group, group counts in title only)
-        # it belongs to, so a hit costs a few integer operations.
+        # Per term (spec, regex): the distinct (watchlist, group bit, group counts in title
+        # only) it belongs to, so a hit costs a few integer operations.
         only_title = [[g.where == "title" for g in w.groups] for w in self._watchlists]
 
         def targets(mems: list[_Member]) -> tuple[tuple[int, int, bool], ...]:
-            return tuple(dict.fromkeys((m.wl, m.group, only_title[m.wl][m.group])
+            return tuple(dict.fromkeys((m.wl, 1 << m.group, only_title[m.wl][m.group])
                                        for m in mems))
 
         self._targets = [targets(mems) for mems in members]
@@ -152,6 +152,8 @@ class Matcher:
             for w, gi in zip(self._watchlists, self._gindex)]
         self._cnone = [tuple(gi[n] for n in w.none) for w, gi in zip(self._watchlists,
                                                                     self._gindex)]
+        self._rule_masks = [[(sum(1 << g for g in all_fs), sum(1 << g for g in any_fs))
+                             for all_fs, any_fs, _none, _rule in rules] for rules in self._crules]
 
     def _build_automata(self) -> None:
         """One automaton over the anchors (first-word prefixes) of all word terms.
@@ -181,6 +183,7 @@ class Matcher:
         self._ac = (ahocorasick_rs.BytesAhoCorasick(
             list(by_key), matchkind=ahocorasick_rs.MatchKind.Standard,
             implementation=ahocorasick_rs.Implementation.DFA) if by_key else None)
+        self._find = self._ac.find_matches_as_indexes if self._ac is not None else None
         self._exotic_keys = [[(len(anchor), None, sids)] for anchor, sids in exotic]
         self._exotic_ac = (ahocorasick_rs.AhoCorasick(
             [anchor for anchor, _sids in exotic], matchkind=ahocorasick_rs.MatchKind.Standard,
@@ -237,8 +240,7 @@ class Matcher:
             ft = None
             cands = []
             if self._ac is not None:
-                found = self._ac.find_matches_as_indexes(
-                    (b"\n" + raw).translate(_SCAN_BYTES), overlapping=True)
+                found = self._find((b"\n" + raw).translate(_SCAN_BYTES), overlapping=True)
                 if found:
                     # Key byte 0 is the boundary before the word: its offset in "\n" + text
                     # is the word's offset in text.
@@ -297,7 +299,8 @@ class Matcher:
         ft, cands = self._scan(text)
         if ft is None:
             return MatchReport(matches=())
-        return self._evaluate(item, text, self._hits(ft, cands))
+        matches, vetoes = self._evaluate(item, text, self._hits(ft, cands))
+        return MatchReport(matches=tuple(matches), vetoes=tuple(vetoes))
 
     def match(self, item: Item) -> list[Match]:
         """The watchlists ``item`` belongs to (evidence in each Match); [] for most news."""
@@ -305,7 +308,7 @@ class Matcher:
         ft, cands = self._scan(text)
         if ft is None:
             return []
-        return list(self._evaluate(item, text, self._hits(ft, cands)).matches)
+        return self._evaluate(item, text, self._hits(ft, cands))[0]
 
     def match_many(self, items: Sequence[Item]) -> list[list[Match]]:
         """``[self.match(item) for item in items]``, computed in batches (cheaper per item).
@@ -346,13 +349,14 @@ class Matcher:
             ft = decode_codepage(raw[lo:lo + len(texts[i])].translate(FOLD_BYTES))
             if len(cands) > 1:
                 cands.sort(key=_SORT)
-            out[i] = list(self._evaluate(items[i], texts[i], self._hits(ft, cands)).matches)
+            out[i] = self._evaluate(items[i], texts[i], self._hits(ft, cands))[0]
         return out
 
-    def _evaluate(self, item: Item, text: str, hits: list[tuple[int, int, int]]) -> MatchReport:
-        """MatchReport of ``item`` (whose text is ``text``) from its verified hits."""
+    def _evaluate(self, item: Item, text: str,
+                  hits: list[tuple[int, int, int]]) -> tuple[list[Match], list[Veto]]:
+        """(matches, vetoes) of ``item`` (whose text is ``text``) from its verified hits."""
         if not hits:
-            return MatchReport(matches=())
+            return [], []
         title_len = len(item.title)
         # First only integers: the groups hit per watchlist, from per-term targets computed at
         # compile time. TermHit objects are built for the evidence of watchlists that matched
@@ -360,17 +364,24 @@ class Matcher:
         # many ordinary items.
         targets = self._targets
         rtargets = self._rtargets
-        hit_groups: dict[int, set[int]] = {}
+        masks: dict[int, int] = {}  # watchlist -> bit set of the groups hit
         for sid, start, _stop in hits:
             in_title = start < title_len
-            for wi, gi, only_title in (targets[sid] if sid >= 0 else rtargets[-1 - sid]):
+            for wi, bit, only_title in (targets[sid] if sid >= 0 else rtargets[-1 - sid]):
                 if only_title and not in_title:
                     continue
-                hg = hit_groups.get(wi)
-                if hg is None:
-                    hit_groups[wi] = {gi}
-                else:
-                    hg.add(gi)
+                masks[wi] = masks.get(wi, 0) | bit
+        # A watchlist yields a match or a veto only if one of its rules has all its ``all`` and
+        # one of its ``any`` groups hit: checked on the bit sets, most watchlists stop here.
+        rule_masks = self._rule_masks
+        hit_groups: dict[int, set[int]] = {}
+        for wi, mask in masks.items():
+            for all_m, any_m in rule_masks[wi]:
+                if mask & all_m == all_m and (not any_m or mask & any_m):
+                    hit_groups[wi] = {gi for gi in range(mask.bit_length()) if mask >> gi & 1}
+                    break
+        if not hit_groups:
+            return [], []
         members = self._members
         regexes = self._regexes
         title_only = self._title_only
@@ -421,7 +432,7 @@ class Matcher:
             for g in dict.fromkeys(evidence):
                 evidence_hits.extend(term_hits(wi, g))
             matches.append(Match(watchlist=wl.id, title=wl.title, hits=tuple(evidence_hits)))
-        return MatchReport(matches=tuple(matches), vetoes=tuple(vetoes))
+        return matches, vetoes
 
 
 def _compile_words(term: Term) -> tuple[tuple[str, int], ...]:
