@@ -10,15 +10,10 @@ self-defence live here, so no other stage has to think about them:
   never trips a read timeout, so only a wall-clock deadline bounds it;
 - a body size cap enforced while streaming, on DECODED bytes: we advertise only gzip/deflate and
   inflate ourselves with ``max_length`` so a 10 KB gzip bomb cannot expand to gigabytes in one
-  ``decompress`` call (HTTP clients' own decoders have no output bound per chunk);
+  ``decompress`` call (httpx's own decoder has no output bound per chunk);
 - redirects followed by hand: only http/https targets (a feed must never be able to make us read
   ``file:///etc/passwd``), loops detected, and the stored URL updated only when EVERY hop was
   permanent (301/308; RFC 9110 §15.4: 302/307 are temporary and must not move the subscription).
-
-Transport: aiohttp's client. httpx was the first choice, but on the 2-core target it cost
-3.5-5 ms of event-loop CPU per request (about 1 ms of it a failed ``import sniffio`` that
-httpcore retries on every request) against ~0.5-1.2 ms for aiohttp; with 1000 feeds that alone
-decided whether a warm cycle (all 304) fits in 2 s (bench/bench_poll.py has the figures).
 
 Local files: a ``url`` that is not http(s) (a plain path, or ``file://`` written by the operator in
 the feed list — never one reached through a redirect) is read from disk with the same size cap;
@@ -31,7 +26,6 @@ import asyncio
 import dataclasses
 import email.utils
 import hashlib
-import http
 import os
 import time
 import urllib.parse
@@ -39,7 +33,7 @@ import urllib.request
 import zlib
 from datetime import timezone
 
-import aiohttp
+import httpx
 
 from bot.models import FetchResult, Validators
 
@@ -61,10 +55,6 @@ def _secs(x: float) -> str:
 
 
 class _BodyTooLarge(Exception):
-    pass
-
-
-class _BadEncoding(Exception):
     pass
 
 
@@ -140,12 +130,15 @@ def _is_http(url: str) -> bool:
 class Fetcher:
     """Polite, bounded HTTP(S) fetcher; see the module docstring for the contract.
 
-    ``client`` is the I/O boundary: tests may pass their own ``aiohttp.ClientSession`` (redirects
-    and decompression are still done here, per request). A session created here is created on
-    first use (it must belong to the running event loop) and closed by ``aclose``.
+    ``transport`` is the I/O boundary: an ``httpx.AsyncBaseTransport`` (tests may pass their own;
+    it is left open for its owner). We talk to httpx's transport API directly rather than through
+    ``AsyncClient``: redirects are ours anyway, and the client's per-request machinery (redirect
+    and auth flows, cookies, hooks, eager parsing of every Location header — which raises on a
+    ``javascript:`` target before we can refuse it) roughly doubled the event-loop CPU per
+    request in bench/bench_poll.py.
     """
 
-    def __init__(self, client: aiohttp.ClientSession | None = None, *, max_concurrency: int = 32,
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None, *, max_concurrency: int = 32,
                  per_host: int = 4, max_bytes: int = 10 * 1024 * 1024,
                  connect_timeout: float = 10, read_timeout: float = 20,
                  total_timeout: float = 60, max_redirects: int = 5,
@@ -155,28 +148,19 @@ class Fetcher:
         self.max_redirects = max_redirects
         self.user_agent = user_agent or DEFAULT_USER_AGENT  # never an anonymous client
         self.per_host = per_host
-        self.max_concurrency = max_concurrency
-        # sock_read is per read, so a trickling server never trips it: the deadline does.
-        self._timeout = aiohttp.ClientTimeout(total=None, connect=None,
-                                              sock_connect=connect_timeout, sock_read=read_timeout)
+        # Per-phase timeouts travel with each request (httpx's "timeout" extension); the pool
+        # timeout is the total budget because our semaphores already queue requests.
+        self._timeout = {"connect": connect_timeout, "read": read_timeout,
+                         "write": read_timeout, "pool": total_timeout}
         self._timeouts = (connect_timeout, read_timeout)
-        self._own_client = client is None
-        self._client = client
+        self._own_transport = transport is None
+        # Feed URLs are explicit: a transport reads no HTTP(S)_PROXY from the environment, so a
+        # stray proxy setting never routes them (or loopback test servers) elsewhere.
+        self._transport = transport or httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=max_concurrency,
+                                max_keepalive_connections=max_concurrency))
         self._all = asyncio.Semaphore(max_concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
-
-    def _session(self) -> aiohttp.ClientSession:
-        if self._client is None:
-            connector = aiohttp.TCPConnector(
-                limit=self.max_concurrency,
-                limit_per_host=0,  # our per-host semaphore already bounds it, with clearer errors
-                ttl_dns_cache=300)
-            self._client = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, auto_decompress=False,
-                # Feed URLs are explicit; a stray HTTP(S)_PROXY in the environment must not
-                # route them (or loopback test servers) elsewhere. No cookies between feeds.
-                trust_env=False, cookie_jar=aiohttp.DummyCookieJar())
-        return self._client
 
     async def __aenter__(self) -> "Fetcher":
         return self
@@ -185,10 +169,9 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP session if this Fetcher created it."""
-        if self._own_client and self._client is not None:
-            await self._client.close()
-            self._client = None
+        """Close the HTTP transport if this Fetcher created it."""
+        if self._own_transport:
+            await self._transport.aclose()
 
     # -----------------------------------------------------------------------------------------
 
@@ -238,35 +221,31 @@ class Fetcher:
                 try:
                     async with asyncio.timeout_at(deadline):
                         outcome = await self._one_request(current, validators)
-                except aiohttp.ConnectionTimeoutError:
-                    return FetchResult(url=url, status=0,
-                                       error=f"connect timeout after {_secs(self._timeouts[0])}")
-                except aiohttp.SocketTimeoutError:
-                    return FetchResult(url=url, status=0,
-                                       error=f"read timeout after {_secs(self._timeouts[1])}")
-                except aiohttp.ServerTimeoutError as exc:
-                    return FetchResult(url=url, status=0, error=f"timeout: {_one_line(exc)}")
-                except TimeoutError:  # our own deadline (asyncio.timeout_at)
+                except TimeoutError:
                     return FetchResult(url=url, status=0,
                                        error=f"timeout after {_secs(self.total_timeout)}")
                 except _BodyTooLarge:
                     return FetchResult(url=url, status=0,
                                        error=f"body larger than {_mb(self.max_bytes)}")
-                except _BadEncoding as exc:
-                    return FetchResult(url=url, status=0, error=f"bad body encoding: {exc}")
-                except aiohttp.ClientConnectorError as exc:
-                    return FetchResult(url=url, status=0, error=_connect_error(exc))
-                except aiohttp.InvalidURL as exc:
-                    return FetchResult(url=url, status=0, error=f"invalid URL: {_one_line(exc)}")
-                except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError,
-                        aiohttp.ClientResponseError) as exc:
+                except httpx.ConnectTimeout:
                     return FetchResult(url=url, status=0,
-                                       error=f"protocol error: {_one_line(exc)}")
-                except aiohttp.ClientError as exc:
+                                       error=f"connect timeout after {_secs(self._timeouts[0])}")
+                except httpx.ReadTimeout:
+                    return FetchResult(url=url, status=0,
+                                       error=f"read timeout after {_secs(self._timeouts[1])}")
+                except httpx.TimeoutException as exc:
+                    return FetchResult(url=url, status=0, error=f"timeout: {_one_line(exc)}")
+                except httpx.ConnectError as exc:
+                    return FetchResult(url=url, status=0, error=_connect_error(exc))
+                except (httpx.RemoteProtocolError, httpx.LocalProtocolError) as exc:
+                    return FetchResult(url=url, status=0, error=f"protocol error: {_one_line(exc)}")
+                except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                    return FetchResult(url=url, status=0, error=f"invalid URL: {_one_line(exc)}")
+                except httpx.HTTPError as exc:
                     return FetchResult(url=url, status=0,
                                        error=f"{type(exc).__name__}: {_one_line(exc)}")
-                except (ValueError, UnicodeError) as exc:  # yarl's verdict on a malformed URL
-                    return FetchResult(url=url, status=0, error=f"invalid URL: {_one_line(exc)}")
+                except (zlib.error, ValueError) as exc:
+                    return FetchResult(url=url, status=0, error=f"bad body encoding: {_one_line(exc)}")
 
             status, headers, body = outcome
             if status in REDIRECT_CODES and headers.get("location"):
@@ -304,10 +283,7 @@ class Fetcher:
                                body_hash=hashlib.sha256(body).hexdigest())
         retry_after = _parse_retry_after(headers.get("retry-after"), time.time()) \
             if status >= 400 else None
-        try:
-            reason = http.HTTPStatus(status).phrase
-        except ValueError:
-            reason = ""
+        reason = httpx.codes.get_reason_phrase(status)
         return FetchResult(url=url, status=status, headers=headers, permanent_url=permanent,
                            retry_after=retry_after,
                            error=f"HTTP {status}{' ' + reason if reason else ''}")
@@ -315,39 +291,32 @@ class Fetcher:
     async def _one_request(self, url: str, validators: Validators
                            ) -> tuple[int, dict[str, str], bytes | None]:
         """One GET without redirects; reads the body (capped) only for a 200."""
-        session = self._session()
-        async with session.get(url, headers=self._request_headers(validators),
-                               allow_redirects=False, auto_decompress=False,
-                               timeout=self._timeout) as response:
-            headers: dict[str, str] = {}
-            for name, value in response.headers.items():
-                key = name.lower()
-                headers[key] = f"{headers[key]}, {value}" if key in headers else value
-            if response.status != 200:
-                return response.status, headers, None
+        request = httpx.Request("GET", url, headers=self._request_headers(validators),
+                                extensions={"timeout": self._timeout})
+        response = await self._transport.handle_async_request(request)
+        try:
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            if response.status_code != 200:
+                return response.status_code, headers, None
+            declared = headers.get("content-length", "")
             encoding = headers.get("content-encoding", "")
-            if response.content_length is not None and not encoding \
-                    and response.content_length > self.max_bytes:
+            if declared.isdigit() and not encoding and int(declared) > self.max_bytes:
                 raise _BodyTooLarge  # refuse before reading a byte
-            try:
-                inflater = _Inflater(encoding)
-            except ValueError as exc:
-                raise _BadEncoding(str(exc)) from None
+            inflater = _Inflater(encoding)
             body = bytearray()
-            try:
-                async for chunk in response.content.iter_chunked(CHUNK):
-                    room = self.max_bytes - len(body)
-                    out = inflater.feed(chunk, room)
-                    if len(out) > room:
-                        raise _BodyTooLarge
-                    body += out
-                tail = inflater.flush(self.max_bytes - len(body))
-            except zlib.error as exc:
-                raise _BadEncoding(_one_line(exc)) from None
+            async for chunk in response.aiter_raw(CHUNK):
+                room = self.max_bytes - len(body)
+                out = inflater.feed(chunk, room)
+                if len(out) > room:
+                    raise _BodyTooLarge
+                body += out
+            tail = inflater.flush(self.max_bytes - len(body))
             if len(tail) > self.max_bytes - len(body):
                 raise _BodyTooLarge
             body += tail
             return 200, headers, bytes(body)
+        finally:
+            await response.aclose()
 
     # -----------------------------------------------------------------------------------------
 
@@ -389,18 +358,20 @@ class Fetcher:
                            body_hash=hashlib.sha256(body).hexdigest())
 
 
-def _connect_error(exc: aiohttp.ClientConnectorError) -> str:
+def _connect_error(exc: httpx.ConnectError) -> str:
     """One line for a failed connection: 'connection refused', 'DNS lookup failed', ..."""
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return f"DNS lookup failed: {exc.host}"
-    os_error = getattr(exc, "os_error", None)
-    if isinstance(os_error, ConnectionRefusedError):
-        return "connection refused"
-    if type(os_error).__name__ == "gaierror":
-        return f"DNS lookup failed: {exc.host}"
-    text = _one_line(os_error or exc)
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if type(cause).__name__ == "gaierror":
+            return f"DNS lookup failed: {_one_line(cause)}"
+        cause = cause.__cause__ or cause.__context__
+    text = _one_line(exc)
     if "refused" in text.lower():
         return "connection refused"
+    if "name or service not known" in text.lower() or "nodename" in text.lower():
+        return f"DNS lookup failed: {text}"
     return f"connect error: {text}"
 
 

@@ -150,12 +150,12 @@ class Pipeline:
 
     @classmethod
     def build(cls, settings: Settings, *, channel: Channel | None, clock: Clock = utcnow,
-              http_client=None, store: Store | None = None, rules: Rules | None = None,
+              transport=None, store: Store | None = None, rules: Rules | None = None,
               notify_admin: Callable[[str], Any] | None = None) -> "Pipeline":
         """Wire the real components from settings. Raises RulesError on unusable rules."""
         rules = rules or Rules.load(settings.watchbot_watchlists)
         store = store or Store(settings.database)
-        fetcher = Fetcher(http_client, max_concurrency=settings.watchbot_concurrency,
+        fetcher = Fetcher(transport, max_concurrency=settings.watchbot_concurrency,
                           per_host=settings.watchbot_per_host,
                           max_bytes=settings.watchbot_max_body_bytes,
                           total_timeout=settings.watchbot_timeout,

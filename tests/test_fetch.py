@@ -9,7 +9,6 @@ import os
 import socket
 import time
 
-import aiohttp
 import httpx
 import psutil
 import pytest
@@ -254,18 +253,26 @@ async def test_per_host_concurrency_is_bounded(feed_server):
     assert feed_server.max_in_flight == 3
 
 
-async def test_caller_supplied_client_is_used_and_not_closed(feed_server):
-    """An injected aiohttp session is used (redirects and gzip still handled here) and left open."""
+async def test_caller_supplied_transport_is_used_and_not_closed(feed_server):
+    """An injected httpx transport carries the requests (redirects and gzip still handled here) and stays open."""
     feed_server.set_feed("/inj.xml", BODY * 20, gzip=True)
     feed_server.redirect("/inj-moved", "/inj.xml", 301)
-    async with aiohttp.ClientSession(headers={"X-Injected": "yes"}) as session:
-        f = Fetcher(session)
-        result = await f.fetch(feed_server.url("/inj-moved"))
-        await f.aclose()
-        assert result.ok and result.body == BODY * 20
-        assert result.permanent_url == feed_server.url("/inj.xml")
-        assert feed_server.requests("/inj.xml")[-1].headers.get("x-injected") == "yes"
-        assert not session.closed
+    calls = []
+
+    class Recording(httpx.AsyncHTTPTransport):
+        async def handle_async_request(self, request):
+            calls.append(str(request.url))
+            return await super().handle_async_request(request)
+
+    transport = Recording()
+    f = Fetcher(transport)
+    result = await f.fetch(feed_server.url("/inj-moved"))
+    await f.aclose()
+    assert result.ok and result.body == BODY * 20
+    assert result.permanent_url == feed_server.url("/inj.xml")
+    assert calls == [feed_server.url("/inj-moved"), feed_server.url("/inj.xml")]
+    async with httpx.AsyncClient(transport=transport) as still_open:  # aclose left it usable
+        assert (await still_open.get(feed_server.url("/inj.xml"))).status_code == 200
 
 
 def test_feed_server_in_thread_serves_synchronous_clients():
