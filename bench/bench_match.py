@@ -178,8 +178,8 @@ class Config:
         print(f"  Matcher.match_many   {rate(n, b['match_many'])}   (batched, same results: "
               f"{self.batched_matched:,} matched)   {b['naive'] / b['match_many']:>7.1f}x naive")
         print(f"  profile: fold only   {rate(n, b['fold'])}")
-        print(f"  profile: scan only   {rate(n, b['scan'])}   (encode + automaton, decode on hits;"
-              f" no verification)")
+        print(f"  profile: scan only   {rate(n, b['scan'])}   (encode + translate + automaton call;"
+              f" no decode, no verification)")
         print(f"  naive re.search/term {rate(n, b['naive'])}   (run on {self.naive_sample:,} "
               f"items, extrapolated to {n:,})")
 

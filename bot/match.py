@@ -142,6 +142,17 @@ class Matcher:
 
         self._targets = [targets(mems) for mems in members]
         self._rtargets = [targets(mems) for _rx, mems in regexes]
+        # Per automaton key: the targets of every term it may start (for _possible).
+        self._key_targets = {
+            k: tuple(dict.fromkeys(t for _alen, _exact, sids in entries for sid in sids
+                                   for t in self._targets[sid]))
+            for k, entries in [*enumerate(self._keys),
+                               *((-1 - i, e) for i, e in enumerate(self._exotic_keys))]}
+        # Regexes are only run after _possible: it counts their groups as hit.
+        self._regex_masks: dict[int, int] = {}
+        for ts in self._rtargets:
+            for wi, bit, _only_title in ts:
+                self._regex_masks[wi] = self._regex_masks.get(wi, 0) | bit
         # Per watchlist: group name -> index, and group "where".
         self._gindex = [{g.name: i for i, g in enumerate(w.groups)} for w in self._watchlists]
         self._title_only = [[g.where == "title" for g in w.groups] for w in self._watchlists]
@@ -223,11 +234,14 @@ class Matcher:
     # Most items match nothing: for them the work is one encode, one bytes.translate and one
     # automaton call; the folded text is only decoded when a key fired or regexes exist.
 
-    def _scan(self, text: str) -> tuple[str | None, list[tuple[int, int, int]]]:
-        """(folded text or None if not needed, candidates (start, end, key index)) of ``text``.
+    def _scan(self, text: str) -> tuple[bytes | None, str | None,
+                                        list[tuple[int, int, int]]]:
+        """(code page bytes, folded text, candidates (start, end, key index)) of ``text``.
 
-        Candidate keys >= 0 index ``self._keys``; negative ones ``self._exotic_keys`` (-1-i).
-        Candidates are sorted by (end, start) and lie at word starts.
+        For a text in the code page the folded text is None (decode it from the bytes when
+        needed); for another text the bytes are None. Candidate keys >= 0 index ``self._keys``,
+        negative ones ``self._exotic_keys`` (-1-i). Candidates are sorted by (end, start) and
+        lie at word starts.
         """
         if text.isascii():
             raw = text.encode("ascii")
@@ -237,7 +251,6 @@ class Matcher:
             except UnicodeEncodeError:
                 raw = None
         if raw is not None:
-            ft = None
             cands = []
             if self._ac is not None:
                 found = self._find((b"\n" + raw).translate(_SCAN_BYTES), overlapping=True)
@@ -245,11 +258,9 @@ class Matcher:
                     # Key byte 0 is the boundary before the word: its offset in "\n" + text
                     # is the word's offset in text.
                     cands = [(s, e - 1, k) for k, s, e in found]
-            if cands or self._regexes:
-                ft = decode_codepage(raw.translate(FOLD_BYTES))
-            if len(cands) > 1:
-                cands.sort(key=_SORT)
-            return ft, cands
+                    if len(cands) > 1:
+                        cands.sort(key=_SORT)
+            return raw, None, cands
         # A character outside the code page: fold in general, scan the folded text with every
         # such character as "?" (never part of a key, not a boundary), plus the exotic anchors.
         ft = fold(text)
@@ -270,7 +281,40 @@ class Matcher:
                 if s == 0 or ft[s - 1] in _BOUNDARY:
                     cands.append((s, e, -1 - k))
         cands.sort(key=_SORT)
-        return ft, cands
+        return None, ft, cands
+
+    def _possible(self, cands: list[tuple[int, int, int]], title_len: int) -> bool:
+        """Whether some rule could hold if every candidate (and every regex) were a real hit.
+
+        Verification only removes hits and rules only need groups to hit, so when this is
+        False the item matches nothing and vetoes nothing: ordinary news whose only hits are
+        context words ("court", "railway") stops here, before decoding and verification.
+        """
+        masks = dict(self._regex_masks)
+        key_targets = self._key_targets
+        for start, _end, k in cands:
+            in_title = start < title_len
+            for wi, bit, only_title in key_targets[k]:
+                if only_title and not in_title:
+                    continue
+                masks[wi] = masks.get(wi, 0) | bit
+        rule_masks = self._rule_masks
+        for wi, mask in masks.items():
+            for all_m, any_m in rule_masks[wi]:
+                if mask & all_m == all_m and (not any_m or mask & any_m):
+                    return True
+        return False
+
+    def _run(self, item: Item, text: str) -> tuple[list[Match], list[Veto]]:
+        """(matches, vetoes) of ``item``, whose text is ``text``."""
+        raw, ft, cands = self._scan(text)
+        if not cands and not self._regexes:
+            return [], []
+        if not self._possible(cands, len(item.title)):
+            return [], []
+        if ft is None:
+            ft = decode_codepage(raw.translate(FOLD_BYTES))
+        return self._evaluate(item, text, self._hits(ft, cands))
 
     def _hits(self, ft: str, cands: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
         """(spec id or -1-regex id, start, end) of every verified term occurrence in ``ft``."""
@@ -295,20 +339,12 @@ class Matcher:
 
     def report(self, item: Item) -> MatchReport:
         """Every watchlist the item matches, plus the vetoes that stopped others."""
-        text = item.text
-        ft, cands = self._scan(text)
-        if ft is None:
-            return MatchReport(matches=())
-        matches, vetoes = self._evaluate(item, text, self._hits(ft, cands))
+        matches, vetoes = self._run(item, item.text)
         return MatchReport(matches=tuple(matches), vetoes=tuple(vetoes))
 
     def match(self, item: Item) -> list[Match]:
         """The watchlists ``item`` belongs to (evidence in each Match); [] for most news."""
-        text = item.text
-        ft, cands = self._scan(text)
-        if ft is None:
-            return []
-        return self._evaluate(item, text, self._hits(ft, cands))[0]
+        return self._run(item, item.text)[0]
 
     def match_many(self, items: Sequence[Item]) -> list[list[Match]]:
         """``[self.match(item) for item in items]``, computed in batches (cheaper per item).
@@ -345,6 +381,8 @@ class Matcher:
             base = starts[i]
             per_item.setdefault(i, []).append((s - base, e - 1 - base, k))
         for i, cands in per_item.items():
+            if not self._possible(cands, len(items[i].title)):
+                continue
             lo = starts[i] + 1
             ft = decode_codepage(raw[lo:lo + len(texts[i])].translate(FOLD_BYTES))
             if len(cands) > 1:
