@@ -174,14 +174,6 @@ def _fold_bytes() -> bytes:
 FOLD_BYTES = _fold_bytes()
 
 
-def fold_codepage(text: str) -> tuple[bytes, str] | None:
-    """(encoded text, ``fold(text)``) when ``text`` fits :data:`CODEPAGE`, else None."""
-    raw = encode_codepage(text)
-    if raw is None:
-        return None
-    return raw, decode_codepage(raw.translate(FOLD_BYTES))
-
-
 def fold(text: str) -> str:
     """Fold ``text`` for comparison; same length as ``text`` (see module docstring).
 
