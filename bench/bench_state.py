@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.models import Item  # noqa: E402
-from bot.store import Store, identities  # noqa: E402
+from bot.store import Store, ident_digest, identities  # noqa: E402
 
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
 WORDS = ("Baku Moscow Aktau Caspian pipeline minister talks railway court ferry summit port gas "
@@ -103,14 +103,14 @@ def main(argv: list[str] | None = None) -> None:
 
         # Naive alternative: the same identities without an index (linear scan), on a subsample.
         m = min(args.naive, idents)
-        store.db.execute("CREATE TABLE naive AS SELECT ident, item_key, seen FROM identities LIMIT ?", (m,))
-        store.db.execute("CREATE TABLE indexed (ident TEXT PRIMARY KEY, item_key TEXT, seen TEXT)")
+        store.db.execute("CREATE TABLE naive AS SELECT ident FROM identities LIMIT ?", (m,))
+        store.db.execute("CREATE TABLE indexed (ident BLOB PRIMARY KEY) WITHOUT ROWID")
         store.db.execute("INSERT INTO indexed SELECT * FROM naive")
         probes = [make_item(n + 10 * args.probes + i) for i in range(200)]  # absent: worst case
 
         def query(table: str):
             def run(item: Item) -> None:
-                ids = identities(item)
+                ids = [ident_digest(i) for i in identities(item)]
                 store.db.execute(f"SELECT 1 FROM {table} WHERE ident IN ({','.join('?' * len(ids))}) LIMIT 1",
                                  ids).fetchone()
             return run

@@ -33,7 +33,7 @@ from typing import Iterable, Iterator, Sequence
 from bot.models import Alert, Decision, Feed, Item, Match, SendOutcome, Source, Story, Validators
 from bot.text import fold
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -58,8 +58,10 @@ CREATE TABLE IF NOT EXISTS items (
 );
 CREATE INDEX IF NOT EXISTS items_first_seen ON items(first_seen);
 CREATE INDEX IF NOT EXISTS items_story ON items(story_id);
--- Every identity of every item ever seen, including pruned ones (tombstones).
-CREATE TABLE IF NOT EXISTS identities (ident TEXT PRIMARY KEY, item_key TEXT NOT NULL, seen TEXT NOT NULL);
+-- Every identity of every item ever seen, including pruned ones (tombstones), as a 16-byte
+-- digest: a million items keep ~3 million identities, so width decides the size of the index
+-- that every poll looks up (WITHOUT ROWID: the primary key is the table, no second b-tree).
+CREATE TABLE IF NOT EXISTS identities (ident BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS stories (
     id INTEGER PRIMARY KEY,
     watchlist TEXT NOT NULL, item_key TEXT NOT NULL, title TEXT NOT NULL, link TEXT,
@@ -87,6 +89,11 @@ def _iso(dt: datetime | None) -> str | None:
 
 def _dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def ident_digest(ident: str) -> bytes:
+    """The stored form of one identity (see the identities table)."""
+    return hashlib.blake2b(ident.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def identities(item: Item) -> list[str]:
@@ -182,8 +189,15 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
+        # A larger page cache keeps the identity index in memory at a million items.
+        self.db.execute("PRAGMA cache_size=-32000")
+        self.db.execute("PRAGMA temp_store=MEMORY")
         self.db.executescript(_SCHEMA)
         self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        found = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+        if found != str(SCHEMA_VERSION):
+            raise RuntimeError(f"{path} was written by another watchbot version (schema {found}, "
+                               f"this one uses {SCHEMA_VERSION}); move it aside to start afresh")
         self._depth = 0
 
     def close(self) -> None:
@@ -274,25 +288,38 @@ class Store:
     # ------------------------------------------------------------------ items
 
     def unseen(self, items: Iterable[Item]) -> list[Item]:
-        """The items none of whose identities were ever recorded (tombstones included)."""
+        """The items none of whose identities were ever recorded (tombstones included).
+
+        One query per batch of identities, not one per item: a first poll of a large feed list
+        looks up tens of thousands of items in the event loop's thread.
+        """
+        items = list(items)
+        digests = [[ident_digest(i) for i in identities(item)] for item in items]
+        wanted = list({d for ds in digests for d in ds})
+        known: set[bytes] = set()
+        for start in range(0, len(wanted), 500):  # SQLite caps the number of parameters
+            part = wanted[start:start + 500]
+            known.update(row[0] for row in self.db.execute(
+                f"SELECT ident FROM identities WHERE ident IN ({','.join('?' * len(part))})", part))
         fresh = []
-        batch: set[str] = set()
-        for item in items:
-            idents = identities(item)
-            if any(i in batch for i in idents):
-                continue  # the same item twice in one batch (duplicate GUIDs in a feed)
-            marks = ",".join("?" * len(idents))
-            if self.db.execute(f"SELECT 1 FROM identities WHERE ident IN ({marks}) LIMIT 1", idents).fetchone():
-                continue
-            batch.update(idents)
+        for item, ds in zip(items, digests):
+            if any(d in known for d in ds):
+                continue  # seen before, or the same item twice in one batch (duplicate GUIDs)
+            known.update(ds)
             fresh.append(item)
         return fresh
 
     def record_seen(self, items: Sequence[Item], now: datetime, decision: str = "seeded") -> None:
         """Record items without deciding anything about them (first sight of a feed)."""
+        stamp = _iso(now)
         with self.transaction():
-            for item in items:
-                self._insert_item(item, now, (), decision, None, ())
+            self.db.executemany(
+                "INSERT OR REPLACE INTO items(key, feed_url, link, title, summary, published, outlet,"
+                " language, first_seen, decision) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(i.key, i.feed_url, i.link, i.title, i.summary, _iso(i.published), i.outlet,
+                  i.language, stamp, decision) for i in items])
+            self.db.executemany("INSERT OR IGNORE INTO identities(ident) VALUES (?)",
+                                [(ident_digest(d),) for i in items for d in identities(i)])
 
     def record_item(self, item: Item, matches: Sequence[Match], decision: Decision, now: datetime,
                     render=None) -> tuple[int | None, list[int]]:
@@ -337,8 +364,8 @@ class Store:
             (item.key, item.feed_url, item.link, item.title, item.summary, _iso(item.published),
              item.outlet, item.language, _iso(now), matches_json, decision, story_id,
              json.dumps(list(reasons), ensure_ascii=False) if reasons else None))
-        self.db.executemany("INSERT OR IGNORE INTO identities(ident, item_key, seen) VALUES (?,?,?)",
-                            [(i, item.key, _iso(now)) for i in identities(item)])
+        self.db.executemany("INSERT OR IGNORE INTO identities(ident) VALUES (?)",
+                            [(ident_digest(i),) for i in identities(item)])
 
     def item(self, key: str) -> Item | None:
         row = self.db.execute("SELECT * FROM items WHERE key=?", (key,)).fetchone()
