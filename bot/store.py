@@ -72,7 +72,7 @@ CREATE INDEX IF NOT EXISTS stories_first_seen ON stories(first_seen);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     story_id INTEGER, action TEXT NOT NULL, text TEXT NOT NULL, plain TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending',   -- pending|sent|maybe_sent|rejected|superseded
+    status TEXT NOT NULL DEFAULT 'pending',   -- pending|sending|sent|maybe_sent|rejected|superseded|orphaned
     created TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
     sent_at TEXT, message_id INTEGER
 );
@@ -420,7 +420,17 @@ class Store:
     # ------------------------------------------------------------------ outbox
 
     def pending_alerts(self) -> list[Alert]:
-        """Unsent outbox rows in order. An edit waits until its story's post has a message_id."""
+        """Unsent outbox rows in order. An edit waits until its story's post has a message_id.
+
+        An edit whose post can no longer get one (it ended maybe_sent or rejected: we never learnt
+        the message id) is closed as 'orphaned' instead of waiting forever.
+        """
+        with self.transaction():
+            self.db.execute(
+                "UPDATE outbox SET status='orphaned', last_error='the story''s post has no known "
+                "message id (possibly sent or rejected); nothing to edit' WHERE status='pending' "
+                "AND action='edit' AND story_id IN (SELECT story_id FROM outbox WHERE action='post' "
+                "AND status IN ('maybe_sent', 'rejected'))")
         rows = self.db.execute(
             "SELECT o.*, s.message_id AS story_message FROM outbox o LEFT JOIN stories s ON s.id=o.story_id "
             "WHERE o.status='pending' ORDER BY o.id").fetchall()

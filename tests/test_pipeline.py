@@ -187,3 +187,32 @@ def test_second_run_on_the_same_state_refuses_to_start(tmp_path):
                              capture_output=True, text=True, env=_env(tmp_path), timeout=60, cwd=tmp_path)
     assert run.returncode == 2
     assert "in use" in run.stderr
+
+
+async def test_update_of_a_story_whose_post_may_have_been_sent_is_not_left_pending(tmp_path, feed_server, bot_api, clock):
+    """When a story's post timed out (maybe sent), its later source edits are closed, not queued forever."""
+    feed_server.set_feed("/a.rss", rss("A", OLD))
+    feed_server.set_feed("/b.rss", rss("B", OLD))
+    settings = make_settings(tmp_path, [feed_server.url("/a.rss"), feed_server.url("/b.rss")])
+    channel = TelegramChannel(TOKEN, DEFAULT_CHAT, api_url=bot_api.root, min_interval=0, read_timeout=0.5)
+    await channel.start()
+    pipeline = Pipeline.build(settings, channel=channel, clock=clock)
+    try:
+        await pipeline.run_once()
+        bot_api.delay_next(2.0)  # the post reaches Telegram but the answer comes too late
+        feed_server.set_feed("/a.rss", rss("A", OLD + [NEW]))
+        await pipeline.run_once()
+        same = Entry("Шеф-редактор «Sputnik Азербайджан» Евгений Белоусов освобождён в Баку",
+                     "https://other.example/belousov", NEW.published + timedelta(hours=1),
+                     "Шеф-редактор Sputnik Азербайджан Евгений Белоусов освобождён и вылетел в Москву.")
+        feed_server.set_feed("/b.rss", rss("B", OLD + [same]))
+        clock.advance(hours=1)
+        report = await pipeline.run_once()
+        counts = pipeline.store.outbox_counts()
+        assert counts.get("maybe_sent") == 1
+        assert report.pending == 0 and counts.get("pending", 0) == 0
+        assert counts.get("orphaned") == 1
+        assert len(bot_api.messages(DEFAULT_CHAT)) == 1
+    finally:
+        await pipeline.aclose()
+        await channel.aclose()
