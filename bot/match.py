@@ -2,9 +2,10 @@
 
 All terms of all watchlists are compiled into ONE Aho–Corasick automaton (ahocorasick-rs, a
 Rust DFA over bytes) over folded text (``bot.text.fold``, in its one-byte code page): each item
-is encoded once and scanned once, whatever the number of terms. The automaton only finds candidate *anchors* (the folded stem of a term's first
-word); word boundaries, allowed endings and the remaining words of a phrase are verified in
-Python on those candidates only, which are rare in ordinary news.
+is encoded once and scanned once, whatever the number of terms. The automaton only finds
+candidate *anchors* (the folded stem of a term's first word); word boundaries, allowed endings
+and the remaining words of a phrase are verified in Python on those candidates only, and only
+when the watchlist rules could hold at all, which is rare in ordinary news.
 
 Word forms (see watchlists/README.md for the operator's view):
 
@@ -25,13 +26,12 @@ Word forms (see watchlists/README.md for the operator's view):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
-
-from bisect import bisect_right
 import re
+from bisect import bisect_right
 from codecs import charmap_encode
+from dataclasses import dataclass
 from operator import itemgetter
+from typing import Sequence
 
 import ahocorasick_rs
 import re2
@@ -78,6 +78,7 @@ _SORT = itemgetter(1, 0)
 _BATCH = 256
 #: Lone surrogates, which a text may hold but UTF-8 (hence ahocorasick-rs's str API) may not.
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
 
 def _is_cyrillic(word: str) -> bool:
     return any("\u0400" <= ch <= "\u04ff" for ch in word)
@@ -144,7 +145,7 @@ class Matcher:
         self._rtargets = [targets(mems) for _rx, mems in regexes]
         # Per automaton key: the targets of every term it may start (for _possible).
         self._key_targets = {
-            k: tuple(dict.fromkeys(t for _alen, _exact, sids in entries for sid in sids
+            k: tuple(dict.fromkeys(t for _exact, sids in entries for sid in sids
                                    for t in self._targets[sid]))
             for k, entries in [*enumerate(self._keys),
                                *((-1 - i, e) for i, e in enumerate(self._exotic_keys))]}
@@ -169,8 +170,8 @@ class Matcher:
     def _build_automata(self) -> None:
         """One automaton over the anchors (first-word prefixes) of all word terms.
 
-        Keys are precomputed per anchor: (anchor length, the anchor when the scan cannot tell
-        it apart from look-alikes, spec ids). An anchor containing a boundary character (an
+        Keys are precomputed per anchor: (the anchor when the scan cannot tell it apart from
+        look-alikes, else None; spec ids). An anchor containing a boundary character (an
         apostrophe: ``ngs'nin``) is scanned as if that were a space, so its hits are checked
         against the folded text. An anchor with a character outside the code page can only
         occur in a text that is outside it too: those few go to a second automaton over
@@ -179,7 +180,7 @@ class Matcher:
         anchors: dict[str, list[int]] = {}
         for sid, spec in enumerate(self._specs):
             anchors.setdefault(spec.words[0][0], []).append(sid)
-        by_key: dict[bytes, list[tuple[int, str | None, tuple[int, ...]]]] = {}
+        by_key: dict[bytes, list[tuple[str | None, tuple[int, ...]]]] = {}
         exotic: list[tuple[str, tuple[int, ...]]] = []
         for anchor, sids in anchors.items():
             raw = encode_codepage(anchor)
@@ -188,14 +189,14 @@ class Matcher:
                 continue
             exact = anchor if any(c in _BOUNDARY for c in anchor) else None
             key = b" " + raw.translate(_SCAN_BYTES)
-            by_key.setdefault(key, []).append((len(anchor), exact, tuple(sids)))
+            by_key.setdefault(key, []).append((exact, tuple(sids)))
         # A key's entries (usually one) in anchor order; keys indexed as the automaton reports.
         self._keys = list(by_key.values())
         self._ac = (ahocorasick_rs.BytesAhoCorasick(
             list(by_key), matchkind=ahocorasick_rs.MatchKind.Standard,
             implementation=ahocorasick_rs.Implementation.DFA) if by_key else None)
         self._find = self._ac.find_matches_as_indexes if self._ac is not None else None
-        self._exotic_keys = [[(len(anchor), None, sids)] for anchor, sids in exotic]
+        self._exotic_keys = [[(None, sids)] for _anchor, sids in exotic]
         self._exotic_ac = (ahocorasick_rs.AhoCorasick(
             [anchor for anchor, _sids in exotic], matchkind=ahocorasick_rs.MatchKind.Standard,
             implementation=ahocorasick_rs.Implementation.NoncontiguousNFA) if exotic else None)
@@ -232,7 +233,7 @@ class Matcher:
 
     # -- hot path ------------------------------------------------------------------------------
     # Most items match nothing: for them the work is one encode, one bytes.translate and one
-    # automaton call; the folded text is only decoded when a key fired or regexes exist.
+    # automaton call; the folded text is only decoded and verified when a rule could hold.
 
     def _scan(self, text: str) -> tuple[bytes | None, str | None,
                                         list[tuple[int, int, int]]]:
@@ -324,7 +325,7 @@ class Matcher:
         keys = self._keys
         exotic = self._exotic_keys
         for start, _end, k in cands:
-            for _alen, exact, sids in (keys[k] if k >= 0 else exotic[-1 - k]):
+            for exact, sids in (keys[k] if k >= 0 else exotic[-1 - k]):
                 if exact is not None and not ft.startswith(exact, start):
                     continue
                 for sid in sids:
@@ -349,10 +350,10 @@ class Matcher:
     def match_many(self, items: Sequence[Item]) -> list[list[Match]]:
         """``[self.match(item) for item in items]``, computed in batches (cheaper per item).
 
-        A batch of texts is joined with "\n" (a boundary, which no key contains: a candidate
-        never spans two items), encoded, translated and scanned by ONE automaton call; only the
-        items where a key fired are decoded and verified. A batch with a text outside the code
-        page falls back to :meth:`match` item by item.
+        A batch of texts is joined with newlines (a boundary: a key fired across two items
+        fails its checks), encoded, translated and scanned by ONE automaton call; only the items
+        where a rule could hold are decoded and verified. A batch with a text outside the code
+        page, and every batch when regex terms exist, falls back to :meth:`match` per item.
         """
         out: list[list[Match]] = []
         for lo in range(0, len(items), _BATCH):
@@ -369,7 +370,7 @@ class Matcher:
         out: list[list[Match]] = [[] for _ in items]
         if not found:
             return out
-        # starts[i]: offset in ``joined`` of the "\n" before item i (= its text's offset - 1).
+        # starts[i]: offset in ``joined`` of the newline before item i (its text's offset - 1).
         starts = []
         pos = 0
         for t in texts:
