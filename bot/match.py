@@ -233,37 +233,16 @@ class Matcher:
 
     # -- hot path ------------------------------------------------------------------------------
     # Most items match nothing: for them the work is one encode, one bytes.translate and one
-    # automaton call; the folded text is only decoded and verified when a rule could hold.
+    # automaton call (_run); the folded text is only decoded and verified when a rule could hold.
 
-    def _scan(self, text: str) -> tuple[bytes | None, str | None,
-                                        list[tuple[int, int, int]]]:
-        """(code page bytes, folded text, candidates (start, end, key index)) of ``text``.
+    def _scan_general(self, text: str) -> tuple[str, list[tuple[int, int, int]]]:
+        """(folded text, candidates) of a text with characters outside the code page.
 
-        For a text in the code page the folded text is None (decode it from the bytes when
-        needed); for another text the bytes are None. Candidate keys >= 0 index ``self._keys``,
-        negative ones ``self._exotic_keys`` (-1-i). Candidates are sorted by (end, start) and
-        lie at word starts.
+        Candidates are (start, end, key index) at word starts, sorted by (end, start); key
+        indexes >= 0 index ``self._keys``, negative ones ``self._exotic_keys`` (-1-i). The
+        folded text is scanned with every character outside the code page as "?" (never part
+        of a key, not a boundary), and by the automaton of the anchors outside it.
         """
-        if text.isascii():
-            raw = text.encode("ascii")
-        else:
-            try:
-                raw = charmap_encode(text, "strict", CODEPAGE_ENCODING)[0]
-            except UnicodeEncodeError:
-                raw = None
-        if raw is not None:
-            cands = []
-            if self._ac is not None:
-                found = self._find((b"\n" + raw).translate(_SCAN_BYTES), overlapping=True)
-                if found:
-                    # Key byte 0 is the boundary before the word: its offset in "\n" + text
-                    # is the word's offset in text.
-                    cands = [(s, e - 1, k) for k, s, e in found]
-                    if len(cands) > 1:
-                        cands.sort(key=_SORT)
-            return raw, None, cands
-        # A character outside the code page: fold in general, scan the folded text with every
-        # such character as "?" (never part of a key, not a boundary), plus the exotic anchors.
         ft = fold(text)
         cands = []
         if self._ac is not None:
@@ -282,7 +261,7 @@ class Matcher:
                 if s == 0 or ft[s - 1] in _BOUNDARY:
                     cands.append((s, e, -1 - k))
         cands.sort(key=_SORT)
-        return None, ft, cands
+        return ft, cands
 
     def _possible(self, cands: list[tuple[int, int, int]], title_len: int) -> bool:
         """Whether some rule could hold if every candidate (and every regex) were a real hit.
@@ -308,9 +287,29 @@ class Matcher:
 
     def _run(self, item: Item, text: str) -> tuple[list[Match], list[Veto]]:
         """(matches, vetoes) of ``item``, whose text is ``text``."""
-        raw, ft, cands = self._scan(text)
-        if not cands and not self._regexes:
-            return [], []
+        # encode_codepage, inlined: this is the whole cost of most items.
+        if text.isascii():
+            raw = text.encode("ascii")
+        else:
+            try:
+                raw = charmap_encode(text, "strict", CODEPAGE_ENCODING)[0]
+            except UnicodeEncodeError:
+                raw = None
+        if raw is not None:
+            ft = None
+            found = (self._find((b"\n" + raw).translate(_SCAN_BYTES), overlapping=True)
+                     if self._find is not None else None)
+            if not found and not self._regexes:
+                return [], []
+            # Key byte 0 is the boundary before the word: its offset in "\n" + text is the
+            # word's offset in text.
+            cands = [(s, e - 1, k) for k, s, e in found] if found else []
+            if len(cands) > 1:
+                cands.sort(key=_SORT)
+        else:
+            ft, cands = self._scan_general(text)
+            if not cands and not self._regexes:
+                return [], []
         if not self._possible(cands, len(item.title)):
             return [], []
         if ft is None:
