@@ -157,15 +157,22 @@ class Matcher:
         # Per watchlist: group name -> index, and group "where".
         self._gindex = [{g.name: i for i, g in enumerate(w.groups)} for w in self._watchlists]
         self._title_only = [[g.where == "title" for g in w.groups] for w in self._watchlists]
-        # Rules as index sets, so evaluating one is a couple of set operations.
-        self._crules = [
-            [(frozenset(gi[n] for n in r.all), frozenset(gi[n] for n in r.any),
-              tuple(gi[n] for n in r.none), r) for r in w.rules]
-            for w, gi in zip(self._watchlists, self._gindex)]
+        # Rules on group bit sets, so evaluating one is a couple of integer operations: per
+        # rule (all bits, any bits, its ``all`` groups in index order, its ``any`` groups in
+        # index order, its ``none`` groups as written).
+        self._crules = []
+        for w, gi in zip(self._watchlists, self._gindex):
+            compiled = []
+            for r in w.rules:
+                all_g = sorted({gi[n] for n in r.all})
+                any_g = sorted({gi[n] for n in r.any})
+                compiled.append((sum(1 << g for g in all_g), sum(1 << g for g in any_g),
+                                 tuple(all_g), tuple(any_g), tuple(gi[n] for n in r.none)))
+            self._crules.append(compiled)
         self._cnone = [tuple(gi[n] for n in w.none) for w, gi in zip(self._watchlists,
                                                                     self._gindex)]
-        self._rule_masks = [[(sum(1 << g for g in all_fs), sum(1 << g for g in any_fs))
-                             for all_fs, any_fs, _none, _rule in rules] for rules in self._crules]
+        self._rule_masks = [[(all_m, any_m) for all_m, any_m, *_ in rules]
+                            for rules in self._crules]
 
     def _build_automata(self) -> None:
         """One automaton over the anchors (first-word prefixes) of all word terms.
@@ -412,11 +419,11 @@ class Matcher:
         # A watchlist yields a match or a veto only if one of its rules has all its ``all`` and
         # one of its ``any`` groups hit: checked on the bit sets, most watchlists stop here.
         rule_masks = self._rule_masks
-        hit_groups: dict[int, set[int]] = {}
+        hit_groups: dict[int, int] = {}  # the same, for those watchlists only
         for wi, mask in masks.items():
             for all_m, any_m in rule_masks[wi]:
                 if mask & all_m == all_m and (not any_m or mask & any_m):
-                    hit_groups[wi] = {gi for gi in range(mask.bit_length()) if mask >> gi & 1}
+                    hit_groups[wi] = mask
                     break
         if not hit_groups:
             return [], []
@@ -448,20 +455,20 @@ class Matcher:
             hg = hit_groups[wi]
             evidence: list[int] = []
             vetoed_by: list[int] = []
-            for all_fs, any_fs, none_idx, _rule in self._crules[wi]:
-                if not all_fs <= hg or (any_fs and hg.isdisjoint(any_fs)):
+            for all_m, any_m, all_g, any_g, none_g in self._crules[wi]:
+                if hg & all_m != all_m or (any_m and not hg & any_m):
                     continue
-                blocked = [g for g in none_idx if g in hg]
+                blocked = [g for g in none_g if hg >> g & 1]
                 if blocked:
                     vetoed_by.extend(blocked)
                     continue
-                evidence.extend(sorted(all_fs & hg))
-                evidence.extend(sorted(any_fs & hg))
+                evidence.extend(all_g)  # all of them hit
+                evidence.extend(g for g in any_g if hg >> g & 1)
             if not evidence and not vetoed_by:
                 continue
             wl = self._watchlists[wi]
             if evidence:
-                vetoed_by = [g for g in self._cnone[wi] if g in hg]
+                vetoed_by = [g for g in self._cnone[wi] if hg >> g & 1]
             if vetoed_by:
                 vetoes.extend(Veto(wl.id, f"none:{wl.groups[g].name}", term_hits(wi, g))
                               for g in dict.fromkeys(vetoed_by))
