@@ -74,9 +74,10 @@ def _table() -> dict[int, str]:
 
 # str.translate with a dict costs ~200 ns per non-ASCII character in CPython (a dict lookup and a
 # PyLong per code point), i.e. ~60 us for a 300-character Russian item: the matcher's whole
-# budget several times over. fold therefore lowers with str.lower() (C speed) and then repairs
-# only the characters whose folding differs from plain lower-casing: the frequent ones with
-# str.replace, the rare rest with translate when a quick regex says one is present.
+# budget several times over. For a text outside the code page (see below), fold therefore
+# lowers with str.lower() (C speed) and then repairs only the characters whose folding differs
+# from plain lower-casing: the frequent ones with str.replace, the rare rest with translate
+# when a quick regex says one is present.
 # U+0130 (İ) is the only code point whose lower() has two characters, and Σ the only one whose
 # lower() depends on context (final ς); both are replaced first.
 
@@ -167,6 +168,8 @@ def _fold_bytes() -> bytes:
         if folded not in index:  # pragma: no cover - guards edits of CODEPAGE
             raise AssertionError(f"fold({ch!r}) = {folded!r} is not in CODEPAGE")
         out.append(index[folded])
+    if any(out[out[b]] != out[b] for b in range(256)):  # pragma: no cover - fold is idempotent
+        raise AssertionError("folding a folded code page byte must not change it")
     return bytes(out)
 
 
