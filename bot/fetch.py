@@ -27,6 +27,7 @@ import dataclasses
 import email.utils
 import hashlib
 import os
+import ssl
 import time
 import urllib.parse
 import urllib.request
@@ -161,6 +162,7 @@ class Fetcher:
         # so one shared pool of hundreds of connections costs O(n) per request (measured: the
         # dominant CPU cost of a warm cycle). We bound concurrency per host anyway.
         self._pools: dict[str, httpx.AsyncHTTPTransport] = {}
+        self._ssl: ssl.SSLContext | None = None  # one CA bundle load (~90 ms) for all pools
         self._all = asyncio.Semaphore(max_concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
@@ -184,7 +186,10 @@ class Fetcher:
         if pool is None:
             # A transport reads no HTTP(S)_PROXY from the environment: feed URLs are explicit,
             # and a stray proxy setting must not route them (or loopback tests) elsewhere.
+            if self._ssl is None:
+                self._ssl = httpx.create_ssl_context()
             pool = self._pools[key] = httpx.AsyncHTTPTransport(
+                verify=self._ssl,
                 limits=httpx.Limits(max_connections=self.per_host, max_keepalive_connections=self.per_host))
         return pool
 

@@ -292,22 +292,31 @@ class Pipeline:
             return report
 
         items = [in_feed(i, feed.url) for i in parsed.items]
-        fresh = self.store.unseen(items)
-        if not state.seeded:
-            backfill = feed.backfill if feed.backfill is not None else self.settings.watchbot_backfill
-            newest = sorted(fresh, key=_published_key, reverse=True)
-            let_through = newest[:backfill] if backfill else []
-            self.store.record_seen(newest[len(let_through):], now)
-            fresh = let_through
-        report.new_items = len(fresh)
-        for item in sorted(fresh, key=_published_key):
-            _, decision = self.process_item(item, now)
-            report.alerts += decision.kind == "alert"
-        self.store.record_poll(feed.url, error=None, next_check=next_check,
-                               validators=result.validators, body_hash=result.body_hash,
-                               title=parsed.title or None, ttl_minutes=parsed.ttl_minutes,
-                               new_items=report.new_items + (0 if state.seeded else len(items)),
-                               seeded=True, **common)
+        # One transaction per response: its items, their outbox rows and the new validators
+        # commit together (a crash re-fetches instead of skipping), and a 1,000-feed cycle pays
+        # one commit per feed instead of several.
+        try:
+            with self.store.transaction():
+                fresh = self.store.unseen(items)
+                if not state.seeded:
+                    backfill = feed.backfill if feed.backfill is not None else self.settings.watchbot_backfill
+                    newest = sorted(fresh, key=_published_key, reverse=True)
+                    let_through = newest[:backfill] if backfill else []
+                    self.store.record_seen(newest[len(let_through):], now)
+                    fresh = let_through
+                report.new_items = len(fresh)
+                for item in sorted(fresh, key=_published_key):
+                    _, decision = self.process_item(item, now)
+                    report.alerts += decision.kind == "alert"
+                self.store.record_poll(feed.url, error=None, next_check=next_check,
+                                       validators=result.validators, body_hash=result.body_hash,
+                                       title=parsed.title or None, ttl_minutes=parsed.ttl_minutes,
+                                       new_items=report.new_items + (0 if state.seeded else len(items)),
+                                       seeded=True, **common)
+        except Exception:
+            # Rolled back: novelty may have learnt stories the store no longer has.
+            self._load_stories()
+            raise
         return report
 
     # ------------------------------------------------------------------ one item

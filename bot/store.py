@@ -25,6 +25,7 @@ import json
 import os
 import sqlite3
 from contextlib import contextmanager
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -96,7 +97,8 @@ def ident_digest(ident: str) -> bytes:
     return hashlib.blake2b(ident.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def identities(item: Item) -> list[str]:
+@lru_cache(maxsize=8192)  # a poll asks for one item's identities twice (lookup, then insert)
+def identities(item: Item) -> tuple[str, ...]:
     """All identities of an item: its key, its link, and feed + folded title + date.
 
     The extra identities are what keep an item from re-alerting when a feed changes its GUIDs
@@ -109,7 +111,7 @@ def identities(item: Item) -> list[str]:
     title_id = hashlib.sha1(f"{item.feed_url}\n{fold(item.title).strip()}\n{day}".encode()).hexdigest()
     if item.title.strip():
         idents.append("title:" + title_id)
-    return list(dict.fromkeys(idents))
+    return tuple(dict.fromkeys(idents))
 
 
 @dataclass(frozen=True)
