@@ -14,7 +14,9 @@ from pathlib import Path
 
 from bot.yamlconf import ConfigProblem, load_yaml_validated
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "watchlists" / "timeline.schema.json"
+# Shipped inside the package so an installed watchbot validates without the repository;
+# watchlists/timeline.schema.json is the copy editors use (a test keeps the two identical).
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "timeline.schema.json"
 
 
 @dataclass(frozen=True)

@@ -87,3 +87,11 @@ def test_until_before_date_and_duplicate_ids_are_refused(tmp_path):
     assert tl is None
     messages = " ".join(str(p) for p in problems)
     assert "until is before date" in messages and "duplicate id" in messages
+
+
+def test_editor_copy_of_the_timeline_schema_matches_the_packaged_one():
+    """watchlists/timeline.schema.json (for editors) is the schema the loader enforces."""
+    from bot.timeline import SCHEMA_PATH
+
+    editor_copy = Path(__file__).resolve().parent.parent / "watchlists" / "timeline.schema.json"
+    assert editor_copy.read_text(encoding="utf-8") == SCHEMA_PATH.read_text(encoding="utf-8")
