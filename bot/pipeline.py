@@ -140,6 +140,7 @@ class Pipeline:
         self._channel_blocked_until: datetime | None = None
         self._retry_at: datetime | None = None
         self.rules_problems: list[ConfigProblem] = []
+        self._bad_fingerprint: tuple | None = None  # a broken edit is reported once, not every poll
         interrupted = store.recover_interrupted_sends(clock())
         if interrupted:
             log.warning("%d alert(s) were being sent when the last run stopped; recorded as "
@@ -185,7 +186,7 @@ class Pipeline:
         """
         folder = self.settings.watchbot_watchlists
         fingerprint = rules_fingerprint(folder)
-        if fingerprint == self.rules.fingerprint or fingerprint == getattr(self, "_bad_fingerprint", None):
+        if fingerprint == self.rules.fingerprint or fingerprint == self._bad_fingerprint:
             return False
         try:
             rules = Rules.load(folder)
@@ -211,7 +212,8 @@ class Pipeline:
             try:
                 result = self.notify_admin(message)
                 if asyncio.iscoroutine(result):
-                    asyncio.ensure_future(result)
+                    task = asyncio.ensure_future(result)
+                    task.add_done_callback(_log_admin_failure)
             except Exception:  # the admin chat is best effort: never let it stop the pipeline
                 log.exception("could not notify the admin chat")
 
@@ -227,8 +229,10 @@ class Pipeline:
     async def run_once(self, feeds: Sequence[Feed] | None = None) -> CycleReport:
         """One cycle over every feed (paused ones skipped), then deliver. For cron and tests."""
         self.reload_rules_if_changed()
-        feeds = list(feeds) if feeds is not None else self.feeds()
-        if feeds is not None:
+        if feeds is None:
+            feeds = self.feeds()  # reads the feed list and syncs the store with it
+        else:
+            feeds = list(feeds)
             self.store.sync_feeds(feeds)
         report = CycleReport()
         report.polls = list(await asyncio.gather(*(self.poll(f) for f in feeds)))
@@ -430,6 +434,11 @@ def in_feed(item: Item, feed_url: str) -> Item:
     if key.startswith("guid:") and not key[5:].lower().startswith(("http://", "https://")):
         key = f"guid:{feed_url}#{key[5:]}"
     return replace(item, feed_url=feed_url, key=key)
+
+
+def _log_admin_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("could not notify the admin chat: %s", task.exception())
 
 
 def _published_key(item: Item) -> tuple:
