@@ -625,10 +625,8 @@ class TelegramChannel:
                 if isinstance(cause, (httpx.ConnectTimeout, httpx.PoolTimeout)) or \
                         "Pool timeout" in str(exc):
                     failures += 1
-                    if failures > self.network_retries:
-                        return SendOutcome("retry", retry_after=self._backoff(failures),
-                                           error=self._describe(exc))
-                    await self.sleep(self._backoff(failures))
+                    if (give_up := await self._back_off(failures, exc)) is not None:
+                        return give_up
                     continue
                 return SendOutcome("maybe_sent", error="no answer after the request was sent "
                                    f"(read timeout {self.read_timeout}s): {self._describe(exc)}")
@@ -641,10 +639,8 @@ class TelegramChannel:
                                 httpx.UnsupportedProtocol, httpx.ProxyError)):
                     return SendOutcome("maybe_sent", error=self._describe(exc))
                 failures += 1
-                if failures > self.network_retries:
-                    return SendOutcome("retry", retry_after=self._backoff(failures),
-                                       error=self._describe(exc))
-                await self.sleep(self._backoff(failures))
+                if (give_up := await self._back_off(failures, exc)) is not None:
+                    return give_up
                 continue
             except TelegramError as exc:
                 return SendOutcome("rejected", error=self._describe(exc))
@@ -653,6 +649,14 @@ class TelegramChannel:
 
     def _backoff(self, failures: int) -> float:
         return self.backoff * (2 ** (failures - 1))
+
+    async def _back_off(self, failures: int, exc: Exception) -> SendOutcome | None:
+        """After a failure that never reached Telegram: wait and return None to try again, or
+        give up with a "retry" outcome once ``network_retries`` is spent."""
+        if failures > self.network_retries:
+            return SendOutcome("retry", retry_after=self._backoff(failures), error=self._describe(exc))
+        await self.sleep(self._backoff(failures))
+        return None
 
     def _describe(self, exc: BaseException) -> str:
         """One line about an error, with the token removed wherever it appears."""
