@@ -383,12 +383,6 @@ class Store:
         row = self.db.execute("SELECT matches FROM items WHERE key=?", (key,)).fetchone()
         return json.loads(row["matches"]) if row and row["matches"] else []
 
-    def items_between(self, since: datetime, until: datetime) -> list[sqlite3.Row]:
-        """Decided items first seen in [since, until), oldest first (for digests)."""
-        return self.db.execute(
-            "SELECT * FROM items WHERE first_seen >= ? AND first_seen < ? ORDER BY first_seen, rowid",
-            (_iso(since), _iso(until))).fetchall()
-
     def count_items(self) -> int:
         return self.db.execute("SELECT count(*) FROM items").fetchone()[0]
 
