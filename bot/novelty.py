@@ -291,9 +291,10 @@ class NoveltyEngine:
         vec = tfidf(grams, self._idf, self._default_idf)
 
         emb = self._embedder([item.text])[0] if self._embedder is not None else None
+        fw = self._fact_weights(facts)
         events = [r for r in self._events if r.watchlists & topics] or self._events
-        best_event = max(events, key=lambda r: self._similarity(vec, facts, r, emb=emb))
-        e_sim = self._similarity(vec, facts, best_event, emb=emb)
+        e_sim, best_event = max(((self._similarity(vec, facts, r, fw, emb), r) for r in events),
+                                key=lambda x: x[0])
 
         if published <= as_of:
             return Decision(kind="known", watchlist=primary, nearest=best_event.label,
@@ -309,7 +310,6 @@ class NoveltyEngine:
         # Stories of the same watchlist(s) still in the index.
         oldest = published - self.index_window
         topic_names = set().union(*(self._topic_names.get(t, set()) for t in topics)) | match_names
-        fw = self._fact_weights(facts)
         scored = [(self._similarity(vec, facts, ref, fw, emb), ref) for ref in self._stories.values()
                   if ref.watchlists & topics and ref.start >= oldest]
         best_story: _Ref | None = None
