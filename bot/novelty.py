@@ -208,7 +208,7 @@ class NoveltyEngine:
             del self._stories[sid]
 
     # ---------------------------------------------------------------- deciding
-    def _name_weight(self, key: str, topics: set[str]) -> float:
+    def _name_weight(self, key: str) -> float:
         if key in self._common_names:
             return 0.3
         if key.startswith("#"):
@@ -216,7 +216,7 @@ class NoveltyEngine:
         return 1.0
 
     def _new_facts(self, facts: Facts, known_names: set[str], known_numbers: set[str],
-                   known_kinds: set[str], topics: set[str], *, title_only: bool,
+                   known_kinds: set[str], *, title_only: bool,
                    known_words: set[str] | frozenset[str] = frozenset()
                    ) -> tuple[float, list[str]]:
         """Weighted score and description of the facts of ``facts`` not among the known ones."""
@@ -228,7 +228,7 @@ class NoveltyEngine:
         for k in names:
             surface = translit(facts.names.get(k, "")).strip("'-")
             if k not in known_names and surface not in known_words:
-                w = self._name_weight(k, topics)
+                w = self._name_weight(k)
                 score += w
                 new.append(facts.names.get(k, k))
         for n in sorted(numbers):
@@ -247,7 +247,7 @@ class NoveltyEngine:
         return score, new
 
     def _fact_weights(self, facts: Facts) -> dict[str, float]:
-        w = {k: self._name_weight(k, set()) for k in facts.names}
+        w = {k: self._name_weight(k) for k in facts.names}
         w.update({n: 0.5 for n in facts.numbers})
         return w
 
@@ -328,10 +328,10 @@ class NoveltyEngine:
             if sim < self.update_threshold and headline_facts and story_facts:
                 break
             t_score, _ = self._new_facts(facts, ref.names | topic_names, ref.numbers, ref.kinds,
-                                         topics, title_only=True, known_words=ref.words | match_words)
+                                         title_only=True, known_words=ref.words | match_words)
             if t_score < 1.0:
                 _, f_new = self._new_facts(facts, ref.names | topic_names, ref.numbers, ref.kinds,
-                                           topics, title_only=False, known_words=ref.words | match_words)
+                                           title_only=False, known_words=ref.words | match_words)
                 return Decision(
                     kind="update", watchlist=sorted(ref.watchlists)[0], story_id=int(ref.key),
                     nearest=ref.label, similarity=round(sim, 3), new_facts=tuple(f_new),
@@ -344,7 +344,7 @@ class NoveltyEngine:
             # Only the story's own names: a name from the baseline with a new event is news
             # (Belousov, named in the raid, later released).
             f_score, f_new = self._new_facts(facts, best_story.names | match_names, best_story.numbers,
-                                             best_story.kinds, topics, title_only=False,
+                                             best_story.kinds, title_only=False,
                                              known_words=best_story.words | match_words)
             # New names only in the lede, with nothing new happening, are new voices; a new name
             # in the headline is a new subject (another person released).
@@ -366,7 +366,7 @@ class NoveltyEngine:
         known_numbers = set(best_event.numbers)
         known_kinds = set(best_event.kinds)
         known_words = best_event.words | match_words
-        score, new = self._new_facts(facts, known_names, known_numbers, known_kinds, topics,
+        score, new = self._new_facts(facts, known_names, known_numbers, known_kinds,
                                      title_only=False, known_words=known_words)
         dated_before = bool(facts.dates) and all(d[1] <= as_of for d in facts.dates)
         if dated_before:
