@@ -25,8 +25,7 @@ from bot.pipeline import Pipeline, jittered
 log = logging.getLogger("watchbot")
 
 DRAIN_EVERY = 15  # seconds: retries of deferred alerts, edits waiting for their post
-RULES_EVERY = 10  # seconds: how soon a saved watchlist edit takes effect
-FEEDS_EVERY = 60  # seconds: how soon an edited feed list takes effect
+RULES_EVERY = 10  # seconds: how soon a saved watchlist edit (or feed-list edit) takes effect
 SHUTDOWN_GRACE = 30  # seconds in-flight polls and sends get to finish on SIGTERM
 
 
