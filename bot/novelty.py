@@ -97,13 +97,13 @@ class NoveltyEngine:
     the comparison index, bounding memory and time; they stay in the store.
     ``update_threshold``: least similarity (0..1) to a recent story for an update; the headline
     check (no new name, number or event kind) does the real separating.
-    ``story_threshold`` / ``known_story_threshold``: least similarity for an older story's facts
-    to count as known / for an item to be called a recap of that story.
+    ``known_story_threshold``: least similarity for an item to be called a recap of an older
+    story.
     """
 
     def __init__(self, timeline: Timeline, *, update_window_days: float = 3.0,
                  index_window_days: float = 120.0, update_threshold: float = 0.12,
-                 story_threshold: float = 0.22, known_story_threshold: float = 0.22,
+                 known_story_threshold: float = 0.22,
                  embedder: Callable[[Sequence[str]], Any] | None = None,
                  embed_floor: float = 0.80) -> None:
         self.timeline = timeline
@@ -112,7 +112,6 @@ class NoveltyEngine:
         self.update_window = timedelta(days=update_window_days)
         self.index_window = timedelta(days=index_window_days)
         self.update_threshold = update_threshold
-        self.story_threshold = story_threshold
         self.known_story_threshold = known_story_threshold
         self._stories: dict[int, _Ref] = {}
         self._newest: date | None = None
