@@ -113,7 +113,7 @@ EVENT_KINDS: dict[str, tuple[str, ...]] = {
               "razgovor", "telefon", "received", "receives", "prinyal", "qebul edib",
               "kabul etti", "envoy"),
     "agreement": ("agreement", "agreed", "signed", "memorandum", "soglashen", "dogovor",
-                  "podpisa", "saziş", "saziş", "saziş", "anlasma", "imzala", "razilasma"),
+                  "podpisa", "anlasma", "imzala", "razilasma"),
     "arrest": ("arrest", "detain", "detention", "zaderzh", "arest", "saxlan", "hebs",
                "tutuklan", "gozalti", "raid", "obysk", "axtaris", "search"),
     "charge": ("charged", "accused", "indict", "criminal case", "ugolovn", "obvinen",
