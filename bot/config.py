@@ -15,7 +15,7 @@ import os
 import re
 import tomllib
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -349,7 +349,3 @@ def merge_feeds(current: list[Feed], incoming: list[Feed]) -> tuple[list[Feed], 
     urls = {f.url for f in current}
     added = [f for f in incoming if f.url not in urls]
     return current + added, len(added)
-
-
-def settings_field_names() -> list[str]:
-    return [f.name for f in fields(Settings) if f.name != "config_path"]
