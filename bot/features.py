@@ -148,8 +148,9 @@ for _m, _names in enumerate([
 ], start=1):
     for _n in _names.split():
         _MONTHS.append((_m, _n))
-# Russian month stems in all cases (yanvar-ya, mae, iyune...) after translit.
-_RU_MONTH_STEMS = {"yanvar": 1, "fevral": 2, "mart": 3, "aprel": 4, "ma": 5, "iyun": 6,
+# Russian month stems in all cases (yanvar-ya, iyune...) after translit; May ("ma-") is too
+# short for a stem and is listed by its forms in _month_of.
+_RU_MONTH_STEMS = {"yanvar": 1, "fevral": 2, "mart": 3, "aprel": 4, "iyun": 6,
                    "iyul": 7, "avgust": 8, "sentyabr": 9, "oktyabr": 10, "noyabr": 11,
                    "dekabr": 12}
 _MONTH_WORD = {}
@@ -163,12 +164,10 @@ def _month_of(word: str) -> int | None:
     if word in _MONTH_WORD:
         return _MONTH_WORD[word]
     for stem, m in _RU_MONTH_STEMS.items():
-        if len(stem) >= 4 and word.startswith(stem) and len(word) - len(stem) <= 3:
+        if word.startswith(stem) and len(word) - len(stem) <= 3:
             return m
     if word in ("maya", "mae", "mayu", "mayem"):
         return 5
-    if word in ("iyunya", "iyune", "iyulya", "iyule", "martu", "marta", "marte"):
-        return 6 if word.startswith("iyun") else 7 if word.startswith("iyul") else 3
     return None
 
 
