@@ -156,7 +156,6 @@ class Fetcher:
         # timeout is the total budget because our semaphores already queue requests.
         self._timeout = {"connect": connect_timeout, "read": read_timeout,
                          "write": read_timeout, "pool": total_timeout}
-        self._timeouts = (connect_timeout, read_timeout)
         self._transport = transport  # injected: used for every host, closed by its owner
         # One small pool per host: httpcore's pool scans all its connections on every request,
         # so one shared pool of hundreds of connections costs O(n) per request (measured: the
@@ -249,10 +248,10 @@ class Fetcher:
                                        error=f"body larger than {_mb(self.max_bytes)}")
                 except httpx.ConnectTimeout:
                     return FetchResult(url=url, status=0,
-                                       error=f"connect timeout after {_secs(self._timeouts[0])}")
+                                       error=f"connect timeout after {_secs(self._timeout['connect'])}")
                 except httpx.ReadTimeout:
                     return FetchResult(url=url, status=0,
-                                       error=f"read timeout after {_secs(self._timeouts[1])}")
+                                       error=f"read timeout after {_secs(self._timeout['read'])}")
                 except httpx.TimeoutException as exc:
                     return FetchResult(url=url, status=0, error=f"timeout: {_one_line(exc)}")
                 except httpx.ConnectError as exc:
