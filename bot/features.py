@@ -274,7 +274,7 @@ def _names(text: str) -> dict[str, tuple[str, bool]]:
             w = m.group()
             if not _is_upper_initial(w):
                 continue
-            w = re.sub(r"'(s|[a-zа-я]{1,3})$", "", w) if w[:1].isupper() and "'" in w else w
+            w = re.sub(r"'(s|[a-zа-я]{1,3})$", "", w) if "'" in w else w
             tl = translit(w).strip("'-")
             if not tl or tl in _STOP or _month_of(tl) is not None:
                 continue
@@ -353,8 +353,9 @@ def extract(title: str, summary: str = "", published: date | None = None,
     text = f"{core_title}\n{summary}" if summary else core_title
     names_all = _names(text)
     names = {k: s for k, (s, _a) in names_all.items() if k not in ignore}
+    title_tl = translit(core_title)
     title_names = {k for k in _names(core_title) if k in names} | {
-        k for k in names if translit(names[k]) in translit(core_title)}
+        k for k in names if translit(names[k]) in title_tl}
     tl = translit(_TIME.sub(" ", text))
     tl_title = translit(_TIME.sub(" ", core_title))
     periods, years = _dates(tl, published)
