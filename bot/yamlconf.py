@@ -13,6 +13,7 @@ by that subschema (e.g. "write a list of words, e.g. [Aktau, Актау]").
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -164,8 +165,6 @@ def _problems_for(error: ValidationError, root: Any, path: str) -> list[ConfigPr
         allowed = sorted((error.schema.get("properties") or {}).keys())
         patterns = error.schema.get("patternProperties") or {}
         out = []
-        import re
-
         for extra in instance:
             if extra in allowed or any(re.search(p, str(extra)) for p in patterns):
                 continue
