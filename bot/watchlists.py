@@ -205,7 +205,6 @@ def parse_term(raw: str | dict) -> Term:
     folded = fold(body)
     words: list[str] = []
     stars: list[bool] = []
-    leftover = folded
     for m in _WORD_STAR_RE.finditer(folded):
         words.append(m.group(1))
         stars.append(bool(m.group(2)))
@@ -221,7 +220,7 @@ def parse_term(raw: str | dict) -> Term:
     return Term(text=text, words=tuple(words), forms=forms, prefix_words=tuple(stars))
 
 
-def _group_from(name: str, raw: Any) -> tuple[list[Any], str]:
+def _group_from(raw: Any) -> tuple[list[Any], str]:
     if isinstance(raw, dict):
         return list(raw.get("any") or []), raw.get("in", "text")
     return list(raw or []), "text"
@@ -251,7 +250,7 @@ def _load_one(path: Path) -> tuple[Watchlist | None, list[ConfigProblem], Any]:
     root = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
     groups: list[Group] = []
     for gname, graw in data["groups"].items():
-        raw_terms, where = _group_from(gname, graw)
+        raw_terms, where = _group_from(graw)
         terms: list[Term] = []
         seen: set[tuple] = set()
         for i, raw in enumerate(raw_terms):
@@ -278,11 +277,9 @@ def _load_one(path: Path) -> tuple[Watchlist | None, list[ConfigProblem], Any]:
             terms.append(term)
         groups.append(Group(name=gname, terms=tuple(terms), where=where))
     names = {g.name for g in groups}
-    used: set[str] = set()
 
     def check_refs(refs: list[str], where_path: list[Any]) -> None:
         for j, ref in enumerate(refs):
-            used.add(ref)
             if ref not in names:
                 import difflib
 
