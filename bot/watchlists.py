@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 from ruamel.yaml import YAML
 
@@ -171,12 +171,6 @@ class Watchlist:
     rules: tuple[Rule, ...]
     none: tuple[str, ...] = ()
     path: Path | None = None
-
-    def group(self, name: str) -> Group:
-        for g in self.groups:
-            if g.name == name:
-                return g
-        raise KeyError(name)
 
 
 _WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*", re.UNICODE)
@@ -342,8 +336,3 @@ def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[ConfigProblem]]
         problems.append(ConfigProblem(str(folder), None, None, "no watchlist files (*.yaml)",
                                       "add at least one watchlist, see watchlists/README.md"))
     return watchlists, problems
-
-
-def watchlist_ids(watchlists: Sequence[Watchlist]) -> list[str]:
-    """The ids in load order (a convenience for status output)."""
-    return [w.id for w in watchlists]
