@@ -154,9 +154,9 @@ class Matcher:
         for ts in self._rtargets:
             for wi, bit, _only_title in ts:
                 self._regex_masks[wi] = self._regex_masks.get(wi, 0) | bit
-        # Per watchlist: group name -> index, and group "where".
+        # Per watchlist: group name -> index, and whether each group counts in the title only.
         self._gindex = [{g.name: i for i, g in enumerate(w.groups)} for w in self._watchlists]
-        self._title_only = [[g.where == "title" for g in w.groups] for w in self._watchlists]
+        self._title_only = only_title
         # Rules on group bit sets, so evaluating one is a couple of integer operations: per
         # rule (all bits, any bits, its ``all`` groups in index order, its ``any`` groups in
         # index order, its ``none`` groups as written).
