@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.features import extract, name_key, translit
-from bot.models import Decision, Item, Match, Story, TermHit
+from bot.models import Decision, Item, Match, TermHit
 from bot.novelty import NoveltyEngine
 from bot.store import Store
 from bot.timeline import load_timeline
