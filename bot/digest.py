@@ -387,6 +387,11 @@ def _sources_phrase(story: DigestStory) -> str:
     return f"{n} source{'s' if n != 1 else ''}{langs}"
 
 
+def _meta_line(story: DigestStory) -> str:
+    """'2025-10-20 08:15 · Outlet · 3 sources (en, ru)': the line under a story's title."""
+    return f"{_when(story.first_seen)} · {story.outlet or '-'} · {_sources_phrase(story)}"
+
+
 def _event_when(event: DigestEvent) -> str:
     return event.start.isoformat() if event.start == event.end else f"{event.start}..{event.end}"
 
@@ -447,7 +452,7 @@ def render_text(digest: Digest) -> str:
             out.append("  no new developments")
         for story in section.stories:
             out.append(f"  * {_cut(story.title, _TITLE_MAX)}")
-            out.append(f"    {_when(story.first_seen)} · {story.outlet or '-'} · {_sources_phrase(story)}")
+            out.append(f"    {_meta_line(story)}")
             if story.link:
                 out.append(f"    {story.link}")
             if story.excerpt:
@@ -487,7 +492,7 @@ def render_markdown(digest: Digest) -> str:
             url = _safe_url(story.link)
             head = f"[{title}](<{url}>)" if url else title
             out.append(f"- **{head}**  ")
-            meta = f"{_when(story.first_seen)} · {story.outlet or '-'} · {_sources_phrase(story)}"
+            meta = _meta_line(story)
             out.append(f"  {_md(meta)}" + ("  " if story.excerpt else ""))
             if story.excerpt:
                 out.append(f"  _{_md(story.excerpt)}_")
@@ -531,7 +536,7 @@ def render_html(digest: Digest) -> str:
                 title = _e(_cut(story.title, _TITLE_MAX))
                 url = _safe_url(story.link)
                 head = f'<a href="{_e(url)}">{title}</a>' if url else title
-                meta = f"{_when(story.first_seen)} · {story.outlet or '-'} · {_sources_phrase(story)}"
+                meta = _meta_line(story)
                 excerpt = f"<br><em>{_e(story.excerpt)}</em>" if story.excerpt else ""
                 body.append(f"<li><strong>{head}</strong><br>{_e(meta)}{excerpt}</li>")
             body.append("</ul>")
@@ -693,7 +698,7 @@ def digest_blocks(digest: Digest) -> list[str]:
             blocks.append(f"{heading}\nno new developments")
         for i, story in enumerate(section.stories):
             lines = [f"• <b>{_tlink(_t(_cut(story.title, _TITLE_MAX)), story.link)}</b>",
-                     _t(f"{_when(story.first_seen)} · {story.outlet or '-'} · {_sources_phrase(story)}")]
+                     _t(_meta_line(story))]
             if story.excerpt:
                 lines.append(f"<i>{_t(story.excerpt)}</i>")
             blocks.append((heading + "\n" if i == 0 else "") + "\n".join(lines))
