@@ -32,11 +32,6 @@ class Event:
     entities: tuple[str, ...] = ()
     numbers: tuple[str, ...] = ()
 
-    @property
-    def text(self) -> str:
-        """Everything novelty compares an item with: description, phrases and names."""
-        return "\n".join([self.what, *self.phrases, *self.entities, *self.numbers])
-
     def label(self) -> str:
         """Short human name for reasons: date and the first sentence."""
         when = self.start.isoformat() if self.start == self.end else f"{self.start}..{self.end}"
