@@ -61,8 +61,8 @@ def _fold_char(ch: str) -> str:
 def _table() -> dict[int, str]:
     """Translation table for every code point in the scripts the press uses (built once)."""
     table: dict[int, str] = {}
-    ranges = [(0x0000, 0x0250), (0x0250, 0x0370), (0x0370, 0x0530), (0x1E00, 0x1F00),
-              (0x2000, 0x2070), (0x0300, 0x0370), (0x2E00, 0x2E40), (0xFE50, 0xFF70)]
+    ranges = [(0x0000, 0x0530), (0x1E00, 0x1F00), (0x2000, 0x2070), (0x2E00, 0x2E40),
+              (0xFE50, 0xFF70)]
     for lo, hi in ranges:
         for cp in range(lo, hi):
             ch = chr(cp)
