@@ -410,16 +410,13 @@ class RedactingFilter(logging.Filter):
 def protect_logging(secret: str) -> RedactingFilter:
     """Install a RedactingFilter on the loggers that can print the token and on root handlers."""
     flt = RedactingFilter(secret)
-    for name in ("httpx", "httpcore", "telegram", "telegram.Bot", "telegram.request",
-                 "telegram.request.BaseRequest", "telegram.ext", "bot", __name__):
-        lg = logging.getLogger(name)
+    loggers = [logging.getLogger(name) for name in (
+        "httpx", "httpcore", "telegram", "telegram.Bot", "telegram.request",
+        "telegram.request.BaseRequest", "telegram.ext", "bot", __name__)]
+    for target in [*loggers, *logging.getLogger().handlers]:
         if not any(isinstance(f, RedactingFilter) and f.secrets == flt.secrets
-                   for f in lg.filters):
-            lg.addFilter(flt)
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, RedactingFilter) and f.secrets == flt.secrets
-                   for f in handler.filters):
-            handler.addFilter(flt)
+                   for f in target.filters):
+            target.addFilter(flt)
     return flt
 
 
