@@ -343,12 +343,15 @@ def _feed_notes(store: Store, since_iso: str, until: datetime, quiet_after: time
         "SELECT feed_url, max(first_seen) FROM items GROUP BY feed_url")}
     failing, quiet = [], []
     polled = total = 0
+
+    def local(moment: datetime | None) -> datetime | None:
+        return moment.astimezone(zone) if moment else None
+
     for fs in store.feed_states():
         total += 1
         if fs.last_fetch and _iso_utc(fs.last_fetch) >= since_iso:
             polled += 1
         title = fs.title or fs.url
-        local = (lambda d: d.astimezone(zone) if d else None)
         if fs.paused_reason or fs.consecutive_errors > 0:
             problem = fs.paused_reason or fs.last_error or f"HTTP {fs.last_status}"
             failing.append(FeedNote(fs.url, title, _one_line(problem), fs.consecutive_errors,
