@@ -190,11 +190,12 @@ def render_alert(item: Item, matches: Sequence[Match], decision: Decision,
     if heading:
         add(f"🔔 <b>{_esc(heading)}</b>", f"🔔 {heading}")
 
-    title = _cut(_one_line(item.title), _TITLE_MAX) or "(untitled)"
+    title_line, outlet_line = _one_line(item.title), _one_line(item.outlet)
+    title = _cut(title_line, _TITLE_MAX) or "(untitled)"
     url = _safe_url(item.link)
     add(f"<b>{_link(_esc(title), url)}</b>", title)
 
-    outlet = _cut(_one_line(item.outlet), _OUTLET_MAX)
+    outlet = _cut(outlet_line, _OUTLET_MAX)
     when = _fmt_time(item.published)
     meta = " · ".join(x for x in (outlet, when) if x)
     if meta:
@@ -203,18 +204,18 @@ def render_alert(item: Item, matches: Sequence[Match], decision: Decision,
         plain_lines.append(url)
 
     summary = _one_line(item.summary)
-    if summary and summary != _one_line(item.title):
+    if summary and summary != title_line:
         excerpt = _cut(summary, _EXCERPT_MAX)
         add("", "")
         add(_esc(excerpt), excerpt)
 
-    terms = list(dict.fromkeys(_one_line(t) for m in matches for t in m.terms if _one_line(t)))
+    terms = [t for t in dict.fromkeys(_one_line(t) for m in matches for t in m.terms) if t]
     if terms:
         shown = _cut(", ".join(terms), _TERMS_MAX)
         add("", "")
         add(f"<i>Matched:</i> {_esc(shown)}", f"Matched: {shown}")
 
-    own = (_one_line(item.outlet), _one_line(item.title))
+    own = (outlet_line, title_line)
     others = [s for s in sources
               if not ((url and _safe_url(s.link) == url)
                       or (_one_line(s.outlet), _one_line(s.title)) == own)]
