@@ -306,7 +306,11 @@ def try_(ctx: click.Context, text: str | None, feed: str | None) -> None:
     settings = _settings(ctx)
     rules = _rules(settings)
     if settings.database.exists():
-        rules.novelty.load(Store(settings.database).stories())
+        store = Store(settings.database)
+        try:
+            rules.novelty.load(store.stories())
+        finally:
+            store.close()
     if feed:
         items = asyncio.run(_items_of(feed, settings))
     else:
