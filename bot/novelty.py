@@ -250,19 +250,18 @@ class NoveltyEngine:
         w.update({n: 0.5 for n in facts.numbers})
         return w
 
-    def _similarity(self, vec: dict[str, float], facts: Facts, ref: _Ref,
-                    fw: dict[str, float] | None = None, emb: Any = None) -> float:
+    def _similarity(self, vec: dict[str, float], ref: _Ref, fw: dict[str, float],
+                    emb: Any = None) -> float:
         """0.5 * n-gram cosine + 0.5 * share of the item's names/numbers the reference has
-        (weighted; names common to the baseline weigh less). Names bridge languages where
-        n-grams do not. With an embedder, the embedding cosine (rescaled from [floor, 1] to
-        [0, 1]: e5 puts unrelated ledes near 0.75) replaces the n-gram cosine."""
+        (weighted by ``fw``, the item's _fact_weights: names common to the baseline weigh
+        less). Names bridge languages where n-grams do not. With an embedder, the embedding
+        cosine (rescaled from [floor, 1] to [0, 1]: e5 puts unrelated ledes near 0.75)
+        replaces the n-gram cosine."""
         if emb is not None and ref.emb is not None:
             raw = float(emb @ ref.emb)
             cos = min(1.0, max(0.0, (raw - self._embed_floor) / (1.0 - self._embed_floor)))
         else:
             cos = cosine(ref.vec, vec) if len(ref.vec) <= len(vec) else cosine(vec, ref.vec)
-        if fw is None:
-            fw = self._fact_weights(facts)
         if not fw:
             return cos
         theirs = ref.keys
@@ -292,7 +291,7 @@ class NoveltyEngine:
         emb = self._embedder([item.text])[0] if self._embedder is not None else None
         fw = self._fact_weights(facts)
         events = [r for r in self._events if r.watchlists & topics] or self._events
-        e_sim, best_event = max(((self._similarity(vec, facts, r, fw, emb), r) for r in events),
+        e_sim, best_event = max(((self._similarity(vec, r, fw, emb), r) for r in events),
                                 key=lambda x: x[0])
 
         if published <= as_of:
@@ -309,7 +308,7 @@ class NoveltyEngine:
         # Stories of the same watchlist(s) still in the index.
         oldest = published - self.index_window
         topic_names = set().union(*(self._topic_names.get(t, set()) for t in topics)) | match_names
-        scored = [(self._similarity(vec, facts, ref, fw, emb), ref) for ref in self._stories.values()
+        scored = [(self._similarity(vec, ref, fw, emb), ref) for ref in self._stories.values()
                   if ref.watchlists & topics and ref.start >= oldest]
         best_story: _Ref | None = None
         s_sim = 0.0
