@@ -334,11 +334,9 @@ async def _items_of(source: str, settings: Settings) -> list[Item]:
     from bot.fetch import Fetcher
     from bot.parse import parse_feed
 
-    fetcher = Fetcher(user_agent=settings.watchbot_user_agent, max_bytes=settings.watchbot_max_body_bytes)
-    try:
+    async with Fetcher(user_agent=settings.watchbot_user_agent,
+                       max_bytes=settings.watchbot_max_body_bytes) as fetcher:
         result = await fetcher.fetch(source if "://" in source else str(Path(source).resolve()))
-    finally:
-        await fetcher.aclose()
     if not result.ok:
         click.echo(f"error: could not read {source}: {result.error or result.status}", err=True)
         raise SystemExit(1)
