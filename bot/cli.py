@@ -162,13 +162,10 @@ async def _run(settings: Settings, rules: Rules, once: bool) -> None:
 
 
 def _digest_job(settings: Settings, pipeline: Pipeline, channel):
-    """The scheduled digest, if the digest module is available and a schedule is configured."""
+    """The scheduled digest job, if a schedule is configured."""
     if not settings.watchbot_digest_cron:
         return None
-    try:
-        from bot.digest import post_scheduled_digest
-    except ImportError:  # pragma: no cover - digest ships with the package
-        return None
+    from bot.digest import post_scheduled_digest
 
     async def job() -> None:
         await post_scheduled_digest(settings, pipeline.store, channel, now=pipeline.clock())
