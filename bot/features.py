@@ -200,7 +200,7 @@ class Facts:
     ``names``: name keys -> a surface form (for reasons); ``title_names``: keys named in the
     title; ``numbers``: normalised numbers (not years, days of month or clock times);
     ``kinds``: event kinds; ``dates``: mentioned dates (start, end) resolved to a calendar period;
-    ``years``: bare years mentioned; ``anniversary``: anniversary/recap wording present.
+    ``anniversary``: anniversary/recap wording present.
     """
 
     names: dict[str, str] = field(default_factory=dict)
@@ -210,7 +210,6 @@ class Facts:
     kinds: frozenset[str] = frozenset()
     title_kinds: frozenset[str] = frozenset()
     dates: tuple[tuple[date, date], ...] = ()
-    years: frozenset[int] = frozenset()
     anniversary: bool = False
 
 
@@ -296,14 +295,12 @@ def _names(text: str) -> dict[str, tuple[str, bool]]:
     return found | {k: (w, False) for k, w in initial.items() if k in found}
 
 
-def _dates(tl: str, published: date | None) -> tuple[list[tuple[date, date]], set[int]]:
+def _dates(tl: str, published: date | None) -> list[tuple[date, date]]:
     """Date mentions ("27 June", "June 27, 2025", "в феврале", "10 oktyabrya", "2001-ci il")
     resolved to periods; a date without a year is the most recent such date not later than
     60 days after publication (announced deadlines are near-future)."""
     periods: list[tuple[date, date]] = []
-    years: set[int] = set()
     tokens = re.findall(r"\d{1,4}|[a-z']+", tl)
-    used_years: set[int] = set()
     for i, tok in enumerate(tokens):
         m = _month_of(tok) if tok.isalpha() else None
         if m is None:
@@ -317,7 +314,6 @@ def _dates(tl: str, published: date | None) -> tuple[list[tuple[date, date]], se
         for j in (i + 1, i + 2, i + 3):
             if 0 <= j < len(tokens) and tokens[j].isdigit() and len(tokens[j]) == 4:
                 year = int(tokens[j])
-                used_years.add(j)
                 break
         if year is None:
             if published is None:
@@ -338,10 +334,7 @@ def _dates(tl: str, published: date | None) -> tuple[list[tuple[date, date]], se
         except ValueError:
             continue
         periods.append((start, end))
-    for j, tok in enumerate(tokens):
-        if tok.isdigit() and len(tok) == 4 and 1900 <= int(tok) <= 2100 and j not in used_years:
-            years.add(int(tok))
-    return periods, years
+    return periods
 
 
 def extract(title: str, summary: str = "", published: date | None = None,
@@ -358,7 +351,7 @@ def extract(title: str, summary: str = "", published: date | None = None,
         k for k in names if translit(names[k]) in title_tl}
     tl = translit(_TIME.sub(" ", text))
     tl_title = translit(_TIME.sub(" ", core_title))
-    periods, years = _dates(tl, published)
+    periods = _dates(tl, published)
     day_positions = set()
     for m in re.finditer(r"(\d{1,2})\s+([a-z']+)|([a-z']+)\s+(\d{1,2})\b", tl):
         word = m.group(2) or m.group(3)
@@ -382,7 +375,6 @@ def extract(title: str, summary: str = "", published: date | None = None,
         kinds=frozenset(_kinds(re.sub(r"[^a-z0-9' ]+", " ", tl))),
         title_kinds=frozenset(_kinds(re.sub(r"[^a-z0-9' ]+", " ", tl_title))),
         dates=tuple(periods),
-        years=frozenset(years),
         anniversary=bool(ANNIVERSARY.search(tl)),
     )
 
