@@ -337,15 +337,13 @@ def _dates(tl: str, published: date | None) -> list[tuple[date, date]]:
     return periods
 
 
-def extract(title: str, summary: str = "", published: date | None = None,
-            *, ignore: set[str] | frozenset[str] = frozenset()) -> Facts:
-    """Facts of an item. ``ignore``: name keys that are not facts (e.g. the watchlist terms
-    that made the item match: they say what the topic is, not what happened)."""
+def extract(title: str, summary: str = "", published: date | None = None) -> Facts:
+    """Facts of an item (the terms that made it match are set aside by novelty, which knows
+    them)."""
     att = _ATTRIBUTION.search(title)
     core_title = title[:att.start()] if att and att.start() > 15 else title
     text = f"{core_title}\n{summary}" if summary else core_title
-    names_all = _names(text)
-    names = {k: s for k, (s, _a) in names_all.items() if k not in ignore}
+    names = {k: s for k, (s, _a) in _names(text).items()}
     title_tl = translit(core_title)
     title_names = {k for k in _names(core_title) if k in names} | {
         k for k in names if translit(names[k]) in title_tl}
