@@ -84,6 +84,17 @@ def _admin(settings: Settings):
     return notify
 
 
+def _lock(state: Path) -> StateLock:
+    """The state folder's lock, acquired; another running instance is a configuration error."""
+    lock = StateLock(state)
+    try:
+        lock.acquire()
+    except StateLockedError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_CONFIG)
+    return lock
+
+
 def _rules(settings: Settings) -> Rules:
     try:
         return Rules.load(settings.watchbot_watchlists)
@@ -115,12 +126,7 @@ def run(ctx: click.Context, once: bool) -> None:
     feeds, problems = load_feeds(settings.watchbot_feeds)
     if problems and not feeds:
         _fail_config(problems)
-    lock = StateLock(settings.watchbot_state)
-    try:
-        lock.acquire()
-    except StateLockedError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(EXIT_CONFIG)
+    lock = _lock(settings.watchbot_state)
     if not settings.telegram_enabled:
         click.echo("TELEGRAM_BOT_TOKEN/TELEGRAM_CHAT_ID not set: alerts are printed to the console.", err=True)
     try:
@@ -365,12 +371,7 @@ def replay_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, post: 
     with tempfile.TemporaryDirectory(prefix="watchbot-replay-") as tmp:
         state = Path(state_dir) if state_dir else Path(tmp)
         settings = replace(settings, watchbot_state=state)
-        lock = StateLock(state)
-        try:
-            lock.acquire()
-        except StateLockedError as exc:
-            click.echo(f"error: {exc}", err=True)
-            raise SystemExit(EXIT_CONFIG)
+        lock = _lock(state)
         try:
             records = asyncio.run(_replay(settings, rules, files, post))
         finally:
