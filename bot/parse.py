@@ -178,6 +178,10 @@ def _codec(name: str | None) -> str | None:
     return codec
 
 
+_HIGH_RUN = re.compile(rb"[\xc0-\xff]+")
+_CP1251_LOWER = re.compile(rb"[\xe0-\xff]+")  # cp1251's lower-case letters (KOI8-R's upper)
+
+
 def _guess_cyrillic(body: bytes) -> str | None:
     """'cp1251' or 'koi8-r' if the 8-bit bytes look like Russian/Ukrainian text, else None.
 
@@ -193,12 +197,8 @@ def _guess_cyrillic(body: bytes) -> str | None:
     alone = sum(1 for r in runs if len(r) == 1)
     if (total - alone) / total < 0.6:
         return None
-    lower_cp1251 = sum(len(r) for r in _HIGH_UPPER.findall(body, 0, 200_000))
+    lower_cp1251 = sum(len(r) for r in _CP1251_LOWER.findall(body, 0, 200_000))
     return "cp1251" if lower_cp1251 * 2 >= total else "koi8-r"
-
-
-_HIGH_RUN = re.compile(rb"[\xc0-\xff]+")
-_HIGH_UPPER = re.compile(rb"[\xe0-\xff]+")
 
 
 def _decode(body: bytes, http_charset: str | None) -> tuple[str, str, str | None]:
