@@ -79,9 +79,6 @@ class Daemon:
             if not self._stopping.is_set() and feed.url in self._feeds:
                 self._arm(feed)
 
-    async def _drain(self) -> None:
-        await self.pipeline.drain()
-
     async def _refresh(self) -> None:
         """Pick up edits of the rules and of the feed list without a restart."""
         self.pipeline.reload_rules_if_changed()
@@ -99,7 +96,7 @@ class Daemon:
         """Schedule everything and run until ``stop()``; then shut down cleanly."""
         await self._refresh()
         log.info("watching %d feeds", len(self._feeds))
-        self.scheduler.add_job(self._tracked(self._drain), "interval", seconds=DRAIN_EVERY,
+        self.scheduler.add_job(self._tracked(self.pipeline.drain), "interval", seconds=DRAIN_EVERY,
                                id="drain", max_instances=1, coalesce=True,
                                next_run_time=datetime.now(timezone.utc))
         self.scheduler.add_job(self._tracked(self._refresh), "interval", seconds=RULES_EVERY,
