@@ -327,8 +327,9 @@ def _split_block(block: str, limit: int) -> list[str]:
                 flush()
             cur.append(ch)
             used += w
-    if "".join(cur).strip() and html_to_plain("".join(cur)).strip():
-        chunks.append("".join(cur))
+    body = "".join(cur)
+    if html_to_plain(body).strip():
+        chunks.append(body)
     return chunks
 
 
