@@ -138,24 +138,19 @@ ANNIVERSARY = re.compile(
     r"godovshchin|god nazad|god spustya|god so dnya|ildonum|il donum|yil donum|yildonum|"
     r"bir il (evvel|once|kecib)|bir yil once|il tamam)", re.I)
 
-_MONTHS: list[tuple[int, str]] = []
-for _m, _names in enumerate([
+#: Month names (EN, RU/AZ after translit, TR) -> month number.
+_MONTH_WORD = {n: m for m, names in enumerate([
     "january jan yanvar ocak", "february feb fevral subat", "march mar mart",
-    "april apr aprel nisan", "may may mayis", "june jun iyun haziran",
+    "april apr aprel nisan", "may mayis", "june jun iyun haziran",
     "july jul iyul temmuz", "august aug avgust avqust agustos",
     "september sep sept sentyabr eylul", "october oct oktyabr ekim",
     "november nov noyabr kasim", "december dec dekabr aralik",
-], start=1):
-    for _n in _names.split():
-        _MONTHS.append((_m, _n))
+], start=1) for n in names.split()}
 # Russian month stems in all cases (yanvar-ya, iyune...) after translit; May ("ma-") is too
 # short for a stem and is listed by its forms in _month_of.
 _RU_MONTH_STEMS = {"yanvar": 1, "fevral": 2, "mart": 3, "aprel": 4, "iyun": 6,
                    "iyul": 7, "avgust": 8, "sentyabr": 9, "oktyabr": 10, "noyabr": 11,
                    "dekabr": 12}
-_MONTH_WORD = {}
-for _m, _n in _MONTHS:
-    _MONTH_WORD[_n] = _m
 
 
 @lru_cache(maxsize=65536)
