@@ -201,8 +201,8 @@ def _guess_cyrillic(body: bytes) -> str | None:
     return "cp1251" if lower_cp1251 * 2 >= total else "koi8-r"
 
 
-def _decode(body: bytes, http_charset: str | None) -> tuple[str, str, str | None]:
-    """Bytes -> (text, encoding used, note about a declaration we overrode or None).
+def _decode(body: bytes, http_charset: str | None) -> tuple[str, str | None]:
+    """Bytes -> (text, note about a declaration we overrode or None).
 
     Order: a BOM; then UTF-8 if the bytes are valid UTF-8 (legacy-encoded text with non-ASCII
     letters is practically never valid UTF-8, while "charset=ISO-8859-1" server defaults on
@@ -213,12 +213,12 @@ def _decode(body: bytes, http_charset: str | None) -> tuple[str, str, str | None
     """
     for bom, enc in _BOMS:
         if body.startswith(bom):
-            return body[len(bom):].decode(enc, "replace"), enc, None
+            return body[len(bom):].decode(enc, "replace"), None
     for pattern, enc in _NUL_PATTERNS:
         if body.startswith(pattern):
-            return body.decode(enc, "replace"), enc, None
+            return body.decode(enc, "replace"), None
     try:
-        return body.decode("utf-8"), "utf-8", None
+        return body.decode("utf-8"), None
     except UnicodeDecodeError:
         pass
     m = _XML_DECL_ENC.search(body, 0, 2048)
@@ -233,13 +233,13 @@ def _decode(body: bytes, http_charset: str | None) -> tuple[str, str, str | None
         if enc in _LATIN:
             guess = _guess_cyrillic(body)
             if guess:
-                return body.decode(guess, "replace"), guess, \
+                return body.decode(guess, "replace"), \
                     f"declared {enc} but the text is Cyrillic; decoded as {guess}"
-        return text, enc, None
+        return text, None
     said = ", ".join(d for d in declared if d)
     guess = _guess_cyrillic(body) or "cp1252"
     why = f"not valid {said}" if said else "no declared encoding and not UTF-8"
-    return body.decode(guess, "replace"), guess, f"{why}; decoded as {guess}"
+    return body.decode(guess, "replace"), f"{why}; decoded as {guess}"
 
 
 # Entity declarations live in a DOCTYPE's internal subset. No real feed needs one, and they are
@@ -370,7 +370,7 @@ def _parse(body: bytes, headers: dict[str, str], url: str, now: datetime) -> Par
         return ParsedFeed(items=(), error="empty body")
     content_type = headers.get("content-type", "")
     charset = _CHARSET_RE.search(content_type)
-    text, _encoding, note = _decode(body, charset.group(1) if charset else None)
+    text, note = _decode(body, charset.group(1) if charset else None)
     if _declares_entities(text):
         return ParsedFeed(items=(), error="refused: the document declares XML entities "
                                           "(entity expansion / external entity attack)")
