@@ -646,15 +646,13 @@ class TelegramChannel:
             return SendOutcome("sent", message_id=msg.message_id if msg is not None
                                and not isinstance(msg, bool) else message_id)
 
-    def _backoff(self, failures: int) -> float:
-        return self.backoff * (2 ** (failures - 1))
-
     async def _back_off(self, failures: int, exc: Exception) -> SendOutcome | None:
         """After a failure that never reached Telegram: wait and return None to try again, or
         give up with a "retry" outcome once ``network_retries`` is spent."""
+        delay = self.backoff * (2 ** (failures - 1))
         if failures > self.network_retries:
-            return SendOutcome("retry", retry_after=self._backoff(failures), error=self._describe(exc))
-        await self.sleep(self._backoff(failures))
+            return SendOutcome("retry", retry_after=delay, error=self._describe(exc))
+        await self.sleep(delay)
         return None
 
     def _describe(self, exc: BaseException) -> str:
