@@ -260,8 +260,12 @@ def build_digest(store: Store, *, since: datetime, until: datetime,
     totals: Counter[str] = Counter()
     known: Counter[str] = Counter()
     later_updates: Counter[str] = Counter()
+    # The period's stories, plus the earlier ones its updates were folded into (not every
+    # story of the retention window).
     story_rows = {r["id"]: r for r in db.execute(
-        "SELECT * FROM stories WHERE first_seen < ? ORDER BY first_seen, id", (until_iso,))}
+        "SELECT * FROM stories WHERE first_seen < ? AND (first_seen >= ? OR id IN ("
+        "SELECT story_id FROM items WHERE decision = 'update' AND first_seen >= ? AND first_seen < ?)) "
+        "ORDER BY first_seen, id", (until_iso, since_iso, since_iso, until_iso))}
     for n, row in enumerate(rows, 1):
         totals[row["decision"]] += 1
         if row["decision"] == "known":
