@@ -255,7 +255,7 @@ def build_digest(store: Store, *, since: datetime, until: datetime,
     db = store.db
 
     # Items of the period: counts per decision and per watchlist.
-    rows = db.execute("SELECT key, decision, matches, story_id FROM items WHERE first_seen >= ? "
+    rows = db.execute("SELECT decision, matches, story_id FROM items WHERE first_seen >= ? "
                       "AND first_seen < ? ORDER BY first_seen, rowid", (since_iso, until_iso)).fetchall()
     totals: Counter[str] = Counter()
     known: Counter[str] = Counter()
