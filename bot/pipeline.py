@@ -27,7 +27,7 @@ from bot.novelty import NoveltyEngine
 from bot.parse import ParsePool, parse_feed
 from bot.store import FeedState, Store, utcnow
 from bot.timeline import load_timeline
-from bot.watchlists import load_watchlists
+from bot.watchlists import TIMELINE_FILE, load_watchlists
 from bot.yamlconf import ConfigProblem
 
 log = logging.getLogger("watchbot")
@@ -69,7 +69,7 @@ class Rules:
         """Load and compile every watchlist and the timeline; RulesError lists all problems."""
         fingerprint = rules_fingerprint(folder)
         watchlists, problems = load_watchlists(folder)
-        timeline, timeline_problems = load_timeline(folder / "timeline.yaml")
+        timeline, timeline_problems = load_timeline(folder / TIMELINE_FILE)
         problems = list(problems) + list(timeline_problems)
         if not problems and not watchlists:
             problems.append(ConfigProblem(str(folder), None, None, "no watchlists found",
@@ -309,8 +309,10 @@ class Pipeline:
                     self.store.record_seen(newest[len(let_through):], now)
                     fresh = let_through
                 report.new_items = len(fresh)
-                for item in sorted(fresh, key=_published_key):
-                    _, decision = self.process_item(item, now)
+                fresh = sorted(fresh, key=_published_key)
+                # One automaton pass for the whole response: the same matches as item by item.
+                for item, matches in zip(fresh, self.rules.matcher.match_many(fresh)):
+                    _, decision = self.process_item(item, now, matches)
                     report.alerts += decision.kind == "alert"
                 self.store.record_poll(feed.url, error=None, next_check=next_check,
                                        validators=result.validators, body_hash=result.body_hash,
@@ -325,9 +327,11 @@ class Pipeline:
 
     # ------------------------------------------------------------------ one item
 
-    def process_item(self, item: Item, now: datetime) -> tuple[list[Match], Decision]:
-        """Match, decide and record one new item (with its outbox rows, atomically)."""
-        matches = self.rules.matcher.match(item)
+    def process_item(self, item: Item, now: datetime,
+                     matches: Sequence[Match] | None = None) -> tuple[list[Match], Decision]:
+        """Match (unless ``matches`` are given), decide and record one new item, with its outbox
+        rows, atomically."""
+        matches = list(self.rules.matcher.match(item) if matches is None else matches)
         if not matches:
             decision = Decision("ignored", reasons=("matched no watchlist",))
             self.store.record_item(item, (), decision, now)
