@@ -110,7 +110,7 @@ def _cut(text: str, limit: int) -> str:
     return head.rstrip(" ,.;:-—") + "…"
 
 
-def _safe_url(url: str | None) -> str | None:
+def safe_url(url: str | None) -> str | None:
     """The URL if it is a plain absolute http(s) URL, else None (never a javascript: link)."""
     if not url:
         return None
@@ -131,7 +131,7 @@ def _esc(text: str) -> str:
 
 
 def _link(text_html: str, url: str | None) -> str:
-    safe = _safe_url(url)
+    safe = safe_url(url)
     if safe is None:
         return text_html
     return f'<a href="{html.escape(safe, quote=True)}">{text_html}</a>'
@@ -192,7 +192,7 @@ def render_alert(item: Item, matches: Sequence[Match], decision: Decision,
 
     title_line, outlet_line = _one_line(item.title), _one_line(item.outlet)
     title = _cut(title_line, _TITLE_MAX) or "(untitled)"
-    url = _safe_url(item.link)
+    url = safe_url(item.link)
     add(f"<b>{_link(_esc(title), url)}</b>", title)
 
     outlet = _cut(outlet_line, _OUTLET_MAX)
@@ -217,12 +217,12 @@ def render_alert(item: Item, matches: Sequence[Match], decision: Decision,
 
     own = (outlet_line, title_line)
     others = [s for s in sources
-              if not ((url and _safe_url(s.link) == url)
+              if not ((url and safe_url(s.link) == url)
                       or (_one_line(s.outlet), _one_line(s.title)) == own)]
     seen: set[tuple[str, str | None]] = set()
     uniq: list[Source] = []
     for s in others:
-        key = (_one_line(s.outlet) or _one_line(s.title), _safe_url(s.link))
+        key = (_one_line(s.outlet) or _one_line(s.title), safe_url(s.link))
         if key not in seen:
             seen.add(key)
             uniq.append(s)
@@ -244,7 +244,7 @@ def render_alert(item: Item, matches: Sequence[Match], decision: Decision,
             name = _cut(_one_line(s.outlet) or _one_line(s.title) or "source", _OUTLET_MAX)
             lang = _cut(_one_line(s.language), 12)
             suffix = f" ({lang})" if lang else ""
-            link = _safe_url(s.link)
+            link = safe_url(s.link)
             line_h = f"\n• {_link(_esc(name), link)}{_esc(suffix)}"
             line_p = f"\n• {name}{suffix}" + (f" {link}" if link else "")
             room = TEXT_LIMIT - (0 if i == len(uniq) - 1 else reserve)

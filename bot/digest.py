@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from bot.deliver import CAPTION_LIMIT, TEXT_LIMIT, fit_html, html_to_plain, visible_length
+from bot.deliver import CAPTION_LIMIT, TEXT_LIMIT, fit_html, html_to_plain, safe_url, visible_length
 from bot.models import SendOutcome
 from bot.store import Store
 from bot.timeline import Timeline
@@ -67,7 +67,6 @@ RECENT_EVENTS = 3  # baseline events shown per watchlist for context
 QUIET_AFTER = timedelta(days=3)  # a feed with no new item for this long is "quiet"
 _TITLE_MAX = 300
 _EXCERPT_MAX = 220
-_HTTP_URL = re.compile(r"https?://[^\s<>\"\x00-\x1f\x7f]+", re.IGNORECASE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -443,13 +442,6 @@ def _empty_line(digest: Digest) -> str:
     return f"No new developments between {_when(digest.since)} and {_when(digest.until)}."
 
 
-def _safe_url(url: str | None) -> str | None:
-    """The URL if it is a plain absolute http(s) URL, else None (never a javascript: link)."""
-    if not url or len(url) > 2048 or not _HTTP_URL.fullmatch(url.strip()):
-        return None
-    return url.strip()
-
-
 # ---------------------------------------------------------------------------------------------
 # Text and Markdown
 # ---------------------------------------------------------------------------------------------
@@ -503,7 +495,7 @@ def render_markdown(digest: Digest) -> str:
             out += ["No new developments.", ""]
         for story in section.stories:
             title = _md(_cut(story.title, _TITLE_MAX))
-            url = _safe_url(story.link)
+            url = safe_url(story.link)
             head = f"[{title}](<{url}>)" if url else title
             out.append(f"- **{head}**  ")
             meta = _meta_line(story)
@@ -548,7 +540,7 @@ def render_html(digest: Digest) -> str:
             body.append("<ul>")
             for story in section.stories:
                 title = _e(_cut(story.title, _TITLE_MAX))
-                url = _safe_url(story.link)
+                url = safe_url(story.link)
                 head = f'<a href="{_e(url)}">{title}</a>' if url else title
                 meta = _meta_line(story)
                 excerpt = f"<br><em>{_e(story.excerpt)}</em>" if story.excerpt else ""
@@ -630,7 +622,7 @@ def print_rich(digest: Digest, console: Any) -> None:
         table.add_column("development", ratio=3)
         table.add_column("sources", ratio=1)
         for story in section.stories:
-            url = _safe_url(story.link)
+            url = safe_url(story.link)
             cell = Text(_cut(story.title, _TITLE_MAX), style=f"bold link {url}" if url else "bold")
             if story.excerpt:
                 cell.append("\n" + story.excerpt, style="dim")
@@ -690,7 +682,7 @@ def _t(text: str) -> str:
 
 
 def _tlink(text_html: str, url: str | None) -> str:
-    safe = _safe_url(url)
+    safe = safe_url(url)
     return f'<a href="{html.escape(safe, quote=True)}">{text_html}</a>' if safe else text_html
 
 
