@@ -141,6 +141,7 @@ class Pipeline:
         self._retry_at: datetime | None = None
         self.rules_problems: list[ConfigProblem] = []
         self._bad_fingerprint: tuple | None = None  # a broken edit is reported once, not every poll
+        self._feeds_cache: tuple[tuple | None, list[Feed]] | None = None
         interrupted = store.recover_interrupted_sends(clock())
         if interrupted:
             log.warning("%d alert(s) were being sent when the last run stopped; recorded as "
@@ -220,11 +221,22 @@ class Pipeline:
     # ------------------------------------------------------------------ polling
 
     def feeds(self) -> list[Feed]:
-        feeds, problems = load_feeds(self.settings.watchbot_feeds)
+        """The configured feeds, re-read only when the feed list file changed (the daemon asks
+        every few seconds); problems are logged once per version of the file."""
+        path = self.settings.watchbot_feeds
+        try:
+            stat = path.stat()
+            fingerprint = (stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            fingerprint = None
+        if self._feeds_cache is not None and fingerprint is not None and self._feeds_cache[0] == fingerprint:
+            return list(self._feeds_cache[1])
+        feeds, problems = load_feeds(path)
         for p in problems:
             log.warning("%s", p)
         self.store.sync_feeds(feeds)
-        return feeds
+        self._feeds_cache = (fingerprint, feeds)
+        return list(feeds)
 
     async def run_once(self, feeds: Sequence[Feed] | None = None) -> CycleReport:
         """One cycle over every feed (paused ones skipped), then deliver. For cron and tests."""

@@ -216,3 +216,23 @@ async def test_update_of_a_story_whose_post_may_have_been_sent_is_not_left_pendi
     finally:
         await pipeline.aclose()
         await channel.aclose()
+
+
+def test_feed_list_is_reread_only_when_the_file_changes(tmp_path, clock):
+    """An edited feed list takes effect on the next read; an unchanged file is not parsed again."""
+    settings = make_settings(tmp_path, ["https://a.example/rss"])
+    path = settings.watchbot_feeds
+    pipeline = Pipeline.build(settings, channel=None, clock=clock)
+    try:
+        assert [f.url for f in pipeline.feeds()] == ["https://a.example/rss"]
+        # Same size and mtime but unparsable content: a re-read would find no feeds.
+        stat = path.stat()
+        path.write_bytes(b"x" * stat.st_size)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        assert [f.url for f in pipeline.feeds()] == ["https://a.example/rss"]
+        path.write_text('<opml version="2.0"><body><outline xmlUrl="https://a.example/rss"/>'
+                        '<outline xmlUrl="https://b.example/feed.xml"/></body></opml>', encoding="utf-8")
+        assert [f.url for f in pipeline.feeds()] == ["https://a.example/rss", "https://b.example/feed.xml"]
+        assert {s.url for s in pipeline.store.feed_states()} == {"https://a.example/rss", "https://b.example/feed.xml"}
+    finally:
+        pipeline.parser.close()
