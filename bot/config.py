@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from bot.fetch import DEFAULT_USER_AGENT  # one User-Agent, defined where it is sent
 from bot.models import Feed
 from bot.yamlconf import ConfigProblem
 
@@ -69,7 +70,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "headers and body) before it is abandoned."),
     SettingSpec("WATCHBOT_MAX_BODY_BYTES", int, 10 * 1024 * 1024, "Largest feed body read; "
                 "a larger one is abandoned while streaming and reported."),
-    SettingSpec("WATCHBOT_USER_AGENT", str, "watchbot/0.1 (feed monitor; +https://example.invalid/watchbot)",
+    SettingSpec("WATCHBOT_USER_AGENT", str, DEFAULT_USER_AGENT,
                 "User-Agent sent with every request."),
     SettingSpec("WATCHBOT_PARSE_WORKERS", int, -1, "Processes that parse feeds; -1 = one per "
                 "core, 0 = parse in the main process."),
@@ -110,7 +111,7 @@ class Settings:
     watchbot_per_host: int = 4
     watchbot_timeout: float = 60.0
     watchbot_max_body_bytes: int = 10 * 1024 * 1024
-    watchbot_user_agent: str = ""
+    watchbot_user_agent: str = DEFAULT_USER_AGENT
     watchbot_parse_workers: int = -1
     watchbot_retention_days: int = 400
     watchbot_send_interval: float = 1.0
@@ -203,7 +204,6 @@ def load_settings(config_path: Path | str | None = None, environ: Mapping[str, s
     for name in ("WATCHBOT_FEEDS", "WATCHBOT_WATCHLISTS", "WATCHBOT_STATE"):
         value = kwargs.get(name.lower(), _SPEC[name].default)
         kwargs[name.lower()] = (base / Path(value)).resolve() if not Path(value).is_absolute() else Path(value)
-    kwargs.setdefault("watchbot_user_agent", _SPEC["WATCHBOT_USER_AGENT"].default)
     settings = Settings(**kwargs, config_path=path if path.exists() else None)
     problems.extend(_check_values(settings))
     if problems:
