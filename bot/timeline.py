@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 from bot.yamlconf import ConfigProblem, load_yaml_validated
@@ -67,14 +68,19 @@ def _period(text: str, *, end: bool) -> date:
     return date(parts[0], 12, 31) if end else date(parts[0], 1, 1)
 
 
+@lru_cache(maxsize=1)
+def _schema() -> dict:
+    """The packaged schema, read once: the daemon reloads the timeline on every edit."""
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
 def load_timeline(path: Path | str) -> tuple[Timeline | None, list[ConfigProblem]]:
     """Load and validate a timeline file. Returns (timeline, problems); the timeline is None
     whenever there is any problem, so a broken edit never silently shrinks the baseline.
     Schema problems carry file:line:column (bot.yamlconf); semantic ones (impossible dates,
     'until' before 'date', duplicate ids) are reported too."""
     path = Path(path)
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    data, problems = load_yaml_validated(path, schema)
+    data, problems = load_yaml_validated(path, _schema())
     if data is None or problems:
         return None, problems
     shown = str(path)
