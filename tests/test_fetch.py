@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gzip
 import hashlib
 import os
 import socket
@@ -285,4 +284,3 @@ def test_feed_server_in_thread_serves_synchronous_clients():
         assert len(srv.requests("/t.xml")) == 1
         gz = httpx.get(srv.url("/t.xml"), headers={"If-None-Match": response.headers["etag"]})
         assert gz.status_code == 304
-    assert gzip.decompress(gzip.compress(BODY)) == BODY
