@@ -411,6 +411,21 @@ class BotApiStandIn:
             raise _Rejection(400, "Bad Request: message text is empty")
         return stripped, entities
 
+    def _checked(self, params: dict[str, Any], field: str) -> tuple[str, str | None, str, list]:
+        """The text or caption of a request, parsed and held to Telegram's length limit (which
+        counts the visible text, after entity parsing, in UTF-16 units)."""
+        text = str(params.get(field, ""))
+        parse_mode = params.get("parse_mode") or None
+        if field == "caption":
+            visible, entities = self._parse(text, parse_mode, what="caption")
+            if utf16_len(visible) > CAPTION_LIMIT:
+                raise _Rejection(400, "Bad Request: message caption is too long")
+        else:
+            visible, entities = self._parse(text, parse_mode)
+            if utf16_len(visible) > TEXT_LIMIT:
+                raise _Rejection(400, "Bad Request: message is too long")
+        return text, parse_mode, visible, entities
+
     def _message(self, chat: _Chat, mid: int, date: int, visible: str,
                  entities: list[dict[str, Any]], key: str = "text") -> dict[str, Any]:
         msg: dict[str, Any] = {
@@ -437,11 +452,7 @@ class BotApiStandIn:
 
     def _m_sendmessage(self, params: dict[str, Any]) -> dict[str, Any]:
         chat = self._chat(params)
-        text = str(params.get("text", ""))
-        parse_mode = params.get("parse_mode") or None
-        visible, entities = self._parse(text, parse_mode)
-        if utf16_len(visible) > TEXT_LIMIT:
-            raise _Rejection(400, "Bad Request: message is too long")
+        text, parse_mode, visible, entities = self._checked(params, "text")
         with self._lock:
             mid, now = next(self._ids), time.time()
             chat.messages.append({
@@ -456,11 +467,7 @@ class BotApiStandIn:
             mid = int(str(params.get("message_id")))
         except ValueError:
             raise _Rejection(400, "Bad Request: message identifier is not specified") from None
-        text = str(params.get("text", ""))
-        parse_mode = params.get("parse_mode") or None
-        visible, entities = self._parse(text, parse_mode)
-        if utf16_len(visible) > TEXT_LIMIT:
-            raise _Rejection(400, "Bad Request: message is too long")
+        text, parse_mode, visible, entities = self._checked(params, "text")
         with self._lock:
             msg = next((m for m in chat.messages if m["message_id"] == mid), None)
             if msg is None or msg["kind"] != "text":
@@ -490,11 +497,7 @@ class BotApiStandIn:
             data = photo.file.read()
             if not data:
                 raise _Rejection(400, "Bad Request: file must be non-empty")
-        caption = str(params.get("caption", ""))
-        parse_mode = params.get("parse_mode") or None
-        visible, entities = self._parse(caption, parse_mode, what="caption")
-        if utf16_len(visible) > CAPTION_LIMIT:
-            raise _Rejection(400, "Bad Request: message caption is too long")
+        caption, parse_mode, visible, entities = self._checked(params, "caption")
         with self._lock:
             mid, now = next(self._ids), time.time()
             chat.messages.append({
