@@ -102,15 +102,22 @@ def canonical_link(link: str) -> str:
     return urllib.parse.urlunsplit((scheme, netloc, path, "&".join(kept), ""))
 
 
-def item_key(guid: str | None, link: str | None, title: str, published: datetime | None) -> str:
-    """Identity of an item within its feed: ``guid:...``, else ``link:...``, else ``hash:...``.
+def item_key(guid: str | None, link: str | None, title: str, published: datetime | None,
+             feed_url: str | None = None) -> str:
+    """Identity of an item: ``guid:...``, else ``link:...``, else ``hash:...``.
 
-    The prefix keeps the kinds from colliding. The hash covers the case-folded,
-    whitespace-collapsed title and the ISO date, so re-fetching an unchanged item gives the
-    same key.
+    The prefix keeps the kinds from colliding. With ``feed_url``, an opaque GUID is scoped to
+    that feed (``guid:FEED#1001``): RSS 2.0 requires a GUID to be unique only within its
+    channel, so "1001" from two outlets' CMSs are different items. A URL-shaped GUID is
+    globally unique and stays as it is, so one article in two feeds of an outlet is one item.
+    The hash covers the case-folded, whitespace-collapsed title and the ISO date, so
+    re-fetching an unchanged item gives the same key.
     """
     if guid and guid.strip():
-        return "guid:" + guid.strip()
+        guid = guid.strip()
+        if feed_url and not guid.lower().startswith(("http://", "https://")):
+            return f"guid:{feed_url}#{guid}"
+        return "guid:" + guid
     if link and link.strip():
         return "link:" + canonical_link(link)
     norm = " ".join(title.split()).casefold()
@@ -334,11 +341,24 @@ def _when(entry: dict) -> datetime | None:
     return None
 
 
+# An absolute http(s) URL whose authority is just a host name: the slow path below would accept
+# it unchanged. Nearly every feed link has this shape, and the check costs a tenth of urlsplit +
+# .port + .hostname. Anything else (a port, user info, IPv6, spaces) takes the slow path.
+_PLAIN_HTTP_URL = re.compile(r"https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?:[/?#]\S*)?\Z",
+                             re.I)
+
+
 def _absolute(base: str, link: str | None) -> str | None:
     """``link`` resolved against ``base``; None unless the result is a valid http(s) URL."""
     if not link:
         return None
     link = link.strip()
+    if _PLAIN_HTTP_URL.match(link):
+        return link
+    return _absolute_general(base, link)
+
+
+def _absolute_general(base: str, link: str) -> str | None:
     try:
         if not link.startswith(("https://", "http://")):  # urljoin costs ~20 µs: only if needed
             link = urllib.parse.urljoin(base, link) if base else link
@@ -353,19 +373,24 @@ def _absolute(base: str, link: str | None) -> str | None:
 
 
 def parse_feed(body: bytes, headers: dict[str, str], url: str, *,
-               now: datetime | None = None) -> ParsedFeed:
-    """Parse one feed body; ``url`` is only the base for relative links and the outlet fallback.
+               feed_url: str | None = None, now: datetime | None = None) -> ParsedFeed:
+    """Parse one feed body; ``url`` (where the body came from) is the base for relative links
+    and the outlet fallback.
 
+    ``feed_url``: the feed as subscribed (it stays the same across redirects). Items carry it
+    and opaque GUIDs are scoped to it (see ``item_key``); without it, items carry ``url`` and
+    keys are unscoped (archives, ``try``).
     ``headers`` are the response headers (lower-case names); Content-Type's charset counts.
     ``now`` (aware) is the clock for the future-date check; default: the current time.
     """
     try:
-        return _parse(body, headers or {}, url, now or datetime.now(timezone.utc))
+        return _parse(body, headers or {}, url, feed_url, now or datetime.now(timezone.utc))
     except Exception as exc:  # never raise: a hostile or broken feed is data, not a crash
         return ParsedFeed(items=(), error=f"parser failure: {_one_line(exc)}")
 
 
-def _parse(body: bytes, headers: dict[str, str], url: str, now: datetime) -> ParsedFeed:
+def _parse(body: bytes, headers: dict[str, str], url: str, feed_url: str | None,
+           now: datetime) -> ParsedFeed:
     if not body or not body.strip():
         return ParsedFeed(items=(), error="empty body")
     content_type = headers.get("content-type", "")
@@ -440,11 +465,11 @@ def _parse(body: bytes, headers: dict[str, str], url: str, now: datetime) -> Par
         item_title = plain_text(entry.get("title", ""), TITLE_MAX_CHARS)
         summary = plain_text(entry.get("summary", ""), SUMMARY_MAX_CHARS)
         key = item_key(guid if guid not in shared else None, link,
-                       item_title or summary[:200], published)
+                       item_title or summary[:200], published, feed_url)
         if key in seen:
             continue
         seen.add(key)
-        items.append(Item(key=key, feed_url=url, title=item_title, link=link, summary=summary,
+        items.append(Item(key=key, feed_url=feed_url or url, title=item_title, link=link, summary=summary,
                           published=published, outlet=outlet, language=language, guid=guid))
 
     warnings = [n for n in (note, junk) if n]
@@ -513,13 +538,15 @@ class ParsePool:
                 max_workers=self.workers, mp_context=ctx, initializer=_worker_init)
         return self._executor
 
-    async def parse(self, body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
-        """Parse in a worker (or inline); never raises for a bad feed."""
+    async def parse(self, body: bytes, headers: dict[str, str], url: str,
+                    feed_url: str | None = None) -> ParsedFeed:
+        """``parse_feed`` in a worker (or inline); never raises for a bad feed."""
         if self.workers == 0:
-            return parse_feed(body, headers, url)
+            return parse_feed(body, headers, url, feed_url=feed_url)
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._pool(), parse_feed, body, dict(headers), url)
+            return await loop.run_in_executor(self._pool(), _parse_in_worker, body,
+                                              dict(headers), url, feed_url)
         except BrokenProcessPool:
             self._reset()
             return ParsedFeed(items=(), error="parser worker died while parsing this feed")
@@ -551,6 +578,11 @@ class ParsePool:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _parse_in_worker(body: bytes, headers: dict[str, str], url: str,
+                     feed_url: str | None) -> ParsedFeed:  # pragma: no cover - in the worker
+    return parse_feed(body, headers, url, feed_url=feed_url)
 
 
 def _noop(_: int) -> None:

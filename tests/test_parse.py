@@ -328,3 +328,33 @@ def test_unusable_links_become_none(link):
             f"</item></channel></rss>").encode()
     (item,) = parse_feed(body, {}, "ftp://feeds.example/rss", now=NOW).items
     assert item.link is None
+
+
+def test_opaque_guid_is_scoped_to_the_subscribed_feed_and_url_guid_is_not():
+    """With feed_url, "1001" becomes feed-scoped while a URL-shaped GUID stays global."""
+    assert item_key("1001", None, "t", None, "https://a.example/rss") == "guid:https://a.example/rss#1001"
+    assert item_key("https://a.example/n/1", None, "t", None, "https://a.example/rss") == \
+        "guid:https://a.example/n/1"
+    assert item_key("1001", None, "t", None) == "guid:1001"
+    body = (b'<rss version="2.0"><channel><title>A</title><item><guid isPermaLink="false">1001'
+            b'</guid><title>x</title></item></channel></rss>')
+    (item,) = parse_feed(body, {}, "https://moved.example/rss", feed_url="https://a.example/rss",
+                         now=NOW).items
+    assert (item.key, item.feed_url) == ("guid:https://a.example/rss#1001", "https://a.example/rss")
+
+
+_URLISH = st.builds(
+    lambda scheme, host, rest: f"{scheme}://{host}{rest}",
+    st.sampled_from(["http", "https", "HTTP", "ftp", "javascript"]),
+    st.text(alphabet="abcz09.-_[]:@", min_size=0, max_size=12),
+    st.text(alphabet="/?#=&%az ü\t:", max_size=12))
+
+
+@settings(max_examples=500, deadline=None)
+@given(link=_URLISH | st.text(max_size=30))
+def test_link_fast_path_agrees_with_the_general_check(link):
+    """Every link the fast shape test accepts is one the general check would keep unchanged."""
+    from bot.parse import _PLAIN_HTTP_URL, _absolute_general
+    link = link.strip()
+    if _PLAIN_HTTP_URL.match(link):
+        assert _absolute_general("https://base.example/", link) == link
