@@ -247,7 +247,12 @@ class Pipeline:
             feeds = list(feeds)
             self.store.sync_feeds(feeds)
         report = CycleReport()
-        report.polls = list(await asyncio.gather(*(self.poll(f) for f in feeds)))
+        try:
+            with self.store.batch():  # one commit per interval, not one per feed
+                report.polls = list(await asyncio.gather(*(self.poll(f) for f in feeds)))
+        except Exception:
+            self._load_stories()  # a failed commit: novelty may know stories the store lost
+            raise
         await self.drain(report)
         return report
 
@@ -261,7 +266,8 @@ class Pipeline:
         if result.ok and result.body_hash != state.body_hash:
             # Parsing is the dominant cost; a server that ignores validators but returns the
             # same bytes must not make us pay it again.
-            parsed = await self.parser.parse(result.body, result.headers, state.current_url)
+            parsed = await self.parser.parse(result.body, result.headers, state.current_url,
+                                             feed_url=feed.url)
         async with self._process_lock:
             return self._apply_poll(feed, state, result, parsed)
 
@@ -307,10 +313,10 @@ class Pipeline:
                                    validators=result.validators, **common)
             return report
 
-        items = [in_feed(i, feed.url) for i in parsed.items]
+        items = parsed.items
         # One transaction per response: its items, their outbox rows and the new validators
-        # commit together (a crash re-fetches instead of skipping), and a 1,000-feed cycle pays
-        # one commit per feed instead of several.
+        # commit together (a crash re-fetches instead of skipping). In run_once's batch the
+        # commits of many responses coalesce into one.
         try:
             with self.store.transaction():
                 fresh = self.store.unseen(items)
@@ -437,19 +443,6 @@ class Pipeline:
         if state.paused_reason:
             return None
         return state.next_check or self.clock()
-
-
-def in_feed(item: Item, feed_url: str) -> Item:
-    """``item`` as polled from ``feed_url``: feed_url set, and an opaque GUID scoped to the feed.
-
-    RSS 2.0 requires a GUID to be unique only within its channel; "1001" from two outlets'
-    CMSs are different items. A URL-shaped GUID is globally unique and stays as it is, so the
-    same article in two feeds of one outlet is still recognised as one.
-    """
-    key = item.key
-    if key.startswith("guid:") and not key[5:].lower().startswith(("http://", "https://")):
-        key = f"guid:{feed_url}#{key[5:]}"
-    return replace(item, feed_url=feed_url, key=key)
 
 
 def _log_admin_failure(task: asyncio.Task) -> None:

@@ -24,8 +24,8 @@ import hashlib
 import json
 import os
 import sqlite3
+import time
 from contextlib import contextmanager
-from functools import lru_cache
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -35,6 +35,8 @@ from bot.models import Alert, Decision, Feed, Item, Match, SendOutcome, Source, 
 from bot.text import fold
 
 SCHEMA_VERSION = 2
+# Inside Store.batch(), the longest a finished transaction waits for its commit.
+BATCH_COMMIT_SECONDS = 0.5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -97,7 +99,6 @@ def ident_digest(ident: str) -> bytes:
     return hashlib.blake2b(ident.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-@lru_cache(maxsize=8192)  # a poll asks for one item's identities twice (lookup, then insert)
 def identities(item: Item) -> tuple[str, ...]:
     """All identities of an item: its key, its link, and feed + folded title + date.
 
@@ -201,13 +202,24 @@ class Store:
             raise RuntimeError(f"{path} was written by another watchbot version (schema {found}, "
                                f"this one uses {SCHEMA_VERSION}); move it aside to start afresh")
         self._depth = 0
+        self._batch_since: float | None = None  # set while batch() is active
+        self._batch_open = False  # batch() holds an uncommitted transaction
+        # Digests of the items this transaction looked up: ``unseen`` computes them and the
+        # insert that follows reuses them (emptied when the transaction ends).
+        self._digest_memo: dict[tuple, tuple[bytes, ...]] = {}
 
     def close(self) -> None:
         self.db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One atomic unit; nested uses join the outer transaction."""
+    def transaction(self, *, durable: bool = False) -> Iterator[None]:
+        """One atomic unit; nested uses join the outer transaction.
+
+        Inside ``batch()`` a top-level unit is a savepoint of the batch's transaction: it is
+        still all-or-nothing, but its commit may come up to ``BATCH_COMMIT_SECONDS`` later.
+        ``durable=True`` means committed when the block ends, batch or not (what must be on
+        disk before a request goes out).
+        """
         if self._depth:
             self._depth += 1
             try:
@@ -215,6 +227,10 @@ class Store:
             finally:
                 self._depth -= 1
             return
+        if self._batch_since is not None and not durable:
+            yield from self._batched_unit()
+            return
+        self._flush_batch()
         self.db.execute("BEGIN IMMEDIATE")
         self._depth = 1
         try:
@@ -226,6 +242,67 @@ class Store:
             self.db.execute("COMMIT")
         finally:
             self._depth = 0
+            self._digest_memo.clear()
+
+    def _batched_unit(self) -> Iterator[None]:
+        if not self._batch_open:
+            self.db.execute("BEGIN IMMEDIATE")
+            self._batch_open = True
+            self._batch_since = time.monotonic()
+        self.db.execute("SAVEPOINT unit")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK TO unit")
+            self.db.execute("RELEASE unit")
+            raise
+        else:
+            self.db.execute("RELEASE unit")
+        finally:
+            self._depth = 0
+            self._digest_memo.clear()
+        if time.monotonic() - self._batch_since >= BATCH_COMMIT_SECONDS:
+            self._flush_batch()
+
+    def _flush_batch(self) -> None:
+        if self._batch_open:
+            self._batch_open = False
+            self._batch_since = time.monotonic()
+            self.db.execute("COMMIT")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Coalesce the commits of the transactions in this block (a polling cycle's feeds).
+
+        A commit costs about as much as recording a whole feed's items (every new identity
+        dirties its own index page), so a 1,000-feed cycle commits at most every
+        ``BATCH_COMMIT_SECONDS`` instead of once per feed. Each transaction stays atomic (a
+        savepoint); a crash loses at most the last interval's uncommitted work, which the next
+        poll fetches again: nothing was sent from it, because sending commits first
+        (``durable``). Whatever was done is committed when the block ends, even on an error.
+        """
+        if self._batch_since is not None:  # already batching: join
+            yield
+            return
+        self._batch_since = time.monotonic()
+        try:
+            yield
+        finally:
+            try:
+                self._flush_batch()
+            finally:
+                self._batch_since = None
+
+    def _digests(self, item: Item) -> tuple[bytes, ...]:
+        """The stored forms of ``identities(item)``, computed once per transaction."""
+        memo_key = (item.key, item.feed_url, item.link, item.title, item.published)
+        digests = self._digest_memo.get(memo_key)
+        if digests is None:
+            if len(self._digest_memo) > 50_000:  # lookups outside a transaction: stay bounded
+                self._digest_memo.clear()
+            digests = self._digest_memo[memo_key] = tuple(ident_digest(i) for i in identities(item))
+        return digests
 
     # ------------------------------------------------------------------ feeds
 
@@ -296,7 +373,7 @@ class Store:
         looks up tens of thousands of items in the event loop's thread.
         """
         items = list(items)
-        digests = [[ident_digest(i) for i in identities(item)] for item in items]
+        digests = [self._digests(item) for item in items]
         wanted = list({d for ds in digests for d in ds})
         known: set[bytes] = set()
         for start in range(0, len(wanted), 500):  # SQLite caps the number of parameters
@@ -321,7 +398,7 @@ class Store:
                 [(i.key, i.feed_url, i.link, i.title, i.summary, _iso(i.published), i.outlet,
                   i.language, stamp, decision) for i in items])
             self.db.executemany("INSERT OR IGNORE INTO identities(ident) VALUES (?)",
-                                [(ident_digest(d),) for i in items for d in identities(i)])
+                                [(d,) for i in items for d in self._digests(i)])
 
     def record_item(self, item: Item, matches: Sequence[Match], decision: Decision, now: datetime,
                     render=None) -> tuple[int | None, list[int]]:
@@ -367,7 +444,7 @@ class Store:
              item.outlet, item.language, _iso(now), matches_json, decision, story_id,
              json.dumps(list(reasons), ensure_ascii=False) if reasons else None))
         self.db.executemany("INSERT OR IGNORE INTO identities(ident) VALUES (?)",
-                            [(ident_digest(i),) for i in identities(item)])
+                            [(d,) for d in self._digests(item)])
 
     def item(self, key: str) -> Item | None:
         row = self.db.execute("SELECT * FROM items WHERE key=?", (key,)).fetchone()
@@ -453,7 +530,7 @@ class Store:
 
     def mark_sending(self, alert: Alert) -> None:
         """Commit that ``alert``'s request is about to go out (see the module docstring)."""
-        with self.transaction():
+        with self.transaction(durable=True):
             self.db.execute("UPDATE outbox SET status='sending' WHERE id=? AND status='pending'", (alert.id,))
 
     def recover_interrupted_sends(self, now: datetime) -> int:
