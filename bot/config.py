@@ -64,7 +64,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "back-off after consecutive errors of one feed."),
     SettingSpec("WATCHBOT_BACKFILL", int, 0, "On the first poll of a feed, let the N newest "
                 "items through to matching instead of recording them all as seen."),
-    SettingSpec("WATCHBOT_CONCURRENCY", int, 32, "Feeds fetched at the same time, overall."),
+    SettingSpec("WATCHBOT_CONCURRENCY", int, 64, "Feeds fetched at the same time, overall."),
     SettingSpec("WATCHBOT_PER_HOST", int, 4, "Feeds fetched at the same time from one host."),
     SettingSpec("WATCHBOT_TIMEOUT", float, 60.0, "Total seconds one fetch may take (connect, "
                 "headers and body) before it is abandoned."),
@@ -107,7 +107,7 @@ class Settings:
     watchbot_jitter: int = 60
     watchbot_max_backoff: int = 6 * 3600
     watchbot_backfill: int = 0
-    watchbot_concurrency: int = 32
+    watchbot_concurrency: int = 64
     watchbot_per_host: int = 4
     watchbot_timeout: float = 60.0
     watchbot_max_body_bytes: int = 10 * 1024 * 1024

@@ -142,7 +142,7 @@ class Fetcher:
     request in bench/bench_poll.py.
     """
 
-    def __init__(self, transport: httpx.AsyncBaseTransport | None = None, *, max_concurrency: int = 32,
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None, *, max_concurrency: int = 64,
                  per_host: int = 4, max_bytes: int = 10 * 1024 * 1024,
                  connect_timeout: float = 10, read_timeout: float = 20,
                  total_timeout: float = 60, max_redirects: int = 5,
