@@ -88,11 +88,12 @@ def _clean(text: str | None) -> str:
     return re.sub(r"[ \t\u00a0]+", " ", text).strip()
 
 
-def _one_line(text: str | None) -> str:
+def one_line(text: str | None) -> str:
+    """Feed text as one clean line: control characters and lone surrogates out, spaces collapsed."""
     return re.sub(r"\s+", " ", _clean(text)).strip()
 
 
-def _cut(text: str, limit: int) -> str:
+def cut(text: str, limit: int) -> str:
     """At most ``limit`` UTF-16 units, cut at a word boundary when one is near, with "…"."""
     if utf16_len(text) <= limit:
         return text
@@ -181,21 +182,21 @@ def render_alert(item: Item, matches: Sequence[Match], decision: Decision,
         html_lines.append(h)
         plain_lines.append(p)
 
-    names = list(dict.fromkeys(_one_line(m.title or m.watchlist) for m in matches))
+    names = list(dict.fromkeys(one_line(m.title or m.watchlist) for m in matches))
     if not names and decision.watchlist:
-        names = [_one_line(decision.watchlist)]
-    heading = _cut(" · ".join(n for n in names if n), _WATCHLIST_MAX)
+        names = [one_line(decision.watchlist)]
+    heading = cut(" · ".join(n for n in names if n), _WATCHLIST_MAX)
     # No "(update)" label: an edit re-renders the story's ORIGINAL message, which stays the
     # first report; the "Also reported by" list is what changes.
     if heading:
         add(f"🔔 <b>{_esc(heading)}</b>", f"🔔 {heading}")
 
-    title_line, outlet_line = _one_line(item.title), _one_line(item.outlet)
-    title = _cut(title_line, _TITLE_MAX) or "(untitled)"
+    title_line, outlet_line = one_line(item.title), one_line(item.outlet)
+    title = cut(title_line, _TITLE_MAX) or "(untitled)"
     url = safe_url(item.link)
     add(f"<b>{_link(_esc(title), url)}</b>", title)
 
-    outlet = _cut(outlet_line, _OUTLET_MAX)
+    outlet = cut(outlet_line, _OUTLET_MAX)
     when = _fmt_time(item.published)
     meta = " · ".join(x for x in (outlet, when) if x)
     if meta:
@@ -203,26 +204,26 @@ def render_alert(item: Item, matches: Sequence[Match], decision: Decision,
     if url:
         plain_lines.append(url)
 
-    summary = _one_line(item.summary)
+    summary = one_line(item.summary)
     if summary and summary != title_line:
-        excerpt = _cut(summary, _EXCERPT_MAX)
+        excerpt = cut(summary, _EXCERPT_MAX)
         add("", "")
         add(_esc(excerpt), excerpt)
 
-    terms = [t for t in dict.fromkeys(_one_line(t) for m in matches for t in m.terms) if t]
+    terms = [t for t in dict.fromkeys(one_line(t) for m in matches for t in m.terms) if t]
     if terms:
-        shown = _cut(", ".join(terms), _TERMS_MAX)
+        shown = cut(", ".join(terms), _TERMS_MAX)
         add("", "")
         add(f"<i>Matched:</i> {_esc(shown)}", f"Matched: {shown}")
 
     own = (outlet_line, title_line)
     others = [s for s in sources
               if not ((url and safe_url(s.link) == url)
-                      or (_one_line(s.outlet), _one_line(s.title)) == own)]
+                      or (one_line(s.outlet), one_line(s.title)) == own)]
     seen: set[tuple[str, str | None]] = set()
     uniq: list[Source] = []
     for s in others:
-        key = (_one_line(s.outlet) or _one_line(s.title), safe_url(s.link))
+        key = (one_line(s.outlet) or one_line(s.title), safe_url(s.link))
         if key not in seen:
             seen.add(key)
             uniq.append(s)
@@ -241,8 +242,8 @@ def render_alert(item: Item, matches: Sequence[Match], decision: Decision,
         lines_p: list[str] = []
         full_h = full_p = False
         for i, s in enumerate(uniq):
-            name = _cut(_one_line(s.outlet) or _one_line(s.title) or "source", _OUTLET_MAX)
-            lang = _cut(_one_line(s.language), 12)
+            name = cut(one_line(s.outlet) or one_line(s.title) or "source", _OUTLET_MAX)
+            lang = cut(one_line(s.language), 12)
             suffix = f" ({lang})" if lang else ""
             link = safe_url(s.link)
             line_h = f"\n• {_link(_esc(name), link)}{_esc(suffix)}"

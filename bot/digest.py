@@ -56,7 +56,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from bot.deliver import CAPTION_LIMIT, TEXT_LIMIT, fit_html, html_to_plain, safe_url, visible_length
+from bot.deliver import (CAPTION_LIMIT, TEXT_LIMIT, cut, fit_html, html_to_plain, one_line, safe_url,
+                         visible_length)
 from bot.models import SendOutcome
 from bot.store import Store
 from bot.timeline import Timeline
@@ -212,21 +213,6 @@ def _iso_utc(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-def _one_line(text: str | None) -> str:
-    return re.sub(r"\s+", " ", text or "").strip()
-
-
-def _cut(text: str, limit: int) -> str:
-    """At most ``limit`` characters, cut at a word boundary when one is near, with "…"."""
-    if len(text) <= limit:
-        return text
-    head = text[: limit - 1]
-    space = head.rfind(" ")
-    if space >= len(head) * 0.6:
-        head = head[:space]
-    return head.rstrip(" ,.;:-—") + "…"
-
-
 def _watchlists_of(matches_json: str | None) -> list[str]:
     if not matches_json:
         return []
@@ -292,15 +278,15 @@ def build_digest(store: Store, *, since: datetime, until: datetime,
         if srow["first_seen"] < since_iso:
             continue
         sources = sources_of.get(sid, [])
-        excerpt = _cut(_one_line(summary_of.get(srow["item_key"])), _EXCERPT_MAX)
+        excerpt = cut(one_line(summary_of.get(srow["item_key"])), _EXCERPT_MAX)
         stories.setdefault(srow["watchlist"], []).append(DigestStory(
-            id=sid, watchlist=srow["watchlist"], title=_one_line(srow["title"]) or "(untitled)",
-            link=srow["link"], outlet=_one_line(srow["outlet"]),
+            id=sid, watchlist=srow["watchlist"], title=one_line(srow["title"]) or "(untitled)",
+            link=srow["link"], outlet=one_line(srow["outlet"]),
             first_seen=_dt(srow["first_seen"]).astimezone(zone),
             published=_dt(srow["published"]).astimezone(zone) if srow["published"] else None,
             sources=max(1, len(sources)),
             languages=tuple(dict.fromkeys(s["language"] for s in sources if s["language"])),
-            outlets=tuple(dict.fromkeys(_one_line(s["outlet"]) for s in sources if s["outlet"])),
+            outlets=tuple(dict.fromkeys(one_line(s["outlet"]) for s in sources if s["outlet"])),
             excerpt=excerpt))
 
     explicit = bool(watchlists)
@@ -336,7 +322,7 @@ def _baseline(timeline: Timeline | None, watchlist: str, before: date, n: int) -
         return ()
     events = [e for e in timeline.for_topics({watchlist}) if e.start <= before]
     events.sort(key=lambda e: (e.start, e.end), reverse=True)
-    return tuple(DigestEvent(e.id, e.start, e.end, _cut(e.what.split(". ")[0].strip().rstrip("."), 160))
+    return tuple(DigestEvent(e.id, e.start, e.end, cut(e.what.split(". ")[0].strip().rstrip("."), 160))
                  for e in events[:n])
 
 
@@ -357,7 +343,7 @@ def _feed_notes(store: Store, since_iso: str, until: datetime, quiet_after: time
         title = fs.title or fs.url
         if fs.paused_reason or fs.consecutive_errors > 0:
             problem = fs.paused_reason or fs.last_error or f"HTTP {fs.last_status}"
-            failing.append(FeedNote(fs.url, title, _one_line(problem), fs.consecutive_errors,
+            failing.append(FeedNote(fs.url, title, one_line(problem), fs.consecutive_errors,
                                     bool(fs.paused_reason), local(fs.last_success),
                                     local(last_item.get(fs.url))))
             continue
@@ -457,7 +443,7 @@ def render_text(digest: Digest) -> str:
         if not section.stories:
             out.append("  no new developments")
         for story in section.stories:
-            out.append(f"  * {_cut(story.title, _TITLE_MAX)}")
+            out.append(f"  * {cut(story.title, _TITLE_MAX)}")
             out.append(f"    {_meta_line(story)}")
             if story.link:
                 out.append(f"    {story.link}")
@@ -494,7 +480,7 @@ def render_markdown(digest: Digest) -> str:
         if not section.stories:
             out += ["No new developments.", ""]
         for story in section.stories:
-            title = _md(_cut(story.title, _TITLE_MAX))
+            title = _md(cut(story.title, _TITLE_MAX))
             url = safe_url(story.link)
             head = f"[{title}](<{url}>)" if url else title
             out.append(f"- **{head}**  ")
@@ -539,7 +525,7 @@ def render_html(digest: Digest) -> str:
         if section.stories:
             body.append("<ul>")
             for story in section.stories:
-                title = _e(_cut(story.title, _TITLE_MAX))
+                title = _e(cut(story.title, _TITLE_MAX))
                 url = safe_url(story.link)
                 head = f'<a href="{_e(url)}">{title}</a>' if url else title
                 meta = _meta_line(story)
@@ -623,7 +609,7 @@ def print_rich(digest: Digest, console: Any) -> None:
         table.add_column("sources", ratio=1)
         for story in section.stories:
             url = safe_url(story.link)
-            cell = Text(_cut(story.title, _TITLE_MAX), style=f"bold link {url}" if url else "bold")
+            cell = Text(cut(story.title, _TITLE_MAX), style=f"bold link {url}" if url else "bold")
             if story.excerpt:
                 cell.append("\n" + story.excerpt, style="dim")
             table.add_row(_when(story.first_seen), cell,
@@ -691,7 +677,7 @@ def digest_blocks(digest: Digest) -> list[str]:
     with its first story), then each watchlist's counts and baseline. Each is well-formed."""
     feed_lines = _feeds_lines(digest)
     head = [f"📰 <b>Digest</b> {_t(_period(digest))}", _t(feed_lines[0])]
-    head += [_t(_cut(x.strip(), 300)) for x in feed_lines[1:11]]
+    head += [_t(cut(x.strip(), 300)) for x in feed_lines[1:11]]
     if len(feed_lines) > 11:
         head.append(_t(f"…and {len(feed_lines) - 11} more feeds with problems (see `watchbot status`)"))
     head.append(_t(_totals_line(digest)))
@@ -703,7 +689,7 @@ def digest_blocks(digest: Digest) -> list[str]:
         if not section.stories:
             blocks.append(f"{heading}\nno new developments")
         for i, story in enumerate(section.stories):
-            lines = [f"• <b>{_tlink(_t(_cut(story.title, _TITLE_MAX)), story.link)}</b>",
+            lines = [f"• <b>{_tlink(_t(cut(story.title, _TITLE_MAX)), story.link)}</b>",
                      _t(_meta_line(story))]
             if story.excerpt:
                 lines.append(f"<i>{_t(story.excerpt)}</i>")
