@@ -174,7 +174,9 @@ def _digest_job(settings: Settings, pipeline: Pipeline, channel):
     from bot.digest import post_scheduled_digest
 
     async def job() -> None:
-        await post_scheduled_digest(settings, pipeline.store, channel, now=pipeline.clock())
+        rules = pipeline.rules  # the running set: a broken edit on disk does not blank titles
+        await post_scheduled_digest(settings, pipeline.store, channel, now=pipeline.clock(),
+                                    titles=rules.titles, timeline=rules.timeline)
     return job
 
 

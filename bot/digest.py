@@ -767,16 +767,22 @@ def _ids(text: str) -> list[str]:
     return [p.strip() for p in re.split(r"[,\s]+", text or "") if p.strip()]
 
 
-async def post_scheduled_digest(settings: Any, store: Store, channel: Any, now: datetime) -> list[SendOutcome]:
+async def post_scheduled_digest(settings: Any, store: Store, channel: Any, now: datetime, *,
+                                titles: Mapping[str, str] | None = None,
+                                timeline: Timeline | None = None) -> list[SendOutcome]:
     """Build the digest of WATCHBOT_DIGEST_SINCE back from ``now`` for WATCHBOT_DIGEST_WATCHLISTS
-    (empty: all) in WATCHBOT_DIGEST_TIMEZONE and post it; failures are logged, never raised."""
+    (empty: all) in WATCHBOT_DIGEST_TIMEZONE and post it; failures are logged, never raised.
+
+    ``titles`` and ``timeline``: the rules the daemon is running (its last good set, even while
+    an edit on disk is broken); without them they are read from WATCHBOT_WATCHLISTS."""
     tz = ZoneInfo(settings.watchbot_digest_timezone or "UTC")
     try:
         since = parse_since(settings.watchbot_digest_since or "24h", now, tz)
     except ValueError as exc:
         log.error("scheduled digest: WATCHBOT_DIGEST_SINCE: %s", exc)
         return []
-    titles, timeline = digest_context(settings.watchbot_watchlists)
+    if titles is None:
+        titles, timeline = digest_context(settings.watchbot_watchlists)
     digest = build_digest(store, since=since, until=now, watchlists=_ids(settings.watchbot_digest_watchlists),
                           timeline=timeline, watchlist_titles=titles, tz=tz)
     outcomes = await post_digest(digest, channel)

@@ -241,6 +241,23 @@ async def test_scheduled_digest_uses_the_digest_settings(tmp_path, store):
     assert "Sputnik" not in text.split("All watchlists:")[1].split("Nothing new on")[0]
 
 
+async def test_scheduled_digest_uses_the_running_rules_not_the_files(tmp_path, store):
+    """Given the daemon's titles and timeline, the job reads nothing from the watchlist folder."""
+    settings = Settings(watchbot_watchlists=tmp_path / "no-such-folder", watchbot_digest_since="24h",
+                        watchbot_digest_watchlists="north_south")
+    timeline, _ = load_timeline(REPO / "watchlists" / "timeline.yaml")
+    async with BotApiStandIn() as api:
+        channel = TelegramChannel(TOKEN, DEFAULT_CHAT, api_url=api.root, min_interval=0, per_minute=10_000)
+        try:
+            await post_scheduled_digest(settings, store, channel, now=NOW,
+                                        titles={"north_south": "Corridor (running rules)"},
+                                        timeline=timeline)
+        finally:
+            await channel.aclose()
+        text = "\n".join(m["visible"] for m in api.messages(DEFAULT_CHAT))
+    assert "Corridor (running rules)" in text
+
+
 # --------------------------------------------------------------------------------- chart
 
 
