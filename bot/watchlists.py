@@ -31,10 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ruamel.yaml import YAML
 
 from bot.text import fold
-from bot.yamlconf import ConfigProblem, load_yaml_validated, locate
+from bot.yamlconf import ConfigProblem, load_yaml_with_tree, locate
 
 __all__ = [
     "SCHEMA", "Term", "Group", "Rule", "Watchlist", "load_watchlists", "parse_term",
@@ -237,11 +236,9 @@ def _compile_regex_problem(pattern: str) -> str | None:
 
 def _load_one(path: Path) -> tuple[Watchlist | None, list[ConfigProblem], Any]:
     shown = str(path)
-    data, problems = load_yaml_validated(path, SCHEMA)
+    data, root, problems = load_yaml_with_tree(path, SCHEMA)
     if data is None or problems:
         return None, problems, None
-    # Re-read the round-trip tree for locations of semantic problems (cheap: files are small).
-    root = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
     groups: list[Group] = []
     for gname, graw in data["groups"].items():
         raw_terms, where = _group_from(graw)

@@ -24,7 +24,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-__all__ = ["ConfigProblem", "load_yaml_validated", "locate", "to_plain"]
+__all__ = ["ConfigProblem", "load_yaml_validated", "load_yaml_with_tree", "locate", "to_plain"]
 
 
 @dataclass(frozen=True)
@@ -203,23 +203,30 @@ def _problems_for(error: ValidationError, root: Any, path: str) -> list[ConfigPr
 
 
 def load_yaml_validated(path: Path, schema: dict) -> tuple[Any | None, list[ConfigProblem]]:
-    """Load YAML with ruamel.yaml (round-trip loader, for line/column of every node), validate
+    """``load_yaml_with_tree`` without the round-trip tree."""
+    data, _root, problems = load_yaml_with_tree(path, schema)
+    return data, problems
+
+
+def load_yaml_with_tree(path: Path, schema: dict) -> tuple[Any | None, Any, list[ConfigProblem]]:
+    """(plain data, round-trip tree for ``locate``, problems). Load YAML with ruamel.yaml (round-trip loader, for line/column of every node), validate
     with jsonschema (Draft 2020-12), and map EVERY validation error (iter_errors) back to the
     file:line:column of the offending node, with a hint of what to do. YAML syntax errors also
     become ConfigProblems with their line. Returns plain Python data (dicts/lists/str).
 
     The data is returned even when validation fails (None only when the file could not be read
-    or parsed), so callers can report further, semantic problems in the same run.
+    or parsed), so callers can report further, semantic problems in the same run; the tree
+    lets them give those problems locations too, without parsing the file a second time.
     """
     shown = str(path)
     try:
         source = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        return None, [ConfigProblem(shown, None, None, f"cannot read file: {exc.strerror or exc}",
-                                    "check the path and permissions")]
+        return None, None, [ConfigProblem(shown, None, None, f"cannot read file: {exc.strerror or exc}",
+                                          "check the path and permissions")]
     except UnicodeDecodeError as exc:
-        return None, [ConfigProblem(shown, None, None, f"not UTF-8 text: {exc.reason}",
-                                    "save the file as UTF-8")]
+        return None, None, [ConfigProblem(shown, None, None, f"not UTF-8 text: {exc.reason}",
+                                          "save the file as UTF-8")]
     yaml = YAML(typ="rt")
     try:
         root = yaml.load(source)
@@ -233,10 +240,10 @@ def load_yaml_validated(path: Path, schema: dict) -> tuple[Any | None, list[Conf
             hint = "each key may appear only once in a mapping; merge or rename one"
         elif "\t" in source and "tab" in what.lower():
             hint = "YAML does not allow tabs for indentation; use spaces"
-        return None, [ConfigProblem(shown, line, col, f"YAML syntax error: {what}", hint)]
+        return None, None, [ConfigProblem(shown, line, col, f"YAML syntax error: {what}", hint)]
     except YAMLError as exc:
-        return None, [ConfigProblem(shown, None, None, f"YAML error: {exc}",
-                                    "check the file is valid YAML")]
+        return None, None, [ConfigProblem(shown, None, None, f"YAML error: {exc}",
+                                          "check the file is valid YAML")]
     data = to_plain(root)
     validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     validator = validator_cls(schema)
@@ -244,4 +251,4 @@ def load_yaml_validated(path: Path, schema: dict) -> tuple[Any | None, list[Conf
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         problems.extend(_problems_for(error, root, shown))
     problems.sort(key=lambda p: (p.line or 0, p.column or 0))
-    return data, problems
+    return data, root, problems
