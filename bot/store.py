@@ -27,7 +27,7 @@ import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -202,7 +202,8 @@ class Store:
             raise RuntimeError(f"{path} was written by another watchbot version (schema {found}, "
                                f"this one uses {SCHEMA_VERSION}); move it aside to start afresh")
         self._depth = 0
-        self._batch_since: float | None = None  # set while batch() is active
+        # While batch() is active: when its oldest uncommitted unit began (None: not batching).
+        self._batch_since: float | None = None
         self._batch_open = False  # batch() holds an uncommitted transaction
         # Digests of the items this transaction looked up: ``unseen`` computes them and the
         # insert that follows reuses them (emptied when the transaction ends).
