@@ -89,8 +89,8 @@ class Item:
 
     ``key`` is the identity used for "seen before": GUID (an opaque one scoped to the feed it
     was polled from), else the canonical link (tracking parameters stripped), else a hash of
-    title and date — prefixed with the kind ("guid:",
-    "link:", "hash:") so the kinds never collide. ``title`` and ``summary`` are plain text
+    title and date — prefixed with the kind ("guid:", "link:", "hash:") so the kinds never
+    collide. ``title`` and ``summary`` are plain text
     (HTML stripped, entities decoded, whitespace collapsed). ``published`` is timezone-aware UTC
     or None when the feed gave no usable date.
     """
