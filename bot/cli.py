@@ -176,7 +176,8 @@ def _digest_job(settings: Settings, pipeline: Pipeline, channel):
     async def job() -> None:
         rules = pipeline.rules  # the running set: a broken edit on disk does not blank titles
         await post_scheduled_digest(settings, pipeline.store, channel, now=pipeline.clock(),
-                                    titles=rules.titles, timeline=rules.timeline)
+                                    titles={w.id: w.title for w in rules.matcher.watchlists},
+                                    timeline=rules.novelty.timeline)
     return job
 
 

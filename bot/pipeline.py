@@ -26,7 +26,7 @@ from bot.models import Alert, Decision, Feed, FetchResult, Item, Match, ParsedFe
 from bot.novelty import NoveltyEngine
 from bot.parse import ParsePool, parse_feed
 from bot.store import FeedState, Store, utcnow
-from bot.timeline import Timeline, load_timeline
+from bot.timeline import load_timeline
 from bot.watchlists import TIMELINE_FILE, load_watchlists
 from bot.yamlconf import ConfigProblem
 
@@ -63,8 +63,6 @@ class Rules:
     matcher: Matcher
     novelty: NoveltyEngine
     fingerprint: tuple
-    titles: dict[str, str] = field(default_factory=dict)  # watchlist id -> title (digests)
-    timeline: Timeline | None = None
 
     @classmethod
     def load(cls, folder: Path) -> "Rules":
@@ -78,8 +76,7 @@ class Rules:
                                           "add <topic>.yaml files (see watchlists/README.md)"))
         if problems:
             raise RulesError(problems)
-        return cls(Matcher.compile(watchlists), NoveltyEngine(timeline), fingerprint,
-                   titles={w.id: w.title for w in watchlists}, timeline=timeline)
+        return cls(Matcher.compile(watchlists), NoveltyEngine(timeline), fingerprint)
 
 
 def rules_fingerprint(folder: Path) -> tuple:

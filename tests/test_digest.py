@@ -241,21 +241,30 @@ async def test_scheduled_digest_uses_the_digest_settings(tmp_path, store):
     assert "Sputnik" not in text.split("All watchlists:")[1].split("Nothing new on")[0]
 
 
-async def test_scheduled_digest_uses_the_running_rules_not_the_files(tmp_path, store):
-    """Given the daemon's titles and timeline, the job reads nothing from the watchlist folder."""
-    settings = Settings(watchbot_watchlists=tmp_path / "no-such-folder", watchbot_digest_since="24h",
-                        watchbot_digest_watchlists="north_south")
-    timeline, _ = load_timeline(REPO / "watchlists" / "timeline.yaml")
+async def test_scheduled_digest_job_uses_the_running_rules_not_the_files(tmp_path):
+    """The daemon's digest job titles watchlists from the rules it runs, even after a broken edit."""
+    import shutil
+
+    from bot.cli import _digest_job
+    from bot.pipeline import Pipeline
+    from tests.conftest import make_settings
+
+    folder = tmp_path / "watchlists"
+    shutil.copytree(REPO / "watchlists", folder)
+    settings = make_settings(tmp_path, [], watchbot_watchlists=folder,
+                             watchbot_digest_cron="0 8 * * *", watchbot_digest_since="24h")
     async with BotApiStandIn() as api:
         channel = TelegramChannel(TOKEN, DEFAULT_CHAT, api_url=api.root, min_interval=0, per_minute=10_000)
+        pipeline = Pipeline.build(settings, channel=channel)
         try:
-            await post_scheduled_digest(settings, store, channel, now=NOW,
-                                        titles={"north_south": "Corridor (running rules)"},
-                                        timeline=timeline)
+            title = next(w.title for w in pipeline.rules.matcher.watchlists if w.id == "north_south")
+            (folder / "north_south.yaml").write_text("id: [broken\n", encoding="utf-8")
+            await _digest_job(settings, pipeline, channel)()
         finally:
+            await pipeline.aclose()
             await channel.aclose()
         text = "\n".join(m["visible"] for m in api.messages(DEFAULT_CHAT))
-    assert "Corridor (running rules)" in text
+    assert title in text
 
 
 # --------------------------------------------------------------------------------- chart
