@@ -229,41 +229,29 @@ class Store:
                 self._depth -= 1
             return
         if self._batch_since is not None and not durable:
-            yield from self._batched_unit()
-            return
-        self._flush_batch()
-        self.db.execute("BEGIN IMMEDIATE")
+            if not self._batch_open:
+                self.db.execute("BEGIN IMMEDIATE")
+                self._batch_open = True
+                self._batch_since = time.monotonic()
+            begin, undo, done = "SAVEPOINT unit", ("ROLLBACK TO unit", "RELEASE unit"), ("RELEASE unit",)
+        else:
+            self._flush_batch()
+            begin, undo, done = "BEGIN IMMEDIATE", ("ROLLBACK",), ("COMMIT",)
+        self.db.execute(begin)
         self._depth = 1
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            for sql in undo:
+                self.db.execute(sql)
             raise
         else:
-            self.db.execute("COMMIT")
+            for sql in done:
+                self.db.execute(sql)
         finally:
             self._depth = 0
             self._digest_memo.clear()
-
-    def _batched_unit(self) -> Iterator[None]:
-        if not self._batch_open:
-            self.db.execute("BEGIN IMMEDIATE")
-            self._batch_open = True
-            self._batch_since = time.monotonic()
-        self.db.execute("SAVEPOINT unit")
-        self._depth = 1
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK TO unit")
-            self.db.execute("RELEASE unit")
-            raise
-        else:
-            self.db.execute("RELEASE unit")
-        finally:
-            self._depth = 0
-            self._digest_memo.clear()
-        if time.monotonic() - self._batch_since >= BATCH_COMMIT_SECONDS:
+        if self._batch_open and time.monotonic() - self._batch_since >= BATCH_COMMIT_SECONDS:
             self._flush_batch()
 
     def _flush_batch(self) -> None:
