@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-
 from bot.text import fold
 from bot.yamlconf import ConfigProblem, load_yaml_with_tree, locate
 

@@ -209,10 +209,12 @@ def load_yaml_validated(path: Path, schema: dict) -> tuple[Any | None, list[Conf
 
 
 def load_yaml_with_tree(path: Path, schema: dict) -> tuple[Any | None, Any, list[ConfigProblem]]:
-    """(plain data, round-trip tree for ``locate``, problems). Load YAML with ruamel.yaml (round-trip loader, for line/column of every node), validate
-    with jsonschema (Draft 2020-12), and map EVERY validation error (iter_errors) back to the
+    """(plain data, round-trip tree for ``locate``, problems).
+
+    Loads YAML with ruamel.yaml (round-trip loader, for line/column of every node), validates
+    with jsonschema (Draft 2020-12), and maps EVERY validation error (iter_errors) back to the
     file:line:column of the offending node, with a hint of what to do. YAML syntax errors also
-    become ConfigProblems with their line. Returns plain Python data (dicts/lists/str).
+    become ConfigProblems with their line. The data is plain Python (dicts/lists/str).
 
     The data is returned even when validation fails (None only when the file could not be read
     or parsed), so callers can report further, semantic problems in the same run; the tree
