@@ -7,27 +7,24 @@ printed as file:line:column: message.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import signal
 import sys
-import tempfile
-from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from bot.config import (SETTINGS, ConfigError, Settings, load_feeds, load_settings, merge_feeds,
-                        write_opml)
-from bot.deliver import ConsoleChannel, DeliveryError, RedactingFilter, TelegramChannel
-from bot.match import format_report
-from bot.models import Item
-from bot.pipeline import Pipeline, Rules, RulesError, feed_files, replay
-from bot.store import StateLock, StateLockedError, Store
+# Everything else is imported inside the command that needs it: `watchbot --help` and `check`
+# must not pay for httpx, feedparser, python-telegram-bot or rich (issue 15; the test
+# tests/test_cli.py::test_help_imports_no_stage_libraries keeps it so).
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from bot.config import Settings
+    from bot.models import Item
+    from bot.pipeline import Pipeline
+    from bot.rules import Rules
+    from bot.store import StateLock
 
 log = logging.getLogger("watchbot")
 EXIT_CONFIG = 2
@@ -41,6 +38,8 @@ def _fail_config(problems) -> None:
 
 
 def _setup_logging(settings: Settings) -> None:
+    from bot.deliver import RedactingFilter
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     # The token must never reach a log line: some library errors embed the request URL.
@@ -53,6 +52,8 @@ def _setup_logging(settings: Settings) -> None:
 
 
 def _settings(ctx: click.Context, **overrides) -> Settings:
+    from bot.config import ConfigError, load_settings
+
     try:
         settings = load_settings(ctx.obj.get("config"), overrides={k: v for k, v in overrides.items() if v is not None})
     except ConfigError as exc:
@@ -62,6 +63,8 @@ def _settings(ctx: click.Context, **overrides) -> Settings:
 
 
 def _channel(settings: Settings):
+    from bot.deliver import ConsoleChannel, TelegramChannel
+
     if settings.telegram_enabled:
         return TelegramChannel(settings.telegram_bot_token, settings.telegram_chat_id,
                                api_url=settings.telegram_api_url,
@@ -74,6 +77,8 @@ def _admin(settings: Settings):
     """A callable that reports operational problems to the admin chat, if one is configured."""
     if not (settings.telegram_bot_token and settings.telegram_admin_chat_id):
         return None
+    from bot.deliver import TelegramChannel
+
     admin = TelegramChannel(settings.telegram_bot_token, settings.telegram_admin_chat_id,
                             api_url=settings.telegram_api_url)
 
@@ -86,6 +91,8 @@ def _admin(settings: Settings):
 
 def _lock(state: Path) -> StateLock:
     """The state folder's lock, acquired; another running instance is a configuration error."""
+    from bot.store import StateLock, StateLockedError
+
     lock = StateLock(state)
     try:
         lock.acquire()
@@ -96,6 +103,8 @@ def _lock(state: Path) -> StateLock:
 
 
 def _rules(settings: Settings) -> Rules:
+    from bot.rules import Rules, RulesError
+
     try:
         return Rules.load(settings.watchbot_watchlists)
     except RulesError as exc:
@@ -121,6 +130,10 @@ def cli(ctx: click.Context, config: str | None) -> None:
 @click.pass_context
 def run(ctx: click.Context, once: bool) -> None:
     """Poll the feeds on schedule and post new developments (the daemon)."""
+    import asyncio
+
+    from bot.config import load_feeds
+
     settings = _settings(ctx)
     rules = _rules(settings)
     feeds, problems = load_feeds(settings.watchbot_feeds)
@@ -136,6 +149,12 @@ def run(ctx: click.Context, once: bool) -> None:
 
 
 async def _run(settings: Settings, rules: Rules, once: bool) -> None:
+    import asyncio
+    import signal
+
+    from bot.deliver import DeliveryError
+    from bot.pipeline import Pipeline
+
     channel = _channel(settings)
     try:
         await channel.start()
@@ -188,6 +207,9 @@ def _digest_job(settings: Settings, pipeline: Pipeline, channel):
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Validate configuration, feed list, watchlists and timeline; report every problem."""
+    from bot.config import ConfigError, load_feeds, load_settings
+    from bot.rules import Rules, RulesError
+
     try:
         settings = load_settings(ctx.obj.get("config"))
     except ConfigError as exc:
@@ -209,6 +231,11 @@ def check(ctx: click.Context) -> None:
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """A table per feed: last fetch, HTTP status, items, errors, next check, why paused."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from bot.store import Store
+
     settings = _settings(ctx)
     if not settings.database.exists():
         click.echo(f"no state yet in {settings.watchbot_state}: run `watchbot run --once` first")
@@ -251,6 +278,8 @@ def _when(dt: datetime | None) -> str:
 @click.pass_context
 def settings(ctx: click.Context) -> None:
     """List every setting: name (file key = environment variable), current value, help."""
+    from bot.config import SETTINGS, ConfigError, load_settings
+
     try:
         current = load_settings(ctx.obj.get("config")).redacted()
     except ConfigError:
@@ -272,6 +301,8 @@ def feeds() -> None:
 @click.pass_context
 def feeds_import(ctx: click.Context, opml: str) -> None:
     """Merge the feeds of an OPML file into the feed list."""
+    from bot.config import load_feeds, merge_feeds, write_opml
+
     settings = _settings(ctx)
     incoming, problems = load_feeds(Path(opml))
     if problems and not incoming:
@@ -287,6 +318,8 @@ def feeds_import(ctx: click.Context, opml: str) -> None:
 @click.pass_context
 def feeds_export(ctx: click.Context, output: str | None) -> None:
     """Write the feed list as OPML 2.0."""
+    from bot.config import load_feeds, write_opml
+
     settings = _settings(ctx)
     current, problems = load_feeds(settings.watchbot_feeds)
     if problems and not current:
@@ -309,6 +342,13 @@ def try_(ctx: click.Context, text: str | None, feed: str | None) -> None:
     """Show what the watchlists make of TEXT (or of each item of a feed), and why."""
     if not text and not feed:
         raise click.UsageError("give TEXT or --feed FILE_OR_URL")
+    import asyncio
+    from datetime import datetime, timezone
+
+    from bot.match import format_report
+    from bot.models import Item
+    from bot.store import Store
+
     settings = _settings(ctx)
     rules = _rules(settings)
     if settings.database.exists():
@@ -365,6 +405,13 @@ async def _items_of(source: str, settings: Settings) -> list[Item]:
 @click.pass_context
 def replay_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, post: bool, state_dir: str | None) -> None:
     """Run archived feed files through the pipeline in publication order (backtest an edit)."""
+    import asyncio
+    import json
+    import tempfile
+    from dataclasses import replace
+
+    from bot.pipeline import feed_files
+
     settings = _settings(ctx)
     rules = _rules(settings)
     try:
@@ -393,6 +440,9 @@ def replay_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, post: 
 
 
 async def _replay(settings: Settings, rules: Rules, files, post: bool) -> list[dict]:
+    from bot.pipeline import Pipeline, replay
+    from bot.store import Store
+
     channel = _channel(settings) if post else None
     if channel is not None:
         await channel.start()
@@ -423,9 +473,15 @@ async def _replay(settings: Settings, rules: Rules, files, post: bool) -> list[d
 def digest_cmd(ctx: click.Context, since: str | None, until: str | None, watchlist_ids: tuple[str, ...],
                fmt: str, output: str | None, post: bool, chart_path: str | None, state_dir: str | None) -> None:
     """Summarise a period per watchlist: new developments, restatements, feed problems."""
+    import asyncio
+    from dataclasses import replace
+    from datetime import datetime, timezone
     from zoneinfo import ZoneInfo
 
+    from rich.console import Console
+
     from bot import digest as dg
+    from bot.store import Store
 
     settings = _settings(ctx)
     if state_dir:

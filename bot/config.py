@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from bot.fetch import DEFAULT_USER_AGENT  # one User-Agent, defined where it is sent
-from bot.models import Feed
+from bot.models import DEFAULT_USER_AGENT, Feed
 from bot.yamlconf import ConfigProblem
 
 DEFAULT_CONFIG = "watchbot.toml"

@@ -36,9 +36,8 @@ from datetime import timezone
 
 import httpx
 
-from bot.models import FetchResult, Validators
+from bot.models import DEFAULT_USER_AGENT, FetchResult, Validators
 
-DEFAULT_USER_AGENT = "watchbot/0.1 (+https://github.com/watchbot; feed monitor)"
 ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
           "application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5")
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})

@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+# The one User-Agent: fetch sends it, config offers it as WATCHBOT_USER_AGENT's default. Here
+# rather than in fetch so that reading settings does not import httpx (issue 15).
+DEFAULT_USER_AGENT = "watchbot/0.1 (+https://github.com/watchbot; feed monitor)"
+
 
 # ---------------------------------------------------------------------------------------------
 # Feeds and fetching

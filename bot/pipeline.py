@@ -21,13 +21,10 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 from bot.config import Settings, load_feeds
 from bot.deliver import render_alert
 from bot.fetch import Fetcher
-from bot.match import Matcher
 from bot.models import Alert, Decision, Feed, FetchResult, Item, Match, ParsedFeed, SendOutcome, TermHit
-from bot.novelty import NoveltyEngine
 from bot.parse import ParsePool, parse_feed
 from bot.store import FeedState, Store, utcnow
-from bot.timeline import load_timeline
-from bot.watchlists import TIMELINE_FILE, load_watchlists
+from bot.rules import Rules, RulesError, rules_fingerprint
 from bot.yamlconf import ConfigProblem
 
 log = logging.getLogger("watchbot")
@@ -43,49 +40,6 @@ class Channel(Protocol):
     """What the pipeline needs from delivery (TelegramChannel, ConsoleChannel)."""
 
     async def deliver(self, alert: Alert) -> SendOutcome: ...
-
-
-# ---------------------------------------------------------------------------------------------
-# Rules: watchlists + timeline, reloaded when their files change, last good set kept
-# ---------------------------------------------------------------------------------------------
-
-
-class RulesError(Exception):
-    def __init__(self, problems: list[ConfigProblem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
-
-
-@dataclass
-class Rules:
-    """The compiled watchlists and the novelty engine built from one consistent set of files."""
-
-    matcher: Matcher
-    novelty: NoveltyEngine
-    fingerprint: tuple
-
-    @classmethod
-    def load(cls, folder: Path) -> "Rules":
-        """Load and compile every watchlist and the timeline; RulesError lists all problems."""
-        fingerprint = rules_fingerprint(folder)
-        watchlists, problems = load_watchlists(folder)
-        timeline, timeline_problems = load_timeline(folder / TIMELINE_FILE)
-        problems = list(problems) + list(timeline_problems)
-        if not problems and not watchlists:
-            problems.append(ConfigProblem(str(folder), None, None, "no watchlists found",
-                                          "add <topic>.yaml files (see watchlists/README.md)"))
-        if problems:
-            raise RulesError(problems)
-        return cls(Matcher.compile(watchlists), NoveltyEngine(timeline), fingerprint)
-
-
-def rules_fingerprint(folder: Path) -> tuple:
-    """Names, sizes and mtimes of the rule files: cheap to poll, changes on every save."""
-    try:
-        return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
-                            for p in Path(folder).glob("*.y*ml")))
-    except OSError:
-        return ()
 
 
 # ---------------------------------------------------------------------------------------------

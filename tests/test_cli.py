@@ -125,3 +125,41 @@ def test_settings_lists_every_setting(tmp_path):
     assert run.returncode == 0
     for spec in SETTINGS:
         assert spec.name in run.stdout
+
+
+# Libraries (and our stage modules wrapping them) that only fetching, parsing or delivering need.
+_HEAVY = ("httpx", "httpcore", "feedparser", "telegram", "rich", "apscheduler", "multiprocessing",
+          "concurrent.futures.process", "bot.fetch", "bot.parse", "bot.deliver", "bot.pipeline")
+
+
+def _modules_after(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """Run the console script's entry point with ``args`` in a fresh interpreter; return the
+    completed process and every module it had imported when the command finished."""
+    watchbot(tmp_path, "settings")  # writes the configuration and the empty feed list
+    out = tmp_path / "modules.txt"
+    driver = ("import sys\nfrom bot.cli import main\nsys.argv = ['watchbot', *sys.argv[2:]]\n"
+              "try:\n    main()\nfinally:\n    open(sys.argv_out, 'w').write('\\n'.join(sys.modules))\n")
+    driver = driver.replace("sys.argv_out", repr(str(out)))
+    run = subprocess.run([sys.executable, "-c", driver, "-", "--config", str(tmp_path / "watchbot.toml"), *args],
+                         capture_output=True, text=True, env=_env(), timeout=120, cwd=tmp_path)
+    return run, set(out.read_text().split("\n"))
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in _HEAVY))
+
+
+def test_help_imports_no_stage_libraries(tmp_path):
+    """`watchbot --help` imports neither httpx, feedparser, python-telegram-bot nor rich, nor our settings."""
+    run, modules = _modules_after(tmp_path, "--help")
+    assert run.returncode == 0 and "run" in run.stdout, run.stderr
+    assert _heavy(modules) == []
+    assert "bot.config" not in modules and "jsonschema" not in modules
+
+
+def test_check_imports_only_what_validation_needs(tmp_path):
+    """`watchbot check` validates the rules without importing the fetcher, the parser pool or Telegram."""
+    run, modules = _modules_after(tmp_path, "check")
+    assert run.returncode == 0 and "watchlists" in run.stdout, run.stderr
+    assert _heavy(modules) == []
+    assert "bot.match" in modules  # it did compile the watchlists

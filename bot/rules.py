@@ -1,0 +1,56 @@
+"""The rules a pipeline runs with: compiled watchlists plus the novelty engine built on the
+timeline, loaded from one consistent set of files.
+
+Kept apart from ``pipeline`` so that commands which only need the rules (``check``, ``try``,
+``digest``) do not import the fetcher (httpx), the parser (feedparser) or delivery
+(python-telegram-bot): start-up costs what the command needs (issue 15).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.match import Matcher
+from bot.novelty import NoveltyEngine
+from bot.timeline import load_timeline
+from bot.watchlists import TIMELINE_FILE, load_watchlists
+from bot.yamlconf import ConfigProblem
+
+
+class RulesError(Exception):
+    def __init__(self, problems: list[ConfigProblem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass
+class Rules:
+    """The compiled watchlists and the novelty engine built from one consistent set of files."""
+
+    matcher: Matcher
+    novelty: NoveltyEngine
+    fingerprint: tuple
+
+    @classmethod
+    def load(cls, folder: Path) -> "Rules":
+        """Load and compile every watchlist and the timeline; RulesError lists all problems."""
+        fingerprint = rules_fingerprint(folder)
+        watchlists, problems = load_watchlists(folder)
+        timeline, timeline_problems = load_timeline(folder / TIMELINE_FILE)
+        problems = list(problems) + list(timeline_problems)
+        if not problems and not watchlists:
+            problems.append(ConfigProblem(str(folder), None, None, "no watchlists found",
+                                          "add <topic>.yaml files (see watchlists/README.md)"))
+        if problems:
+            raise RulesError(problems)
+        return cls(Matcher.compile(watchlists), NoveltyEngine(timeline), fingerprint)
+
+
+def rules_fingerprint(folder: Path) -> tuple:
+    """Names, sizes and mtimes of the rule files: cheap to poll, changes on every save."""
+    try:
+        return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
+                            for p in Path(folder).glob("*.y*ml")))
+    except OSError:
+        return ()
