@@ -1,8 +1,10 @@
 """Thin commands over the library; the only reader of argv and the environment.
 
-Exit codes: 0 success; 1 a command-level failure (e.g. a feed for `try` could not be read);
-2 unusable configuration (settings, feed list, watchlists or timeline), with every problem
-printed as file:line:column: message.
+Exit codes (README "Exit codes"): 0 success; 1 a failed cycle or command (`run --once` when
+every feed failed or the channel refused what was due; `health` when unhealthy; `try` on an
+unreadable feed); 2 unusable configuration (settings, feed list, watchlists, timeline, or a chat
+Telegram refuses), with every problem printed as file:line:column: message; 64 a usage error
+(unknown option, missing argument), as in sysexits.h.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ if TYPE_CHECKING:
     from bot.store import StateLock
 
 log = logging.getLogger("watchbot")
+EXIT_FAILED = 1
 EXIT_CONFIG = 2
+EXIT_USAGE = 64  # sysexits.h EX_USAGE: distinct from 2, which means "fix the configuration"
 
 
 def _fail_config(problems) -> None:
@@ -37,11 +41,34 @@ def _fail_config(problems) -> None:
     raise SystemExit(EXIT_CONFIG)
 
 
+class _UtcFormatter(logging.Formatter):
+    """``2026-12-01T22:28:24+00:00 INFO message``: UTC with its offset, as `status` shows times."""
+
+    def formatTime(self, record, datefmt=None):
+        from datetime import datetime, timezone
+
+        return datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="seconds")
+
+
+class _JsonFormatter(_UtcFormatter):
+    """One JSON object per line (WATCHBOT_LOG_FORMAT=json) for journald/Loki/ELK shippers."""
+
+    def format(self, record):
+        import json
+
+        out = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name,
+               "message": record.getMessage()}
+        if record.exc_info:  # exc_text first: the redacting filter scrubbed the token from it
+            out["exception"] = record.exc_text or self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
 def _setup_logging(settings: Settings) -> None:
     from bot.deliver import RedactingFilter
 
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.setFormatter(_JsonFormatter() if settings.watchbot_log_format == "json"
+                         else _UtcFormatter("%(asctime)s %(levelname)s %(message)s"))
     # The token must never reach a log line: some library errors embed the request URL.
     handler.addFilter(RedactingFilter(settings.telegram_bot_token))
     root = logging.getLogger()
@@ -51,11 +78,15 @@ def _setup_logging(settings: Settings) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _config_path(ctx: click.Context) -> str | None:
+    return ctx.find_root().obj.get("config")
+
+
 def _settings(ctx: click.Context, **overrides) -> Settings:
     from bot.config import ConfigError, load_settings
 
     try:
-        settings = load_settings(ctx.obj.get("config"), overrides={k: v for k, v in overrides.items() if v is not None})
+        settings = load_settings(_config_path(ctx), overrides={k: v for k, v in overrides.items() if v is not None})
     except ConfigError as exc:
         _fail_config(exc.problems)
     _setup_logging(settings)
@@ -111,7 +142,42 @@ def _rules(settings: Settings) -> Rules:
         _fail_config(exc.problems)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """click's group with usage errors exiting EXIT_USAGE instead of 2 (our configuration code)."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            exc.exit_code = EXIT_USAGE
+            raise
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.exit_code = EXIT_USAGE
+            raise
+
+    def group(self, *args, **kwargs):
+        kwargs.setdefault("cls", _Group)
+        return super().group(*args, **kwargs)
+
+
+def _remember_config(ctx: click.Context, _param, value):
+    # `--config` is accepted before or after the subcommand; the one nearest the end wins.
+    if value is not None:
+        ctx.find_root().ensure_object(dict)["config"] = value
+    return value
+
+
+def _config_option() -> click.Option:
+    return click.Option(["--config"], type=click.Path(dir_okay=False), default=None,
+                        expose_value=False, is_eager=True, callback=_remember_config,
+                        help="Configuration file (default: $WATCHBOT_CONFIG, else ./watchbot.toml).")
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", type=click.Path(dir_okay=False), default=None,
               help="Configuration file (default: $WATCHBOT_CONFIG, else ./watchbot.toml).")
 @click.version_option(package_name="watchbot")
@@ -119,7 +185,7 @@ def _rules(settings: Settings) -> Rules:
 def cli(ctx: click.Context, config: str | None) -> None:
     """watchbot: posts only new developments on your watchlists to a Telegram channel."""
     ctx.ensure_object(dict)
-    ctx.obj["config"] = config
+    ctx.obj.setdefault("config", config)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,10 +198,15 @@ def run(ctx: click.Context, once: bool) -> None:
     """Poll the feeds on schedule and post new developments (the daemon)."""
     import asyncio
 
-    from bot.config import load_feeds
+    from bot.config import check_against_rules, load_feeds
 
     settings = _settings(ctx)
     rules = _rules(settings)
+    problems = check_against_rules(settings, [w.id for w in rules.matcher.watchlists])
+    if problems:
+        _fail_config(problems)
+    for warning in (rules.novelty.timeline.warnings if rules.novelty.timeline else ()):
+        log.warning("%s", warning)
     feeds, problems = load_feeds(settings.watchbot_feeds)
     if problems and not feeds:
         _fail_config(problems)
@@ -143,12 +214,14 @@ def run(ctx: click.Context, once: bool) -> None:
     if not settings.telegram_enabled:
         click.echo("TELEGRAM_BOT_TOKEN/TELEGRAM_CHAT_ID not set: alerts are printed to the console.", err=True)
     try:
-        asyncio.run(_run(settings, rules, once))
+        code = asyncio.run(_run(settings, rules, once))
     finally:
         lock.release()
+    if code:
+        raise SystemExit(code)
 
 
-async def _run(settings: Settings, rules: Rules, once: bool) -> None:
+async def _run(settings: Settings, rules: Rules, once: bool) -> int:
     import asyncio
     import signal
 
@@ -156,6 +229,17 @@ async def _run(settings: Settings, rules: Rules, once: bool) -> None:
     from bot.pipeline import Pipeline
 
     channel = _channel(settings)
+    if settings.telegram_enabled:
+        from bot.health import verify_telegram
+
+        # A chat Telegram does not know would otherwise surface only at the first alert, hours
+        # later, as a line in the log: refuse to start instead.
+        tg = await verify_telegram(settings)
+        if tg.refused:
+            click.echo(f"error: {tg.detail}", err=True)
+            raise SystemExit(EXIT_CONFIG)
+        if tg.ok:
+            log.info("Telegram: %s", tg.detail)
     try:
         await channel.start()
     except DeliveryError as exc:
@@ -169,10 +253,17 @@ async def _run(settings: Settings, rules: Rules, once: bool) -> None:
     try:
         if once:
             report = await pipeline.run_once()
+            # The outbox's own count, as `status` shows it (edits waiting for their post included).
+            pending = pipeline.store.outbox_counts().get("pending", 0)
+            log.info("%s", report.summary(pending))
             failing = [p for p in report.polls if p.error]
-            log.info("cycle done: %d feeds, %d new items, %d alerts, %d sent, %d pending, %d feeds failing",
-                     len(report.polls), report.new_items, report.alerts, report.sent, report.pending, len(failing))
-            return
+            if report.polls and len(failing) == len(report.polls):
+                log.error("every feed failed this cycle")
+                return EXIT_FAILED
+            if report.delivery_refused and pending and not report.sent:
+                log.error("nothing could be delivered: %s", report.delivery_error)
+                return EXIT_FAILED
+            return 0
         from bot.schedule import Daemon
 
         daemon = Daemon(pipeline, digest_job=_digest_job(settings, pipeline, channel))
@@ -181,6 +272,7 @@ async def _run(settings: Settings, rules: Rules, once: bool) -> None:
             loop.add_signal_handler(sig, daemon.stop)
         await daemon.run()
         log.info("stopped")
+        return 0
     finally:
         await pipeline.aclose()
         await channel.aclose()
@@ -204,27 +296,102 @@ def _digest_job(settings: Settings, pipeline: Pipeline, channel):
 
 
 @cli.command()
+@click.option("--online", is_flag=True, help="Also ask Telegram (getMe, getChat) and send one "
+              "conditional GET to every feed.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout: ok, problems, counts.")
 @click.pass_context
-def check(ctx: click.Context) -> None:
+def check(ctx: click.Context, online: bool, as_json: bool) -> None:
     """Validate configuration, feed list, watchlists and timeline; report every problem."""
-    from bot.config import ConfigError, load_feeds, load_settings
+    import asyncio
+    import json
+
+    from bot.config import check_against_rules, load_feeds, load_settings_report
     from bot.rules import Rules, RulesError
 
-    try:
-        settings = load_settings(ctx.obj.get("config"))
-    except ConfigError as exc:
-        _fail_config(exc.problems)
-    feeds, problems = load_feeds(settings.watchbot_feeds)
+    report = load_settings_report(_config_path(ctx))
+    settings = report.settings
+    problems = list(report.problems)
+    feeds, feed_problems = load_feeds(settings.watchbot_feeds)
     try:
         rules = Rules.load(settings.watchbot_watchlists)
     except RulesError as exc:
         problems += exc.problems
         rules = None
+    ids = [w.id for w in rules.matcher.watchlists] if rules else []
+    if rules:
+        problems += check_against_rules(settings, ids)
+    notes: list[str] = []
+    if online:
+        online_problems, notes = asyncio.run(_check_online(settings, feeds))
+        problems += online_problems
+    telegram = ("configured" if settings.telegram_enabled else "not configured (console output)")
+    if as_json:
+        click.echo(json.dumps({
+            "ok": not problems, "feeds": len(feeds), "watchlists": ids,
+            "telegram": "configured" if settings.telegram_enabled else "console",
+            "online": notes if online else None,
+            "warnings": [str(w) for w in (rules.novelty.timeline.warnings
+                                          if rules and rules.novelty.timeline else ())],
+            "problems": [{"path": p.path, "line": p.line, "column": p.column, "message": p.message,
+                          "hint": p.hint, "text": str(p)} for p in problems]}, ensure_ascii=False))
+        if problems:
+            raise SystemExit(EXIT_CONFIG)
+        return
+    for note in notes:
+        click.echo(note)
+    for warning in (rules.novelty.timeline.warnings if rules and rules.novelty.timeline else ()):
+        click.echo(f"warning: {warning}", err=True)
     if problems:
         _fail_config(problems)
-    ids = ", ".join(w.id for w in rules.matcher.watchlists)
-    click.echo(f"ok: {len(feeds)} feeds, {len(rules.matcher.watchlists)} watchlists ({ids}), "
-               f"timeline valid; Telegram {'configured' if settings.telegram_enabled else 'not configured (console output)'}")
+    click.echo(f"ok: {len(feeds)} feeds, {len(ids)} watchlists ({', '.join(ids)}), "
+               f"timeline valid; Telegram {telegram}")
+
+
+async def _check_online(settings: Settings, feeds) -> tuple[list, list[str]]:
+    """Problems found by asking Telegram and every feed, plus one line per thing that is fine."""
+    import asyncio
+
+    from bot.fetch import Fetcher
+    from bot.health import verify_telegram
+    from bot.models import Validators
+    from bot.opml import feed_key, read_outlines
+    from bot.store import Store
+    from bot.yamlconf import ConfigProblem
+
+    problems, notes = [], []
+    if settings.telegram_enabled:
+        tg = await verify_telegram(settings)
+        if tg.ok:
+            notes.append(f"telegram: {tg.detail}")
+        else:
+            problems.append(ConfigProblem("telegram",
+                                          None, None, tg.detail))
+    positions: dict[str, tuple[int, int]] = {}
+    try:
+        for o in read_outlines(settings.watchbot_feeds.read_bytes()):
+            positions[feed_key(o.get("xmlUrl").strip())] = (o.line, o.column)
+    except Exception:  # already reported by load_feeds
+        pass
+    validators = {}
+    if settings.database.exists():
+        store = Store(settings.database)
+        try:
+            validators = {fs.url: fs.validators for fs in store.feed_states()}
+        finally:
+            store.close()
+    async with Fetcher(max_concurrency=settings.watchbot_concurrency, per_host=settings.watchbot_per_host,
+                       max_bytes=settings.watchbot_max_body_bytes, total_timeout=settings.watchbot_timeout,
+                       user_agent=settings.watchbot_user_agent) as fetcher:
+        results = await asyncio.gather(*(fetcher.fetch(f.url, validators.get(f.url) or Validators())
+                                         for f in feeds))
+    for feed, result in zip(feeds, results):
+        if result.ok or result.not_modified:
+            notes.append(f"feed {feed.url}: HTTP {result.status}" + (" (not modified)" if result.not_modified else ""))
+            continue
+        line, col = positions.get(feed_key(feed.url), (None, None))
+        problems.append(ConfigProblem(str(settings.watchbot_feeds), line, col,
+                                      f"feed {feed.url}: {result.error or f'HTTP {result.status}'}"))
+    return problems, notes
 
 
 @cli.command()
@@ -277,15 +444,15 @@ def _when(dt: datetime | None) -> str:
 @cli.command()
 @click.pass_context
 def settings(ctx: click.Context) -> None:
-    """List every setting: name (file key = environment variable), current value, help."""
-    from bot.config import SETTINGS, ConfigError, load_settings
+    """List every setting: name (file key = environment variable), value, where it came from, help."""
+    from bot.config import SETTINGS, load_settings_report
 
-    try:
-        current = load_settings(ctx.obj.get("config")).redacted()
-    except ConfigError:
-        current = {}
+    report = load_settings_report(_config_path(ctx))
+    if report.problems:  # printing defaults for a broken file would hide what is wrong
+        _fail_config(report.problems)
+    current = report.settings.redacted()
     for spec in SETTINGS:
-        click.echo(f"{spec.name} = {current.get(spec.name, spec.default)!s}\n    {spec.help}")
+        click.echo(f"{spec.name} = {current[spec.name]}  ({report.sources[spec.name]})\n    {spec.help}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -547,6 +714,16 @@ async def _post_digest(settings: Settings, digest, chart_path: str | None):
             return await dg.post_digest(digest, channel, chart=chart_path, progress=progress("posting"))
     finally:
         await channel.aclose()
+
+
+def _add_config_everywhere(group: click.Group) -> None:
+    for command in group.commands.values():
+        command.params.append(_config_option())
+        if isinstance(command, click.Group):
+            _add_config_everywhere(command)
+
+
+_add_config_everywhere(cli)
 
 
 def main() -> None:

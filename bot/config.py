@@ -11,6 +11,7 @@ never ends up committed next to the configuration.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -80,6 +81,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("WATCHBOT_SEND_PER_MINUTE", int, 20, "Most messages per minute to the channel "
                 "(Telegram's limit for channels and groups)."),
     SettingSpec("WATCHBOT_LOG_LEVEL", str, "INFO", "Logging level: DEBUG, INFO, WARNING, ERROR."),
+    SettingSpec("WATCHBOT_LOG_FORMAT", str, "text", "Log lines as 'text' (time in UTC with its "
+                "offset, level, message) or 'json' (one object per line, for log shippers)."),
     SettingSpec("WATCHBOT_DIGEST_CRON", str, "", "When the daemon posts a digest, as a crontab "
                 "line (minute hour day month weekday), e.g. '0 8 * * *'. Empty: no scheduled digest."),
     SettingSpec("WATCHBOT_DIGEST_TIMEZONE", str, "UTC", "Time zone of WATCHBOT_DIGEST_CRON, e.g. Asia/Baku."),
@@ -116,6 +119,7 @@ class Settings:
     watchbot_send_interval: float = 1.0
     watchbot_send_per_minute: int = 20
     watchbot_log_level: str = "INFO"
+    watchbot_log_format: str = "text"
     watchbot_digest_cron: str = ""
     watchbot_digest_timezone: str = "UTC"
     watchbot_digest_since: str = "24h"
@@ -147,6 +151,17 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+@dataclass
+class SettingsReport:
+    """What ``load_settings_report`` found: the settings (every value that could be read; the
+    default for the others), every problem, and where each value came from ("default", the
+    file as ``path:line``, "environment" or "command line")."""
+
+    settings: Settings
+    problems: list[ConfigProblem]
+    sources: dict[str, str]
+
+
 def load_settings(config_path: Path | str | None = None, environ: Mapping[str, str] | None = None,
                   *, overrides: Mapping[str, Any] | None = None) -> Settings:
     """Build Settings from defaults < watchbot.toml < environment < ``overrides``.
@@ -154,41 +169,72 @@ def load_settings(config_path: Path | str | None = None, environ: Mapping[str, s
     The config path comes from the argument, else WATCHBOT_CONFIG, else ./watchbot.toml when it
     exists. Raises ConfigError listing every problem at once.
     """
+    report = load_settings_report(config_path, environ, overrides=overrides)
+    if report.problems:
+        raise ConfigError(report.problems)
+    return report.settings
+
+
+def _did_you_mean(name: str) -> str:
+    close = difflib.get_close_matches(name.upper(), list(_SPEC), n=1, cutoff=0.75)
+    return f"did you mean {close[0]}?" if close else ""
+
+
+def load_settings_report(config_path: Path | str | None = None, environ: Mapping[str, str] | None = None,
+                         *, overrides: Mapping[str, Any] | None = None) -> SettingsReport:
+    """Like ``load_settings`` but never raises: ``check`` goes on to the feed list and the
+    watchlists with what could be read, so one run reports every problem."""
     env = dict(os.environ if environ is None else environ)
     problems: list[ConfigProblem] = []
     path = Path(config_path or env.get("WATCHBOT_CONFIG") or DEFAULT_CONFIG)
     explicit = bool(config_path or env.get("WATCHBOT_CONFIG"))
     raw: dict[str, Any] = {}
-    if path.exists():
+    shown = str(path)
+    if path.is_file():
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            problems.append(ConfigProblem(str(path), _toml_line(exc), None, f"not valid TOML: {exc}"))
+        except tomllib.TOMLDecodeError as exc:
+            line, col = _toml_position(exc)
+            problems.append(ConfigProblem(shown, line, col, f"not valid TOML: {_toml_message(exc)}"))
+            # watchbot.toml is flat `KEY = value` lines: read the others one by one, so the
+            # rest of the check (feeds, watchlists) runs on the folders actually configured.
+            raw = _readable_lines(path.read_text(encoding="utf-8"), skip=line)
+        except UnicodeDecodeError as exc:
+            problems.append(ConfigProblem(shown, None, None, f"not UTF-8 text: {exc.reason}",
+                                          "save the file as UTF-8"))
     elif explicit:
-        problems.append(ConfigProblem(str(path), None, None, "configuration file not found"))
-    base = path.resolve().parent if path.exists() else Path.cwd()
+        problems.append(ConfigProblem(shown, None, None, "configuration file not found"))
+    base = path.resolve().parent if path.is_file() else Path.cwd()
 
-    values: dict[str, Any] = {}
+    values: dict[str, tuple[Any, str]] = {}
+    sources = {spec.name: "default" for spec in SETTINGS}
     for key, value in raw.items():
         spec = _SPEC.get(key)
+        line, col = _key_position(path, key)
         if spec is None:
-            close = [n for n in _SPEC if n.endswith(key.upper().split("_")[-1])]
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            problems.append(ConfigProblem(str(path), _key_line(path, key), None,
-                                          f"unknown setting {key!r}{hint}",
-                                          "run `watchbot settings` for the list"))
+            problems.append(ConfigProblem(shown, line, col, f"unknown setting {key!r}",
+                                          _did_you_mean(key) or "run `watchbot settings` for the list"))
             continue
         if spec.env_only:
-            problems.append(ConfigProblem(str(path), _key_line(path, key), None,
-                                          f"{key} must not be in a file",
+            problems.append(ConfigProblem(shown, line, col, f"{key} must not be in a file",
                                           "secrets come only from the environment: export it instead"))
             continue
-        values[key] = (value, str(path))
+        values[key] = (value, "file")
+        sources[key] = f"{shown}:{line}" if line else shown
+    for name in env:
+        # A misspelt variable would otherwise be ignored without a word (TELEGRAM_CHATID).
+        if name.startswith(("WATCHBOT_", "TELEGRAM_")) and name not in _SPEC and name not in ENV_ONLY_NAMES:
+            hint = _did_you_mean(name)
+            if hint:
+                problems.append(ConfigProblem("environment", None, None,
+                                              f"unknown setting {name!r}", hint))
     for spec in SETTINGS:
         if spec.name in env:
             values[spec.name] = (env[spec.name], "environment")
+            sources[spec.name] = "environment"
     for key, value in (overrides or {}).items():
         values[key] = (value, "command line")
+        sources[key] = "command line"
 
     kwargs: dict[str, Any] = {}
     for name, (value, origin) in values.items():
@@ -196,18 +242,43 @@ def load_settings(config_path: Path | str | None = None, environ: Mapping[str, s
         try:
             converted = _convert(spec, value)
         except (TypeError, ValueError) as exc:
-            line = _key_line(path, name) if origin == str(path) else None
-            problems.append(ConfigProblem(origin, line, None, f"{name}: {exc}"))
+            if origin == "file":
+                line, col = _key_position(path, name, value=True)
+                problems.append(ConfigProblem(shown, line, col, f"{name}: {exc}"))
+            else:
+                problems.append(ConfigProblem(origin, None, None, f"{name}: {exc}"))
             continue
         kwargs[name.lower()] = converted
     for name in ("WATCHBOT_FEEDS", "WATCHBOT_WATCHLISTS", "WATCHBOT_STATE"):
+        if name == "WATCHBOT_STATE" and name.lower() not in kwargs and not path.is_file():
+            # No configuration file at all (an installed tool run from anywhere): state goes
+            # to the platform's state folder instead of wherever the shell happens to be.
+            kwargs[name.lower()] = default_state_dir()
+            sources[name] = "default (platform state folder)"
+            continue
         value = kwargs.get(name.lower(), _SPEC[name].default)
         kwargs[name.lower()] = (base / Path(value)).resolve() if not Path(value).is_absolute() else Path(value)
-    settings = Settings(**kwargs, config_path=path if path.exists() else None)
-    problems.extend(_check_values(settings))
-    if problems:
-        raise ConfigError(problems)
-    return settings
+    settings = Settings(**kwargs, config_path=path if path.is_file() else None)
+    for problem in _check_values(settings):
+        name = problem.message.split(":", 1)[0]
+        if sources.get(name, "").startswith(shown):
+            line, col = _key_position(path, name, value=True)
+            problem = ConfigProblem(shown, line, col, problem.message, problem.hint)
+        elif sources.get(name) in ("environment", "command line"):
+            problem = ConfigProblem(sources[name], None, None, problem.message, problem.hint)
+        problems.append(problem)
+    return SettingsReport(settings, problems, sources)
+
+
+#: Variables read from the environment that are not settings (so not "unknown").
+ENV_ONLY_NAMES = frozenset({"WATCHBOT_CONFIG"})
+
+
+def default_state_dir() -> Path:
+    """The platform's per-user state folder (XDG_STATE_HOME/watchbot on Linux)."""
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("watchbot", appauthor=False))
 
 
 def _convert(spec: SettingSpec, value: Any) -> Any:
@@ -242,39 +313,93 @@ def _check_values(s: Settings) -> list[ConfigProblem]:
         bad("WATCHBOT_TIMEOUT/WATCHBOT_SEND_INTERVAL", "must be positive")
     if s.watchbot_log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         bad("WATCHBOT_LOG_LEVEL", "one of DEBUG, INFO, WARNING, ERROR")
+    if s.watchbot_log_format not in ("text", "json"):
+        bad("WATCHBOT_LOG_FORMAT", "'text' or 'json'")
     if s.telegram_bot_token and not s.telegram_chat_id:
         bad("TELEGRAM_CHAT_ID", "is required when TELEGRAM_BOT_TOKEN is set")
-    if s.watchbot_digest_cron:
-        if len(s.watchbot_digest_cron.split()) != 5:
-            bad("WATCHBOT_DIGEST_CRON", "expected five fields: minute hour day month weekday")
+    zone = None
     try:
         from zoneinfo import ZoneInfo
 
-        ZoneInfo(s.watchbot_digest_timezone)
+        zone = ZoneInfo(s.watchbot_digest_timezone)
     except Exception:
         bad("WATCHBOT_DIGEST_TIMEZONE", f"unknown time zone {s.watchbot_digest_timezone!r}")
+    if s.watchbot_digest_cron:
+        if len(s.watchbot_digest_cron.split()) != 5:
+            bad("WATCHBOT_DIGEST_CRON", "expected five fields: minute hour day month weekday")
+        else:
+            # The daemon builds exactly this trigger at start: what it refuses, check refuses.
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(s.watchbot_digest_cron, timezone=zone or "UTC")
+            except ValueError as exc:
+                bad("WATCHBOT_DIGEST_CRON", f"{s.watchbot_digest_cron!r}: {exc}")
+    if s.watchbot_digest_since != _SPEC["WATCHBOT_DIGEST_SINCE"].default:
+        from datetime import datetime, timezone
+
+        from bot.digest import parse_since  # the scheduled digest reads it with this function
+
+        try:
+            parse_since(s.watchbot_digest_since, datetime.now(timezone.utc), zone or "UTC")
+        except ValueError as exc:
+            bad("WATCHBOT_DIGEST_SINCE", str(exc))
     return problems
 
 
-def _toml_line(exc: Exception) -> int | None:
-    # tomllib gains .lineno only in Python 3.13; before that the line is only in the message,
-    # "... (at line 4, column 21)".
-    line = getattr(exc, "lineno", None)
+def check_against_rules(s: Settings, watchlist_ids: list[str]) -> list[ConfigProblem]:
+    """Settings that name watchlists must name existing ones (run and check both ask)."""
+    problems = []
+    known = set(watchlist_ids)
+    for wid in (w.strip() for w in s.watchbot_digest_watchlists.split(",")):
+        if wid and wid not in known:
+            close = difflib.get_close_matches(wid, sorted(known), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else "known: " + ", ".join(sorted(known))
+            problems.append(ConfigProblem("settings", None, None,
+                                          f"WATCHBOT_DIGEST_WATCHLISTS: unknown watchlist {wid!r}", hint))
+    return problems
+
+
+def _toml_position(exc: Exception) -> tuple[int | None, int | None]:
+    # tomllib gains .lineno/.colno only in Python 3.14; before that they are only in the
+    # message, "... (at line 4, column 21)".
+    line, col = getattr(exc, "lineno", None), getattr(exc, "colno", None)
     if line is None:
-        m = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        line = int(m.group(1)) if m else None
-    return line
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        if m:
+            line, col = int(m.group(1)), int(m.group(2))
+    return line, col
 
 
-def _key_line(path: Path, key: str) -> int | None:
-    """Line of ``key = ...`` in the TOML file (tomllib keeps no positions)."""
+def _readable_lines(text: str, skip: int | None) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if number == skip or line.lstrip().startswith("["):
+            continue
+        try:
+            values.update(tomllib.loads(line))
+        except tomllib.TOMLDecodeError:
+            continue  # a multi-line value, or the broken line itself: already reported
+    return values
+
+
+def _toml_message(exc: Exception) -> str:
+    return getattr(exc, "msg", None) or re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+
+
+def _key_position(path: Path, key: str, *, value: bool = False) -> tuple[int | None, int | None]:
+    """1-based (line, column) of ``key = ...`` in the TOML file, or of its value with ``value``
+    (tomllib keeps no positions; top-level keys are all watchbot.toml has)."""
     try:
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip().startswith(key) and "=" in line:
-                return number
-    except OSError:
-        return None
-    return None
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None, None
+    pattern = re.compile(r"^(\s*)(?:\"?)" + re.escape(key) + r"(?:\"?)\s*=\s*")
+    for number, line in enumerate(lines, 1):
+        m = pattern.match(line)
+        if m:
+            return number, (m.end() + 1 if value else len(m.group(1)) + 1)
+    return None, None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -285,41 +410,64 @@ def _key_line(path: Path, key: str) -> int | None:
 def load_feeds(path: Path) -> tuple[list[Feed], list[ConfigProblem]]:
     """Read an OPML feed list: every outline with an xmlUrl, nested folders included.
 
-    Per-feed attributes: ``interval`` (seconds) and ``backfill`` (items). Duplicate URLs are
-    reported; a URL must be http(s) or a local path (archives, tests) — other schemes are refused
-    so a feed list can never make the bot read arbitrary resources.
+    Attribute names are read case-insensitively (``xmlurl`` as exported by some readers).
+    Per-feed attributes: ``interval`` (seconds) and ``backfill`` (items). Every problem is
+    located at ``file:line:column`` of its outline: duplicate URLs (``/rss`` and ``/rss/`` are
+    one feed), a URL without a scheme that names a host (``www.example.com/rss`` would
+    otherwise be read as a local file), other schemes (refused so a feed list can never make
+    the bot read arbitrary resources) and non-numeric attributes. The feeds without problems
+    are returned; the others are skipped, and `check` fails on them.
     """
-    problems: list[ConfigProblem] = []
+    from bot.opml import OpmlError, feed_key, looks_like_host, read_outlines
+
+    shown = str(path)
     try:
-        root = ET.parse(path).getroot()
+        outlines = read_outlines(Path(path).read_bytes())
     except FileNotFoundError:
-        return [], [ConfigProblem(str(path), None, None, "feed list not found",
-                                  "set WATCHBOT_FEEDS or create feeds.opml")]
-    except ET.ParseError as exc:
-        line, col = exc.position
-        return [], [ConfigProblem(str(path), line, col, f"not valid OPML/XML: {exc.msg if hasattr(exc, 'msg') else exc}")]
+        return [], [ConfigProblem(shown, None, None, "feed list not found",
+                                  "set WATCHBOT_FEEDS or create feeds.opml (`watchbot init`)")]
+    except OSError as exc:
+        return [], [ConfigProblem(shown, None, None, f"cannot read the feed list: {exc.strerror or exc}")]
+    except OpmlError as exc:
+        return [], [ConfigProblem(shown, exc.line, exc.column, exc.message)]
+    problems: list[ConfigProblem] = []
     feeds: list[Feed] = []
-    seen: set[str] = set()
-    for outline in root.iter("outline"):
-        url = (outline.get("xmlUrl") or "").strip()
+    seen: dict[str, int] = {}
+    for outline in outlines:
+        url = outline.get("xmlUrl").strip()
+
+        def problem(message: str, hint: str = "") -> None:
+            problems.append(ConfigProblem(shown, outline.line, outline.column, message, hint))
+
         if not url:
+            if outline.get("type").lower() in ("rss", "atom") and not outline.has_children:
+                problem("outline of type %s has no xmlUrl" % outline.get("type"),
+                        "add xmlUrl=\"https://...\" or remove the outline")
             continue
-        title = outline.get("title") or outline.get("text") or ""
+        title = outline.get("title") or outline.get("text")
         where = f"feed {url}"
-        if "://" in url and not url.startswith(("http://", "https://", "file://")):
-            problems.append(ConfigProblem(str(path), None, None, f"{where}: only http(s) URLs or local paths"))
+        if "://" in url and not url.lower().startswith(("http://", "https://", "file://")):
+            problem(f"{where}: only http(s) URLs or local paths")
             continue
-        if not url.startswith(("http://", "https://", "file://")) and not Path(url).is_absolute():
-            url = str((path.resolve().parent / url).resolve())
-        if url in seen:
-            problems.append(ConfigProblem(str(path), None, None, f"{where}: listed twice"))
+        if "://" not in url and not Path(url).is_absolute():
+            if looks_like_host(url) and not (Path(path).resolve().parent / url).exists():
+                problem(f"{where}: no scheme, so this would be read as a local file",
+                        f"did you mean https://{url}?")
+                continue
+            url = str((Path(path).resolve().parent / url).resolve())
+        key = feed_key(url)
+        if key in seen:
+            problem(f"{where}: listed twice", f"first at line {seen[key]}")
             continue
-        seen.add(url)
+        seen[key] = outline.line
         try:
             interval = int(outline.get("interval")) if outline.get("interval") else None
             backfill = int(outline.get("backfill")) if outline.get("backfill") else None
         except ValueError:
-            problems.append(ConfigProblem(str(path), None, None, f"{where}: interval/backfill must be whole numbers"))
+            problem(f"{where}: interval/backfill must be whole numbers")
+            continue
+        if interval is not None and interval <= 0 or backfill is not None and backfill < 0:
+            problem(f"{where}: interval must be > 0 and backfill >= 0")
             continue
         feeds.append(Feed(url=url, title=title, interval=interval, backfill=backfill))
     return feeds, problems

@@ -34,6 +34,7 @@ Clock = Callable[[], datetime]
 # Why 30 min: a 400 "chat not found"/403 "kicked" needs a human; probing again now and then
 # lets the bot heal by itself once the channel is fixed, without hammering Telegram.
 FATAL_COOLDOWN = timedelta(minutes=30)
+FIRST_RETRY = 60  # seconds after a feed's first failure; doubled after each further one
 
 
 class Channel(Protocol):
@@ -54,6 +55,8 @@ class PollReport:
     new_items: int = 0
     alerts: int = 0
     error: str | None = None
+    seeded: int = 0  # first sight: items recorded as seen without alerting
+    updates: int = 0
 
 
 @dataclass
@@ -62,6 +65,7 @@ class CycleReport:
     sent: int = 0
     pending: int = 0
     delivery_error: str | None = None
+    delivery_refused: bool = False  # Telegram refused the channel (not a transient failure)
 
     @property
     def new_items(self) -> int:
@@ -70,6 +74,18 @@ class CycleReport:
     @property
     def alerts(self) -> int:
         return sum(p.alerts for p in self.polls)
+
+    def summary(self, pending: int | None = None) -> str:
+        """The one INFO line a cycle logs: what was polled and found, what failed."""
+        failing = [p for p in self.polls if p.error]
+        line = (f"cycle: {len(self.polls)} feeds polled, {self.new_items} new items, "
+                f"{sum(p.seeded for p in self.polls)} seeded on first sight, {self.alerts} alerts, "
+                f"{sum(p.updates for p in self.polls)} updates, {len(failing)} feeds failing")
+        if failing:
+            line += " (" + ", ".join(p.feed for p in failing[:3]) + (", ..." if len(failing) > 3 else "") + ")"
+        if pending is not None:
+            line += f"; {self.sent} sent, {pending} pending"
+        return line
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,6 +112,11 @@ class Pipeline:
         self.rules_problems: list[ConfigProblem] = []
         self._bad_fingerprint: tuple | None = None  # a broken edit is reported once, not every poll
         self._feeds_cache: tuple[tuple | None, list[Feed]] | None = None
+        # The daemon polls feed by feed; every WATCHBOT_INTERVAL the polls since the last
+        # summary are logged as one "cycle" line (run_once logs its own).
+        self._window = CycleReport()
+        self._window_start = clock()
+        self._in_cycle = False
         interrupted = store.recover_interrupted_sends(clock())
         if interrupted:
             log.warning("%d alert(s) were being sent when the last run stopped; recorded as "
@@ -201,12 +222,16 @@ class Pipeline:
             feeds = list(feeds)
             self.store.sync_feeds(feeds)
         report = CycleReport()
+        self._in_cycle = True
         try:
             with self.store.batch():  # one commit per interval, not one per feed
                 report.polls = list(await asyncio.gather(*(self.poll(f) for f in feeds)))
         except Exception:
             self._load_stories()  # a failed commit: novelty may know stories the store lost
             raise
+        finally:
+            self._in_cycle = False
+            self._window, self._window_start = CycleReport(), self.clock()
         await self.drain(report)
         return report
 
@@ -223,7 +248,16 @@ class Pipeline:
             parsed = await self.parser.parse(result.body, result.headers, state.current_url,
                                              feed_url=feed.url)
         async with self._process_lock:
-            return self._apply_poll(feed, state, result, parsed)
+            report = self._apply_poll(feed, state, result, parsed)
+        log.debug("poll %s: HTTP %s, %d new, %d seeded, %d alerts, %d updates%s", feed.url, report.status,
+                  report.new_items, report.seeded, report.alerts, report.updates,
+                  f", error: {report.error}" if report.error else "")
+        self._window.polls.append(report)
+        now = self.clock()
+        if not self._in_cycle and now - self._window_start >= timedelta(seconds=self.settings.watchbot_interval):
+            log.info("%s", self._window.summary())
+            self._window, self._window_start = CycleReport(), now
+        return report
 
     def _apply_poll(self, feed: Feed, state: FeedState, result: FetchResult,
                     parsed: ParsedFeed | None) -> PollReport:
@@ -252,7 +286,10 @@ class Pipeline:
 
         if failure:
             errors = state.consecutive_errors + 1
-            backoff = min(self.settings.watchbot_max_backoff, interval * 2 ** min(errors, 16))
+            # The first retry comes soon (a network blip at boot must not stall every feed for
+            # two intervals), then the wait doubles up to WATCHBOT_MAX_BACKOFF.
+            backoff = min(self.settings.watchbot_max_backoff,
+                          min(FIRST_RETRY, interval) * 2 ** min(errors - 1, 16))
             wait = max(backoff, result.retry_after or 0)
             self.store.record_poll(feed.url, error=failure, next_check=now + timedelta(seconds=wait),
                                    success=False, **common)
@@ -279,6 +316,7 @@ class Pipeline:
                     newest = sorted(fresh, key=_published_key, reverse=True)
                     let_through = newest[:backfill] if backfill else []
                     self.store.record_seen(newest[len(let_through):], now)
+                    report.seeded = len(newest) - len(let_through)
                     fresh = let_through
                 report.new_items = len(fresh)
                 fresh = sorted(fresh, key=_published_key)
@@ -286,6 +324,7 @@ class Pipeline:
                 for item, matches in zip(fresh, self.rules.matcher.match_many(fresh)):
                     _, decision = self.process_item(item, now, matches)
                     report.alerts += decision.kind == "alert"
+                    report.updates += decision.kind == "update"
                 self.store.record_poll(feed.url, error=None, next_check=next_check,
                                        validators=result.validators, body_hash=result.body_hash,
                                        title=parsed.title or None, ttl_minutes=parsed.ttl_minutes,
@@ -378,6 +417,7 @@ class Pipeline:
                         self.store.log_event("error", message, self.clock())
                         self._tell_admin(message)
                         report.delivery_error = outcome.error
+                        report.delivery_refused = True
                         report.pending = len(self.store.pending_alerts())
                         return report
                     if outcome.status == "maybe_sent":

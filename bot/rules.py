@@ -37,7 +37,9 @@ class Rules:
         """Load and compile every watchlist and the timeline; RulesError lists all problems."""
         fingerprint = rules_fingerprint(folder)
         watchlists, problems = load_watchlists(folder)
-        timeline, timeline_problems = load_timeline(folder / TIMELINE_FILE)
+        # Topics are checked only against a complete set: a broken watchlist is reported itself.
+        known = None if problems else {w.id for w in watchlists}
+        timeline, timeline_problems = load_timeline(folder / TIMELINE_FILE, known)
         problems = list(problems) + list(timeline_problems)
         if not problems and not watchlists:
             problems.append(ConfigProblem(str(folder), None, None, "no watchlists found",

@@ -8,12 +8,12 @@ only restates one of these events is "known"; an item published on or before ``a
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from bot.yamlconf import ConfigProblem, load_yaml_validated
+from bot.yamlconf import ConfigProblem, load_yaml_with_tree, locate
 
 # Shipped inside the package so an installed watchbot validates without the repository;
 # watchlists/timeline.schema.json is the copy editors use (a test keeps the two identical).
@@ -48,6 +48,9 @@ class Timeline:
 
     as_of: date
     events: tuple[Event, ...]
+    # Topics no watchlist in the folder has and that resemble none (a timeline shared with a
+    # subset of the watchlists): not errors, but `check` and `run` say so.
+    warnings: tuple[ConfigProblem, ...] = field(default=(), compare=False)
 
     def for_topics(self, topics: set[str] | frozenset[str]) -> tuple[Event, ...]:
         """Events tagged with any of ``topics``."""
@@ -74,38 +77,63 @@ def _schema() -> dict:
     return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
-def load_timeline(path: Path | str) -> tuple[Timeline | None, list[ConfigProblem]]:
+def load_timeline(path: Path | str, known_topics: set[str] | frozenset[str] | None = None
+                  ) -> tuple[Timeline | None, list[ConfigProblem]]:
     """Load and validate a timeline file. Returns (timeline, problems); the timeline is None
     whenever there is any problem, so a broken edit never silently shrinks the baseline.
-    Schema problems carry file:line:column (bot.yamlconf); semantic ones (impossible dates,
-    'until' before 'date', duplicate ids) are reported too."""
+    Every problem carries file:line:column: schema ones (bot.yamlconf) and semantic ones
+    (impossible dates, 'until' before 'date', duplicate ids, and — when ``known_topics`` (the
+    watchlist ids) is given — a topic that resembles a watchlist id without being one: a typo
+    that would silently keep the event out of that topic's comparisons). A topic that
+    resembles no id becomes a warning on the timeline instead."""
+    import difflib
+
     path = Path(path)
-    data, problems = load_yaml_validated(path, _schema())
+    data, root, problems = load_yaml_with_tree(path, _schema())
     if data is None or problems:
         return None, problems
     shown = str(path)
+
+    def problem(where: list, message: str, hint: str) -> None:
+        line, col = locate(root, where)
+        problems.append(ConfigProblem(shown, line, col, message, hint))
+
     events: list[Event] = []
+    warnings: list[ConfigProblem] = []
     seen: set[str] = set()
     try:
         as_of = _period(data["as_of"], end=False)
     except ValueError as exc:
-        return None, [ConfigProblem(shown, None, None, f"as_of: {exc}", "use a real calendar date")]
+        problem(["as_of"], f"as_of: {exc}", "use a real calendar date")
+        return None, problems
     for i, raw in enumerate(data["events"]):
         where = f"events[{i}] ({raw['id']})"
         try:
             start = _period(raw["date"], end=False)
+        except ValueError as exc:
+            problem(["events", i, "date"], f"{where}: date: {exc}", "use a real calendar date")
+            continue
+        try:
             end = _period(raw.get("until", raw["date"]), end=True)
         except ValueError as exc:
-            problems.append(ConfigProblem(shown, None, None, f"{where}: {exc}",
-                                          "use a real calendar date"))
+            problem(["events", i, "until"], f"{where}: until: {exc}", "use a real calendar date")
             continue
         if end < start:
-            problems.append(ConfigProblem(shown, None, None, f"{where}: until is before date",
-                                          "swap date and until"))
+            problem(["events", i, "until"], f"{where}: until is before date", "swap date and until")
         if raw["id"] in seen:
-            problems.append(ConfigProblem(shown, None, None, f"{where}: duplicate id",
-                                          "give each event its own id"))
+            problem(["events", i, "id"], f"{where}: duplicate id", "give each event its own id")
         seen.add(raw["id"])
+        for j, topic in enumerate(raw["topics"]):
+            if known_topics is not None and topic not in known_topics:
+                close = difflib.get_close_matches(topic, sorted(known_topics), n=1, cutoff=0.75)
+                if close:
+                    problem(["events", i, "topics", j], f"{where}: unknown topic {topic!r}",
+                            f"did you mean {close[0]}?")
+                else:
+                    line, col = locate(root, ["events", i, "topics", j])
+                    warnings.append(ConfigProblem(shown, line, col, f"{where}: no watchlist has topic "
+                                                  f"{topic!r}", "topics are watchlist ids: " +
+                                                  ", ".join(sorted(known_topics))))
         events.append(Event(
             id=raw["id"], start=start, end=end, topics=tuple(raw["topics"]),
             what=" ".join(raw["what"].split()),
@@ -114,4 +142,4 @@ def load_timeline(path: Path | str) -> tuple[Timeline | None, list[ConfigProblem
         ))
     if problems:
         return None, problems
-    return Timeline(as_of=as_of, events=tuple(events)), []
+    return Timeline(as_of=as_of, events=tuple(events), warnings=tuple(warnings)), []

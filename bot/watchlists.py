@@ -301,7 +301,7 @@ def _load_one(path: Path) -> tuple[Watchlist | None, list[ConfigProblem], Any]:
 
 
 def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[ConfigProblem]]:
-    """Load every ``*.yaml`` in ``folder`` except ``timeline.yaml``, sorted by file name.
+    """Load every ``*.yaml`` and ``*.yml`` in ``folder`` except the timeline, sorted by name.
 
     Returns the valid watchlists and ALL problems found (unknown keys, wrong types, empty
     groups, unknown group names, bad regexes, duplicate ids across files), each located at
@@ -314,7 +314,14 @@ def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[ConfigProblem]]
         return [], [ConfigProblem(str(folder), None, None, "watchlist folder not found",
                                   "create it or point the configuration at the right folder")]
     first_by_id: dict[str, Path] = {}
-    files = sorted(p for p in folder.glob("*.yaml") if p.name != TIMELINE_FILE)
+    # .yml is as common a spelling as .yaml: both load (the daemon's reload watches both),
+    # so a watchlist is never silently ignored for its extension.
+    files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
+                   and p.name not in (TIMELINE_FILE, "timeline.yml"))
+    stray = folder / "timeline.yml"
+    if stray.exists():
+        problems.append(ConfigProblem(str(stray), None, None, "the timeline must be named timeline.yaml",
+                                      "rename it: timeline.yml is not read"))
     for path in files:
         wl, found, root = _load_one(path)
         problems.extend(found)
@@ -329,6 +336,6 @@ def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[ConfigProblem]]
         first_by_id[wl.id] = path
         watchlists.append(wl)
     if not files:
-        problems.append(ConfigProblem(str(folder), None, None, "no watchlist files (*.yaml)",
+        problems.append(ConfigProblem(str(folder), None, None, "no watchlist files (*.yaml, *.yml)",
                                       "add at least one watchlist, see watchlists/README.md"))
     return watchlists, problems

@@ -317,7 +317,7 @@ def test_cli_digest_json_and_file_outputs(tmp_path):
     assert run.returncode == 0, run.stderr
     assert md.read_text(encoding="utf-8").startswith("# Digest 2025-10-19 00:00")
     bad = _cli(tmp_path, "--state", str(state), "--since", "last tuesday")
-    assert bad.returncode == 2 and "24h" in bad.stderr
+    assert bad.returncode == 64 and "24h" in bad.stderr  # a usage error (README "Exit codes")
     missing = _cli(tmp_path, "--state", str(tmp_path / "nothing"))
     assert missing.returncode == 1 and "no state" in missing.stderr
 

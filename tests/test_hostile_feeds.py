@@ -221,7 +221,7 @@ def test_status_command_reports_the_bad_feeds(tmp_path):
         base = [sys.executable, "-m", "bot", "--config", str(tmp_path / "watchbot.toml")]
         run = subprocess.run(base + ["run", "--once"], capture_output=True, text=True, env=env,
                              cwd=tmp_path, timeout=60)
-        assert run.returncode == 0, run.stderr
+        assert run.returncode == 1, run.stderr  # every feed failed: a failed cycle
         status = subprocess.run(base + ["status"], capture_output=True, text=True, env=env,
                                 cwd=tmp_path, timeout=60)
     assert status.returncode == 0, status.stderr

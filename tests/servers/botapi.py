@@ -444,6 +444,13 @@ class BotApiStandIn:
                 "username": "watchbot_standin_bot", "can_join_groups": True,
                 "can_read_all_group_messages": False, "supports_inline_queries": False}
 
+    def _m_getchat(self, params: dict[str, Any]) -> dict[str, Any]:
+        # Like Telegram: an unknown chat (or @name) is 400 "chat not found", a kicked bot 403.
+        chat = self._chat(params)
+        # ChatFullInfo: Bot API 7.3+ always sends accent_color_id and max_reaction_count.
+        return {"id": chat.id, "type": "channel", "title": chat.title, "accent_color_id": 0,
+                "max_reaction_count": 11}
+
     def _m_deletewebhook(self, params: dict[str, Any]) -> bool:
         return True
 

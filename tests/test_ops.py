@@ -1,0 +1,75 @@
+"""The operator's side of `run`: exit codes, the cycle's log line, retries, where --config goes."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from bot.store import Store
+from tests.feedgen import rss
+from tests.servers.feedserver import FeedServer
+from tests.test_check import project, watchbot
+from tests.test_pipeline import OLD
+
+
+def test_run_once_logs_one_cycle_line_and_retries_a_failed_feed_soon(tmp_path):
+    """One INFO line sums up the cycle (polled, new, seeded, alerts, updates, failing), and a first failure is retried after a minute, not two intervals."""
+    with FeedServer.in_thread() as srv:
+        srv.set_feed("/good.rss", rss("Good", OLD))
+        srv.set_status("/bad.rss", 500)
+        cfg = project(tmp_path, "WATCHBOT_INTERVAL = 900\n",
+                      opml_body=f'<outline xmlUrl="{srv.url("/good.rss")}"/><outline xmlUrl="{srv.url("/bad.rss")}"/>\n')
+        run = watchbot(tmp_path, "run", "--once", "--config", str(cfg))
+    assert run.returncode == 0, run.stderr
+    lines = [l for l in run.stderr.splitlines() if " INFO " in l and "cycle:" in l]
+    assert len(lines) == 1, run.stderr
+    assert re.search(rf"cycle: 2 feeds polled, 0 new items, {len(OLD)} seeded on first sight, 0 alerts, "
+                     r"0 updates, 1 feeds failing \(.*/bad\.rss\); 0 sent, 0 pending", lines[0]), lines[0]
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00 INFO ", lines[0]), lines[0]
+    store = Store(tmp_path / "state" / "watchbot.sqlite3")
+    try:
+        bad = next(fs for fs in store.feed_states() if fs.url.endswith("/bad.rss"))
+    finally:
+        store.close()
+    assert bad.consecutive_errors == 1
+    assert bad.next_check - bad.last_fetch == timedelta(seconds=60)
+
+
+def test_run_once_exits_1_when_every_feed_failed(tmp_path):
+    """A cycle in which every feed failed is a failed cycle: exit 1, not 0."""
+    with FeedServer.in_thread() as srv:
+        srv.set_status("/bad.rss", 500)
+        cfg = project(tmp_path, opml_body=f'<outline xmlUrl="{srv.url("/bad.rss")}"/>\n')
+        run = watchbot(tmp_path, "--config", str(cfg), "run", "--once")
+    assert run.returncode == 1, run.stderr
+    assert "every feed failed" in run.stderr
+
+
+def test_usage_errors_have_their_own_exit_code(tmp_path):
+    """An unknown option exits 64, distinct from 2 (unusable configuration)."""
+    cfg = project(tmp_path)
+    run = watchbot(tmp_path, "--config", str(cfg), "check", "--no-such-option")
+    assert run.returncode == 64, run.stderr
+    assert "No such option" in run.stderr
+
+
+def test_config_is_accepted_after_the_subcommand(tmp_path):
+    """`watchbot check --config FILE` reads FILE just like `watchbot --config FILE check`."""
+    cfg = project(tmp_path / "elsewhere" if (tmp_path / "elsewhere").mkdir() is None else tmp_path)
+    run = watchbot(tmp_path, "check", "--config", str(cfg))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("ok: 0 feeds")
+    missing = watchbot(tmp_path, "check", "--config", str(tmp_path / "nope.toml"))
+    assert missing.returncode == 2 and "nope.toml: configuration file not found" in missing.stderr
+
+
+def test_json_log_format_prints_one_object_per_line(tmp_path):
+    """WATCHBOT_LOG_FORMAT=json turns every log line into a JSON object with time, level and message."""
+    import json
+
+    cfg = project(tmp_path, 'WATCHBOT_LOG_FORMAT = "json"\n')
+    run = watchbot(tmp_path, "--config", str(cfg), "run", "--once")
+    assert run.returncode == 0, run.stderr
+    records = [json.loads(l) for l in run.stderr.splitlines() if l.startswith("{")]
+    cycle = [r for r in records if r["message"].startswith("cycle:")]
+    assert len(cycle) == 1 and cycle[0]["level"] == "INFO" and cycle[0]["time"].endswith("+00:00")
