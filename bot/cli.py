@@ -312,6 +312,7 @@ def check(ctx: click.Context, online: bool, as_json: bool) -> None:
     settings = report.settings
     problems = list(report.problems)
     feeds, feed_problems = load_feeds(settings.watchbot_feeds)
+    problems += feed_problems
     try:
         rules = Rules.load(settings.watchbot_watchlists)
     except RulesError as exc:
