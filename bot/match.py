@@ -18,7 +18,10 @@ Word forms (see watchlists/README.md for the operator's view):
   words ("azalıb" is Azerbaijani for "decreased");
 - an apostrophe suffix is always allowed ("Akkuyu'daki", "AZAL'ın");
 - between the words of a phrase any short run of spaces, hyphens, dashes, quotes or slashes is
-  equivalent ("Rasht-Astara", "Rasht – Astara", "МТК «Север–Юг»").
+  equivalent ("Rasht-Astara", "Rasht – Astara", "МТК «Север–Юг»");
+- scripts that build words differently (see ``_starts_word`` and ``word_spec``): Chinese,
+  Japanese and Thai terms match anywhere (no spaces), Hangul words take particles, Indic vowel
+  signs belong to the word, Arabic and Hebrew terms may follow glued proclitics ("وأكتاو").
 
 ``fold`` preserves length, so an offset in the folded text is the same offset in the original:
 ``TermHit.surface`` is the text as written in the item.
@@ -27,6 +30,7 @@ Word forms (see watchlists/README.md for the operator's view):
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_right
 from codecs import charmap_encode
 from dataclasses import dataclass
@@ -40,7 +44,7 @@ import snowballstemmer
 from bot.models import Item, Match, MatchReport, TermHit, Veto
 from bot.text import (APOSTROPHE, CODEPAGE, CODEPAGE_ENCODING, FOLD_BYTES, decode_codepage,
                       encode_codepage, fold)
-from bot.watchlists import _WORD_RE, Term, Watchlist
+from bot.watchlists import _WORD_RE, WORD_MARKS, Term, Watchlist
 
 __all__ = ["Matcher", "format_report", "word_spec"]
 
@@ -50,8 +54,9 @@ LONG_SUFFIX = 5
 SHORT_SUFFIX = 3
 #: Minimum stem length: shorter Snowball stems ("акта" from "Актау") would over-match.
 MIN_STEM = 5
-#: Characters allowed between the words of a phrase, and how many of them.
-_GAP_CHARS = frozenset(" -'\"/\u00a0\t")
+#: Characters allowed between the words of a phrase, and how many of them (with the
+#: zero-width non-joiner and direction marks of Persian/Hebrew text, the katakana middle dot).
+_GAP_CHARS = frozenset(" -'\"/\u00a0\t\u200c\u200e\u200f\u30fb")
 _MAX_GAP = 4
 #: Letters tolerated after an apostrophe that ends a token (Turkish/Azerbaijani case endings).
 _MAX_APOS_SUFFIX = 8
@@ -59,10 +64,16 @@ _MAX_APOS_SUFFIX = 8
 _RU_STEMMER = snowballstemmer.stemmer("russian")
 
 UNLIMITED = 1 << 30
+#: Maximum length of a word in a script without spaces: the term's own letters, nothing more
+#: is consumed (what follows is the next word).
+GLUED = 0
+#: unicodedata.combining() of every Indic virama.
+_VIRAMA_CLASS = 9
 
 #: Characters that can precede a word start in folded text: a term word must start right after
 #: one of them (or at the start of the text), so "азал" never matches inside "сказал".
-_BOUNDARY = (" ", "\n", '"', "'", "-", "(", "[", "/", "#", "@", ",", ".", ":", ";", "\t")
+_BOUNDARY = (" ", "\n", '"', "'", "-", "(", "[", "/", "#", "@", ",", ".", ":", ";", "\t",
+             "\u200c", "\u200e", "\u200f", "\u30fb", "\u060c", "\u061b")
 
 #: The automaton scans the text in bot.text's one-byte code page, folded and with every boundary
 #: character mapped to one byte (a space); each key is that byte plus a term's anchor. So the
@@ -84,16 +95,98 @@ def _is_cyrillic(word: str) -> bool:
     return any("\u0400" <= ch <= "\u04ff" for ch in word)
 
 
+# -- scripts whose words do not start or end the way Latin and Cyrillic words do ------------------
+# Chinese, Japanese, Thai, Lao, Khmer, Burmese write no spaces between words: a term in them can
+# start anywhere and be followed by any letters. Hangul has spaces, but particles stick to the
+# noun ("악타우에서", at Aktau): even a short word takes a few more syllables. Indic scripts
+# spell one syllable with several code points, so their endings are longer in code points.
+# Arabic and Hebrew write conjunctions, prepositions and the article as part of the next word
+# ("وأكتاو", and Aktau; "بالقرب"; "באקטאו", in Aktau): a term may start after them.
+_NO_SPACE_RANGES = ((0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF), (0x3040, 0x30FF),
+                    (0x31F0, 0x31FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
+                    (0xFF66, 0xFF9F))
+_HANGUL_RANGES = ((0x1100, 0x11FF), (0x3130, 0x318F), (0xAC00, 0xD7AF))
+_INDIC_RANGES = ((0x0900, 0x0DFF),)
+_ARABIC_RANGES = ((0x0600, 0x06FF), (0x0750, 0x077F), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF))
+_HEBREW_RANGES = ((0x0590, 0x05FF),)
+#: Letters a Hangul word may gain (particles: 에서, 으로, 에게; possessive 의).
+HANGUL_SUFFIX = 4
+#: Code points an Indic word of 4+ code points may gain (case endings span several).
+INDIC_SUFFIX = 8
+
+
+def _in(ch: str, ranges: tuple[tuple[int, int], ...]) -> bool:
+    cp = ord(ch)
+    return any(lo <= cp <= hi for lo, hi in ranges)
+
+
+def _arabic_proclitics() -> frozenset[str]:
+    """What Arabic writes glued before a word: (و|ف)? (ب|ل|ك)? (ال)?, with ل + ال = لل."""
+    out = set()
+    for conj in ("", "و", "ف"):
+        for prep in ("", "ب", "ل", "ك"):
+            for article in ("", "ال"):
+                out.add(conj + ("لل" if prep == "ل" and article else prep + article))
+    out.discard("")
+    return frozenset(out)
+
+
+_ARABIC_PROCLITICS = _arabic_proclitics()
+#: Hebrew's one-letter prefixes (and, the, in, to, from, that, as); up to three combine (וכשה).
+_HEBREW_PREFIX_LETTERS = frozenset("ובהלמשכ")
+#: How a term whose anchor is in such a script may start: after a boundary (plain), anywhere,
+#: or after a boundary and a run of proclitics.
+_START_PLAIN, _START_ANYWHERE, _START_ARABIC, _START_HEBREW = range(4)
+
+
+def _start_kind(anchor: str) -> int:
+    first = anchor[0]
+    if _in(first, _NO_SPACE_RANGES):
+        return _START_ANYWHERE
+    if _in(first, _ARABIC_RANGES):
+        return _START_ARABIC
+    if _in(first, _HEBREW_RANGES):
+        return _START_HEBREW
+    return _START_PLAIN
+
+
+def _starts_word(ft: str, s: int, kind: int) -> bool:
+    """Whether a term whose anchor is of start ``kind`` may start at offset ``s`` of ``ft``."""
+    if s == 0 or ft[s - 1] in _BOUNDARY or kind == _START_ANYWHERE:
+        return True
+    if kind == _START_PLAIN:
+        return False
+    j = s - 1
+    while j >= 0 and s - j <= 3 and ft[j] not in _BOUNDARY:
+        j -= 1
+    if j >= 0 and ft[j] not in _BOUNDARY:
+        return False  # more than three letters before: the anchor is inside a word
+    glued = ft[j + 1:s]
+    if kind == _START_ARABIC:
+        return glued in _ARABIC_PROCLITICS
+    return all(c in _HEBREW_PREFIX_LETTERS for c in glued)
+
+
 def word_spec(folded_word: str, written_word: str, forms: str) -> tuple[str, int]:
     """(prefix a token must start with, maximum token length) for one word of a term.
 
     ``written_word`` is the word as the operator wrote it (case tells acronyms apart).
     """
     n = len(folded_word)
+    if _in(folded_word[-1], _NO_SPACE_RANGES):
+        return folded_word, GLUED  # no spaces: the next word follows without a boundary
     if forms == "exact":
         return folded_word, n
     if forms == "prefix":
         return folded_word, UNLIMITED
+    if _in(folded_word[0], _HANGUL_RANGES):
+        return folded_word, n + HANGUL_SUFFIX
+    if _in(folded_word[0], _INDIC_RANGES):
+        # A final consonant's virama gives way to the vowel of an ending (அஜர்பைஜான் ->
+        # அஜர்பைஜானிடம், Azerbaijan -> to Azerbaijan): the prefix stops before it.
+        if n > 2 and unicodedata.combining(folded_word[-1]) == _VIRAMA_CLASS:
+            folded_word = folded_word[:-1]
+        return folded_word, n + (SHORT_SUFFIX if n <= 3 else INDIC_SUFFIX)
     letters = [c for c in written_word if c.isalpha()]
     if folded_word.isdigit() or n <= 3 or (len(letters) >= 2 and all(c.isupper() for c in letters)):
         return folded_word, n
@@ -204,6 +297,7 @@ class Matcher:
             implementation=ahocorasick_rs.Implementation.DFA) if by_key else None)
         self._find = self._ac.find_matches_as_indexes if self._ac is not None else None
         self._exotic_keys = [[(None, sids)] for _anchor, sids in exotic]
+        self._exotic_start = [_start_kind(anchor) for anchor, _sids in exotic]
         self._exotic_ac = (ahocorasick_rs.AhoCorasick(
             [anchor for anchor, _sids in exotic], matchkind=ahocorasick_rs.MatchKind.Standard,
             implementation=ahocorasick_rs.Implementation.NoncontiguousNFA) if exotic else None)
@@ -264,8 +358,9 @@ class Matcher:
                 # them, is neither a word character nor a boundary, and keeps the offsets.
                 found = self._exotic_ac.find_matches_as_indexes(
                     _SURROGATE_RE.sub("\ufffd", ft), overlapping=True)
+            starts = self._exotic_start
             for k, s, e in found:
-                if s == 0 or ft[s - 1] in _BOUNDARY:
+                if _starts_word(ft, s, starts[k]):
                     cands.append((s, e, -1 - k))
         cands.sort(key=_SORT)
         return ft, cands
@@ -513,15 +608,16 @@ def _verify(ft: str, n: int, start: int, words: tuple[tuple[str, int], ...]) -> 
                 return -1
         first = False
         e = pos + len(prefix)
-        while e < n and ft[e].isalnum():
-            e += 1
-        if e - pos > max_len:
-            return -1
+        if max_len != GLUED:
+            while e < n and (ft[e].isalnum() or ft[e] in WORD_MARKS):
+                e += 1
+            if e - pos > max_len:
+                return -1
         pos = e
     # A Turkish/Azerbaijani case ending after an apostrophe belongs to the word (Akkuyu'daki).
     if pos + 1 < n and ft[pos] == APOSTROPHE and ft[pos + 1].isalpha():
         e = pos + 1
-        while e < n and ft[e].isalnum():
+        while e < n and (ft[e].isalnum() or ft[e] in WORD_MARKS):
             e += 1
         if e - pos - 1 <= _MAX_APOS_SUFFIX:
             pos = e

@@ -29,6 +29,13 @@ _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2e3a\u2e3b\ufe58\ufe63\uf
 _APOSTROPHES = "\u2018\u2019\u201a\u201b\u02bc\u02b9\u0060\u00b4\u2032"
 _QUOTES = "\u201c\u201d\u201e\u201f\u00ab\u00bb\u2039\u203a\u300c\u300d\"\u2033"
 
+# Persian and Arabic write the same letters with different code points (ی/ي, ک/ك, and
+# either on the other's keyboard) and Eastern Arabic digits (۴۹٪ = 49%); hamza on alef is
+# dropped by NFKD below (أ, إ, آ -> ا).
+_ARABIC_SCRIPT = {"ی": "ي", "ى": "ي", "ک": "ك", "ۀ": "ه",
+                  **{chr(0x0660 + d): str(d) for d in range(10)},
+                  **{chr(0x06F0 + d): str(d) for d in range(10)}}
+
 
 def _fold_char(ch: str) -> str:
     """Fold one character to exactly one character (see module contract)."""
@@ -46,6 +53,8 @@ def _fold_char(ch: str) -> str:
         return "е"
     if ch in "Йй":
         return "й"
+    if ch in _ARABIC_SCRIPT:
+        return _ARABIC_SCRIPT[ch]
     if unicodedata.combining(ch):
         return APOSTROPHE
     decomposed = unicodedata.normalize("NFKD", ch)
@@ -61,7 +70,7 @@ def _fold_char(ch: str) -> str:
 def _table() -> dict[int, str]:
     """Translation table for every code point in the scripts the press uses (built once)."""
     table: dict[int, str] = {}
-    ranges = [(0x0000, 0x0530), (0x1E00, 0x1F00), (0x2000, 0x2070), (0x2E00, 0x2E40),
+    ranges = [(0x0000, 0x0530), (0x0600, 0x0700), (0x1E00, 0x1F00), (0x2000, 0x2070), (0x2E00, 0x2E40),
               (0xFE50, 0xFF70)]
     for lo, hi in ranges:
         for cp in range(lo, hi):

@@ -27,6 +27,7 @@ Shape of a file::
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -171,8 +172,14 @@ class Watchlist:
     path: Path | None = None
 
 
-_WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*", re.UNICODE)
-_WORD_STAR_RE = re.compile(r"([^\W_]+(?:'[^\W_]+)*)(\*?)", re.UNICODE)
+#: Marks that belong inside a word although ``\w`` and str.isalnum() reject them: the vowel
+#: signs and viramas of Indic scripts (विमान, அஜர்பைஜான்), Arabic harakat, Hebrew points.
+#: (Combining accents on Latin/Cyrillic letters never reach here: fold turns them into "'".)
+WORD_MARKS = frozenset(chr(cp) for cp in range(0x0300, 0x10000)
+                       if unicodedata.category(chr(cp)) in ("Mn", "Mc"))
+_WCH = "(?:[^\\W_]|[" + re.escape("".join(sorted(WORD_MARKS))) + "])"
+_WORD_RE = re.compile(f"{_WCH}+(?:'{_WCH}+)*", re.UNICODE)
+_WORD_STAR_RE = re.compile(f"({_WCH}+(?:'{_WCH}+)*)(\\*?)", re.UNICODE)
 
 
 def parse_term(raw: str | dict) -> Term:

@@ -301,3 +301,58 @@ def test_match_many_equals_match(matcher: Matcher, odd_terms: Matcher) -> None:
     assert odd_terms.match_many([item("Akkuyu"), item("nun")]) != [[], []]  # Akkuyu itself
     assert [m.watchlist for r in odd_terms.match_many([item("Akkuyu"), item("nun")])
             for m in r] == ["o"]
+
+
+@pytest.fixture(scope="module")
+def script_terms(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
+    """One term per script whose words start or end unlike Latin and Cyrillic words."""
+    folder = tmp_path_factory.mktemp("scripts")
+    _write(folder, "s.yaml", """
+        id: s
+        title: S
+        groups:
+          names: [विमान, அஜர்பைஜான், أكتاو, آکتائو, アクタウ, 阿克套, 악타우, אקטאו, راه آهن]
+        rules: [{name: r, any: [names]}]
+    """)
+    wls, problems = load_watchlists(folder)
+    assert problems == []
+    return Matcher.compile(wls)
+
+
+@pytest.mark.parametrize("text,surface", [
+    ("यात्री विमान गिराए", "विमान"),  # Devanagari: vowel signs are part of the word
+    ("रूसी विमानों पर", "विमानों"),
+    ("விமானம் அஜர்பைஜானிடம்", "அஜர்பைஜானிடம்"),  # Tamil: the final virama yields to an ending
+    ("بالقرب من وأكتاو", "أكتاو"),  # Arabic: "and" glued before the name
+    ("تحطم طائرة قرب اكتاو", "اكتاو"),  # hamza dropped
+    ("نزدیکی آکتائو", "آکتائو"),
+    ("سقوط در آكتائو", "آكتائو"),  # Persian name typed with an Arabic kaf
+    ("راه‌آهن رشت", "راه\u200cآهن"),  # Persian zero-width non-joiner between words
+    ("カザフスタンのアクタウ近郊で", "アクタウ"),  # Japanese: no spaces
+    ("哈萨克斯坦阿克套市", "阿克套"),  # Chinese
+    ("악타우에서 추락", "악타우에서"),  # Korean particle
+    ("התרסקות באקטאו", "אקטאו"),  # Hebrew: "in" glued before the name
+])
+def test_scripts_word_starts_and_endings(script_terms: Matcher, text: str, surface: str) -> None:
+    """Terms in scripts without case, spaces or with glued prefixes match their word forms."""
+    hits = [h.surface for m in script_terms.match(item(text)) for h in m.hits]
+    assert hits == [surface]
+
+
+@pytest.mark.parametrize("text", [
+    "مأكتاو",  # "م" is no Arabic proclitic: the name is inside another word
+    "الكبيرةأكتاو",
+    "ארבעאקטאו",  # four letters before the name: not prefixes
+    "악타우에서부터까지의",  # more than four syllables after the word
+    "अविमान",  # Devanagari: inside a word
+])
+def test_scripts_still_need_word_starts(script_terms: Matcher, text: str) -> None:
+    """Arabic, Hebrew and Hangul terms still do not match inside longer words."""
+    assert not script_terms.match(item(text)), text
+
+
+def test_fold_arabic_script_variants() -> None:
+    """fold unifies Persian/Arabic yeh and kaf, hamza on alef, and Eastern Arabic digits."""
+    assert fold("ایران") == fold("إيران") == fold("ايران")
+    assert fold("آکتائو") == fold("آكتائو")
+    assert fold("۴۹٪ ٤٩") == "49٪ 49"
