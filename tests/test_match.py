@@ -102,7 +102,7 @@ def test_summary_hits_are_marked_summary(matcher: Matcher) -> None:
 
 def test_veto_is_reported(matcher: Matcher) -> None:
     """A watchlist-level veto stops the match and `try` output names the veto group."""
-    it = item("Sputnik Azerbaijan reports on Sputnik V vaccine doses")
+    it = item("Sputnik Azerbaijan staff report on Sputnik V vaccine doses")
     report = matcher.report(it)
     assert not report.matches
     assert any(v.watchlist == "sputnik_azerbaijan" and v.group == "none:vaccine"
