@@ -163,3 +163,40 @@ def test_check_imports_only_what_validation_needs(tmp_path):
     assert run.returncode == 0 and "watchlists" in run.stdout, run.stderr
     assert _heavy(modules) == []
     assert "bot.match" in modules  # it did compile the watchlists
+
+
+def _imports_by_process_tree(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict[str, int]]:
+    """Run the installed console script under ``-X importtime`` (multiprocessing passes the flag
+    on to the forkserver and the parser workers, which share our stderr); return the process
+    and how many processes imported each module."""
+    script = Path(sys.executable).parent / "watchbot"
+    assert script.exists(), "watchbot is not installed in this interpreter's environment"
+    run = subprocess.run([sys.executable, "-X", "importtime", str(script), *args], capture_output=True,
+                         text=True, env=_env(), timeout=120, cwd=tmp_path)
+    counts: dict[str, int] = {}
+    for line in run.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1].strip()
+            counts[name] = counts.get(name, 0) + 1
+    return run, counts
+
+
+def test_parser_workers_do_not_import_the_cli_and_start_only_for_bodies(tmp_path):
+    """Parser workers of `watchbot run --once` never import bot.cli, and a cycle with nothing to parse starts none."""
+    feeds = []
+    for i in range(3):
+        path = tmp_path / f"feed{i}.xml"
+        path.write_bytes(rss(f"Outlet {i}", OLD))
+        feeds.append(f'<outline xmlUrl="{path}"/>')
+    (tmp_path / "feeds.opml").write_text(f'<opml version="2.0"><body>{"".join(feeds)}</body></opml>',
+                                         encoding="utf-8")
+    (tmp_path / "watchbot.toml").write_text(f'WATCHBOT_WATCHLISTS = "{REPO / "watchlists"}"\n'
+                                            'WATCHBOT_STATE = "state"\nWATCHBOT_PARSE_WORKERS = 2\n')
+    run, first = _imports_by_process_tree(tmp_path, "run", "--once")
+    assert run.returncode == 0, run.stderr
+    assert "3 feeds" in run.stderr and "0 feeds failing" in run.stderr
+    assert first.get("bot.parse") == 2  # this process and the forkserver: workers were started
+    assert first.get("bot.cli") == 1  # only this process; the workers imported bot.entry alone
+    run, second = _imports_by_process_tree(tmp_path, "run", "--once")  # unchanged files: all 304
+    assert run.returncode == 0, run.stderr
+    assert second.get("bot.parse") == 1 and second.get("bot.cli") == 1  # no forkserver, no worker
