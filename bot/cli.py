@@ -395,47 +395,121 @@ async def _check_online(settings: Settings, feeds) -> tuple[list, list[str]]:
     return problems, notes
 
 
-@cli.command()
-@click.pass_context
-def status(ctx: click.Context) -> None:
-    """A table per feed: last fetch, HTTP status, items, errors, next check, why paused."""
-    from rich.console import Console
-    from rich.table import Table
+STATUS_WIDTH = 100  # columns: fits a laptop terminal split in two and an 100-column pager
 
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout: feeds (in feed-list "
+              "order), outbox counts, recent events.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """A table per feed: last fetch, HTTP status, items, errors, next check, why paused."""
+    import json
+
+    from bot.config import load_feeds
     from bot.store import Store
 
     settings = _settings(ctx)
     if not settings.database.exists():
+        if as_json:
+            click.echo(json.dumps({"state": None, "feeds": [], "outbox": {}, "events": []}))
+            return
         click.echo(f"no state yet in {settings.watchbot_state}: run `watchbot run --once` first")
         return
+    listed, _ = load_feeds(settings.watchbot_feeds)
     store = Store(settings.database)
-    columns = ("feed", "last fetch", "HTTP", "items", "new", "errors", "next check", "problem")
-    rows = []
-    for fs in store.feed_states():
-        name = fs.title or fs.url
-        if fs.current_url != fs.url:
-            name += f" → {fs.current_url}"
-        rows.append((name, _when(fs.last_fetch), str(fs.last_status or "-"), str(fs.items_total),
-                     str(fs.last_new), str(fs.consecutive_errors),
-                     "paused" if fs.paused_reason else _when(fs.next_check), fs.paused_reason or fs.last_error or ""))
-    console = Console(highlight=False)
-    if console.is_terminal:
-        table = Table(title="feeds")
-        for col in columns:
-            table.add_column(col, overflow="fold")
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
-    else:  # piped: one tab-separated line per feed, easy to grep and never wrapped
-        click.echo("\t".join(columns))
-        for row in rows:
-            click.echo("\t".join(row))
-    counts = store.outbox_counts()
+    try:
+        states = {fs.url: fs for fs in store.feed_states()}
+        counts = store.outbox_counts()
+        events = [dict(e) for e in store.recent_events(5)]
+    finally:
+        store.close()
+    # The feed list's order, and only what it lists: a removed feed's row stays in the store
+    # (its identities keep old items from re-alerting) but is no longer the operator's concern.
+    shown = [(feed, states.get(feed.url)) for feed in listed]
+    if as_json:
+        click.echo(json.dumps({
+            "state": str(settings.watchbot_state),
+            "feeds": [_feed_json(feed, fs) for feed, fs in shown],
+            "outbox": {k: counts.get(k, 0) for k in ("pending", "sent", "maybe_sent", "rejected",
+                                                     "superseded", "orphaned")},
+            "events": [{"at": e["at"], "level": e["level"], "message": e["message"]} for e in events],
+        }, ensure_ascii=False))
+        return
+    _print_status_table(shown)
     click.echo(f"outbox: {counts.get('pending', 0)} pending, {counts.get('sent', 0)} sent, "
-                  f"{counts.get('maybe_sent', 0)} possibly sent (timeout), {counts.get('rejected', 0)} rejected")
-    for event in store.recent_events(5):
-        click.echo(f"{event['at']} {event['level']}: {event['message']}")
-    store.close()
+               f"{counts.get('maybe_sent', 0)} possibly sent (timeout), {counts.get('rejected', 0)} rejected")
+    for event in events:
+        click.echo(_fit(f"{event['at']} {event['level']}: {event['message']}", STATUS_WIDTH))
+
+
+def _feed_json(feed, fs) -> dict:
+    iso = (lambda d: d.isoformat() if d else None)
+    if fs is None:
+        return {"url": feed.url, "title": feed.title, "polled": False}
+    return {"url": feed.url, "current_url": fs.current_url, "title": fs.title or feed.title,
+            "polled": fs.last_fetch is not None, "last_fetch": iso(fs.last_fetch),
+            "last_success": iso(fs.last_success), "http_status": fs.last_status,
+            "items": fs.items_total, "new": fs.last_new, "errors": fs.consecutive_errors,
+            "next_check": None if fs.paused_reason else iso(fs.next_check),
+            "paused": fs.paused_reason, "problem": fs.paused_reason or fs.last_error}
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _short_url(url: str) -> str:
+    return url.split("://", 1)[-1].removeprefix("www.")
+
+
+def _fit_middle(text: str, width: int) -> str:
+    """Both ends of a long name survive (host and file name): 'example.com/…/missing.xml'."""
+    if len(text) <= width:
+        return text
+    tail = (width - 1) * 2 // 3
+    return text[: width - 1 - tail] + "…" + text[len(text) - tail:]
+
+
+def _print_status_table(shown) -> None:
+    """One line per feed, never wider than STATUS_WIDTH: the problem gets what is left."""
+    header = ("feed", "fetched UTC", "HTTP", "items", "new", "err", "next UTC", "problem")
+    rows = []
+    for feed, fs in shown:
+        name = (fs.title if fs and fs.title else feed.title) or _short_url(feed.url)
+        if fs is None:
+            rows.append((name, "-", "-", "0", "0", "0", "not yet", ""))
+            continue
+        if fs.current_url != fs.url:
+            name += " → " + _short_url(fs.current_url)
+        rows.append((name, _when_short(fs.last_fetch), str(fs.last_status or "-"), str(fs.items_total),
+                     str(fs.last_new), str(fs.consecutive_errors),
+                     "paused" if fs.paused_reason else _when_short(fs.next_check),
+                     " ".join((fs.paused_reason or fs.last_error or "").split())))
+    fixed = [11, 4, 6, 4, 3, 11]  # last fetch, HTTP, items, new, err, next check
+    name_w = min(28, max([4] + [len(r[0]) for r in rows]))
+    problem_w = STATUS_WIDTH - name_w - sum(fixed) - 7  # one space between the 8 columns
+    widths = [name_w, *fixed, problem_w]
+
+    import textwrap
+
+    def lines(cells) -> list[str]:
+        out = []
+        for i, (cell, w) in enumerate(zip(cells[:-1], widths)):
+            cell = _fit_middle(cell, w) if i == 0 else _fit(cell, w)
+            out.append(cell.rjust(w) if i in (2, 3, 4, 5) else cell.ljust(w))
+        # The problem is what the operator reads: wrapped under its column, never cut.
+        problem = textwrap.wrap(cells[-1], problem_w, break_long_words=True) or [""]
+        indent = " " * (STATUS_WIDTH - problem_w)
+        return [(" ".join(out) + " " + problem[0]).rstrip()] + [indent + p for p in problem[1:]]
+
+    for row in [header, *rows]:
+        for text in lines(row):
+            click.echo(text)
+
+
+def _when_short(dt) -> str:
+    return dt.strftime("%m-%d %H:%M") if dt else "-"
 
 
 def _when(dt: datetime | None) -> str:
@@ -464,39 +538,228 @@ def feeds() -> None:
     """Manage the feed list (an OPML file)."""
 
 
+def _feed_list(settings: Settings):
+    """The feed list as an editable document (an empty one if the file does not exist yet)."""
+    from bot.opml import OpmlDocument, OpmlError
+    from bot.yamlconf import ConfigProblem
+
+    try:
+        return OpmlDocument.load(settings.watchbot_feeds)
+    except OpmlError as exc:
+        _fail_config([ConfigProblem(str(settings.watchbot_feeds), exc.line, exc.column, exc.message,
+                                    "fix the feed list before editing it with watchbot")])
+
+
 @feeds.command("import")
 @click.argument("opml", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Show what would be added; write nothing.")
 @click.pass_context
-def feeds_import(ctx: click.Context, opml: str) -> None:
-    """Merge the feeds of an OPML file into the feed list."""
-    from bot.config import load_feeds, merge_feeds, write_opml
+def feeds_import(ctx: click.Context, opml: str, dry_run: bool) -> None:
+    """Merge the feeds of an OPML file into the feed list, keeping folders, titles and htmlUrl."""
+    from bot.config import outline_feed
+    from bot.opml import OpmlError, feed_key, read_outlines, write_atomically
+    from bot.yamlconf import ConfigProblem
 
     settings = _settings(ctx)
-    incoming, problems = load_feeds(Path(opml))
-    if problems and not incoming:
-        _fail_config(problems)
-    current, _ = load_feeds(settings.watchbot_feeds) if settings.watchbot_feeds.exists() else ([], [])
-    merged, added = merge_feeds(current, incoming)
-    settings.watchbot_feeds.write_text(write_opml(merged), encoding="utf-8")
-    click.echo(f"{added} feeds added, {len(incoming) - added} already listed; {len(merged)} in {settings.watchbot_feeds}")
+    try:
+        outlines = read_outlines(Path(opml).read_bytes())
+    except OpmlError as exc:
+        _fail_config([ConfigProblem(opml, exc.line, exc.column, exc.message)])
+    doc = _feed_list(settings)
+    known = doc.urls()
+    added, already, invalid = [], 0, []
+    for outline in outlines:
+        feed, message, hint = outline_feed(outline, Path(opml))
+        if feed is None and not message:
+            continue  # a folder: created when one of its feeds is added
+        attrs = dict(outline.original or {})
+        if feed is not None:
+            key = feed_key(feed.url)
+            if key in known:
+                already += 1
+                continue
+            url_attr = next(k for k in attrs if k.lower() == "xmlurl")
+            attrs[url_attr] = feed.url  # a relative local path, resolved against the imported file
+            known[key] = attrs
+        else:
+            # Kept, not dropped: the operator sees it in the list and in `check`, and fixes it.
+            invalid.append(ConfigProblem(opml, outline.line, outline.column, message,
+                                         (hint + "; " if hint else "") + "kept in the feed list: fix or remove it"))
+        added.append((attrs, outline.folders))
+        if not dry_run:
+            doc.add(attrs, outline.folders)
+    for problem in invalid:
+        click.echo(f"warning: {problem}", err=True)
+    target = settings.watchbot_feeds
+    if dry_run:
+        for attrs, folders in added:
+            url = next((v for k, v in attrs.items() if k.lower() == "xmlurl"), "(no xmlUrl)")
+            title = next((v for k, v in attrs.items() if k.lower() in ("title", "text")), "")
+            click.echo(f"+ {url}" + (f"  {title}" if title else "") + (f"  [{' / '.join(folders)}]" if folders else ""))
+        click.echo(f"dry run: would add {len(added)} feeds ({len(invalid)} with problems), "
+                   f"{already} already listed; {target} not changed")
+        return
+    backup = write_atomically(target, doc.text())
+    click.echo(f"{len(added)} feeds added ({len(invalid)} with problems, kept), {already} already listed; "
+               f"{len(doc.feed_elements())} in {target}" + (f"; previous list saved as {backup}" if backup else ""))
 
 
 @feeds.command("export")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="File to write (default: stdout).")
 @click.pass_context
 def feeds_export(ctx: click.Context, output: str | None) -> None:
-    """Write the feed list as OPML 2.0."""
-    from bot.config import load_feeds, write_opml
-
+    """Write the feed list as OPML 2.0, folders and every attribute included."""
     settings = _settings(ctx)
-    current, problems = load_feeds(settings.watchbot_feeds)
-    if problems and not current:
-        _fail_config(problems)
-    text = write_opml(current)
+    if not settings.watchbot_feeds.exists():
+        _fail_config([f"{settings.watchbot_feeds}: feed list not found"])
+    text = _feed_list(settings).text()
     if output:
         Path(output).write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per feed on stdout.")
+@click.pass_context
+def feeds_list(ctx: click.Context, as_json: bool) -> None:
+    """List the feeds in feed-list order: URL, title, folder; problems after them."""
+    import json
+
+    from bot.config import outline_feed
+    from bot.opml import OpmlError, read_outlines
+    from bot.yamlconf import ConfigProblem
+
+    settings = _settings(ctx)
+    path = settings.watchbot_feeds
+    try:
+        outlines = read_outlines(path.read_bytes())
+    except FileNotFoundError:
+        _fail_config([f"{path}: feed list not found (`watchbot init` writes one)"])
+    except OpmlError as exc:
+        _fail_config([ConfigProblem(str(path), exc.line, exc.column, exc.message)])
+    problems = []
+    for outline in outlines:
+        feed, message, hint = outline_feed(outline, path)
+        if feed is None and not message:
+            continue
+        url = outline.get("xmlUrl").strip()
+        folder = " / ".join(outline.folders)
+        title = outline.get("title") or outline.get("text")
+        if message:
+            problems.append(ConfigProblem(str(path), outline.line, outline.column, message, hint))
+        if as_json:
+            click.echo(json.dumps({"url": url, "title": title, "folder": folder or None,
+                                   "html_url": outline.get("htmlUrl") or None, "line": outline.line,
+                                   "problem": message or None}, ensure_ascii=False))
+        else:
+            click.echo(f"{url}" + (f"  {title}" if title and title != url else "") + (f"  [{folder}]" if folder else ""))
+    for problem in problems:
+        click.echo(f"warning: {problem}", err=True)
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--title", default=None, help="Title to list the feed under (default: the feed's own).")
+@click.option("--folder", default=None, help="Folder (category) to put it in; nested with '/'.")
+@click.option("--no-fetch", is_flag=True, help="Add the URL as given, without fetching it to check "
+              "that it is a feed (or finding the feed of a web page).")
+@click.pass_context
+def feeds_add(ctx: click.Context, url: str, title: str | None, folder: str | None, no_fetch: bool) -> None:
+    """Add a feed; given a web page, add the feed it announces (<link rel="alternate">)."""
+    import asyncio
+
+    from bot.opml import feed_key, looks_like_host, write_atomically
+
+    settings = _settings(ctx)
+    url = url.strip()
+    if "://" not in url and looks_like_host(url):
+        url = "https://" + url
+        click.echo(f"no scheme given: using {url}", err=True)
+    if not url.lower().startswith(("http://", "https://")):
+        raise click.UsageError(f"{url}: give an http(s) URL")
+    feed_title = ""
+    doc = _feed_list(settings)
+    if not no_fetch and feed_key(url) not in doc.urls():
+        url, feed_title = asyncio.run(_find_feed(url, settings))
+    if feed_key(url) in doc.urls():
+        click.echo(f"{url} is already listed in {settings.watchbot_feeds}")
+        return
+    name = title or feed_title or url
+    attrs = {"type": "rss", "text": name, "title": name, "xmlUrl": url}
+    doc.add(attrs, tuple(p.strip() for p in folder.split("/") if p.strip()) if folder else ())
+    backup = write_atomically(settings.watchbot_feeds, doc.text())
+    click.echo(f"added {url}" + (f" ({name})" if name != url else "") + f" to {settings.watchbot_feeds}"
+               + (f"; previous list saved as {backup}" if backup else ""))
+
+
+async def _find_feed(url: str, settings: Settings) -> tuple[str, str]:
+    """(feed URL, feed title): ``url`` itself when it is a feed, else the first feed its page
+    announces that parses. Exits 1 with the reason when there is none."""
+    from bot.fetch import Fetcher
+    from bot.opml import discover_feed_links
+    from bot.parse import parse_feed
+
+    async with Fetcher(user_agent=settings.watchbot_user_agent, max_bytes=settings.watchbot_max_body_bytes,
+                       total_timeout=settings.watchbot_timeout) as fetcher:
+        result = await fetcher.fetch(url)
+        if not result.ok:
+            click.echo(f"error: could not fetch {url}: {result.error or f'HTTP {result.status}'} "
+                       "(--no-fetch adds it anyway)", err=True)
+            raise SystemExit(EXIT_FAILED)
+        parsed = parse_feed(result.body, result.headers, url)
+        if parsed.items or (parsed.title and not parsed.error):
+            return url, parsed.title
+        page = result.body.decode(_charset(result.headers), "replace")
+        candidates = discover_feed_links(page, url)
+        for candidate, _label in candidates:
+            found = await fetcher.fetch(candidate)
+            if found.ok:
+                parsed = parse_feed(found.body, found.headers, candidate)
+                if parsed.items or (parsed.title and not parsed.error):
+                    click.echo(f"{url} is a web page; it announces the feed {candidate}", err=True)
+                    return candidate, parsed.title
+    click.echo(f"error: {url} is not a feed" + (" and none of the feeds its page announces could be read"
+               if candidates else " and its page announces none (<link rel=\"alternate\" type=\"application/rss+xml\">)"),
+               err=True)
+    raise SystemExit(EXIT_FAILED)
+
+
+def _charset(headers: dict[str, str]) -> str:
+    import codecs
+
+    ctype = headers.get("content-type", "")
+    for part in ctype.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "charset":
+            try:
+                return codecs.lookup(value.strip('"')).name
+            except LookupError:
+                break
+    return "utf-8"
+
+
+@feeds.command("remove")
+@click.argument("url")
+@click.pass_context
+def feeds_remove(ctx: click.Context, url: str) -> None:
+    """Remove a feed from the feed list (its history stays in the state)."""
+    import difflib
+
+    from bot.opml import attr, write_atomically
+
+    settings = _settings(ctx)
+    doc = _feed_list(settings)
+    removed = doc.remove(url)
+    if removed is None:
+        listed = [(attr(e, "xmlUrl") or "").strip() for _, e in doc.feed_elements()]
+        close = difflib.get_close_matches(url, listed, n=1, cutoff=0.6)
+        click.echo(f"error: {url} is not in {settings.watchbot_feeds}" +
+                   (f" (did you mean {close[0]}?)" if close else ""), err=True)
+        raise SystemExit(EXIT_FAILED)
+    backup = write_atomically(settings.watchbot_feeds, doc.text())
+    click.echo(f"removed {(attr(removed, 'xmlUrl') or '').strip()} from {settings.watchbot_feeds}; "
+               f"previous list saved as {backup}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -505,8 +768,10 @@ def feeds_export(ctx: click.Context, output: str | None) -> None:
 @cli.command("try")
 @click.argument("text", required=False)
 @click.option("--feed", "feed", default=None, help="A feed file or http(s) URL: report every item in it.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per item on stdout: matches "
+              "with their terms, vetoes, and the decision with its reasons.")
 @click.pass_context
-def try_(ctx: click.Context, text: str | None, feed: str | None) -> None:
+def try_(ctx: click.Context, text: str | None, feed: str | None, as_json: bool) -> None:
     """Show what the watchlists make of TEXT (or of each item of a feed), and why."""
     if not text and not feed:
         raise click.UsageError("give TEXT or --feed FILE_OR_URL")
@@ -531,6 +796,14 @@ def try_(ctx: click.Context, text: str | None, feed: str | None) -> None:
         title, _, summary = text.partition("\n")
         items = [Item(key="try:1", feed_url="try", title=title, summary=summary, outlet="(try)")]
     now = datetime.now(timezone.utc)
+    if as_json:
+        import json
+
+        for item in items:
+            report = rules.matcher.report(item)
+            decision = rules.novelty.decide(item, report.matches, item.published or now) if report.matches else None
+            click.echo(json.dumps(_try_json(item, report, decision), ensure_ascii=False))
+        return
     for item in items:
         report = rules.matcher.report(item)
         click.echo(f"── {item.title}" + (f"  ({item.published:%Y-%m-%d})" if item.published else ""))
@@ -542,6 +815,20 @@ def try_(ctx: click.Context, text: str | None, feed: str | None) -> None:
             for reason in decision.reasons:
                 click.echo(f"    - {reason}")
         click.echo("")
+
+
+def _try_json(item, report, decision) -> dict:
+    hits = (lambda hs: [{"term": h.term, "group": h.group, "where": h.where, "text": h.surface} for h in hs])
+    return {
+        "title": item.title, "link": item.link,
+        "published": item.published.isoformat() if item.published else None,
+        "matches": [{"watchlist": m.watchlist, "title": m.title, "hits": hits(m.hits)} for m in report.matches],
+        "vetoes": [{"watchlist": v.watchlist, "group": v.group, "hits": hits(v.hits)} for v in report.vetoes],
+        "decision": None if decision is None else {
+            "kind": decision.kind, "watchlist": decision.watchlist, "reasons": list(decision.reasons),
+            "nearest": decision.nearest, "similarity": round(decision.similarity, 3),
+            "new_facts": list(decision.new_facts)},
+    }
 
 
 async def _items_of(source: str, settings: Settings) -> list[Item]:

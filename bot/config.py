@@ -418,7 +418,7 @@ def load_feeds(path: Path) -> tuple[list[Feed], list[ConfigProblem]]:
     the bot read arbitrary resources) and non-numeric attributes. The feeds without problems
     are returned; the others are skipped, and `check` fails on them.
     """
-    from bot.opml import OpmlError, feed_key, looks_like_host, read_outlines
+    from bot.opml import OpmlError, feed_key, read_outlines
 
     shown = str(path)
     try:
@@ -434,43 +434,50 @@ def load_feeds(path: Path) -> tuple[list[Feed], list[ConfigProblem]]:
     feeds: list[Feed] = []
     seen: dict[str, int] = {}
     for outline in outlines:
-        url = outline.get("xmlUrl").strip()
-
-        def problem(message: str, hint: str = "") -> None:
+        feed, message, hint = outline_feed(outline, Path(path))
+        if feed is not None:
+            key = feed_key(feed.url)
+            if key in seen:
+                feed, message, hint = None, f"feed {outline.get('xmlUrl').strip()}: listed twice", \
+                    f"first at line {seen[key]}"
+            else:
+                seen[key] = outline.line
+        if message:
             problems.append(ConfigProblem(shown, outline.line, outline.column, message, hint))
-
-        if not url:
-            if outline.get("type").lower() in ("rss", "atom") and not outline.has_children:
-                problem("outline of type %s has no xmlUrl" % outline.get("type"),
-                        "add xmlUrl=\"https://...\" or remove the outline")
-            continue
-        title = outline.get("title") or outline.get("text")
-        where = f"feed {url}"
-        if "://" in url and not url.lower().startswith(("http://", "https://", "file://")):
-            problem(f"{where}: only http(s) URLs or local paths")
-            continue
-        if "://" not in url and not Path(url).is_absolute():
-            if looks_like_host(url) and not (Path(path).resolve().parent / url).exists():
-                problem(f"{where}: no scheme, so this would be read as a local file",
-                        f"did you mean https://{url}?")
-                continue
-            url = str((Path(path).resolve().parent / url).resolve())
-        key = feed_key(url)
-        if key in seen:
-            problem(f"{where}: listed twice", f"first at line {seen[key]}")
-            continue
-        seen[key] = outline.line
-        try:
-            interval = int(outline.get("interval")) if outline.get("interval") else None
-            backfill = int(outline.get("backfill")) if outline.get("backfill") else None
-        except ValueError:
-            problem(f"{where}: interval/backfill must be whole numbers")
-            continue
-        if interval is not None and interval <= 0 or backfill is not None and backfill < 0:
-            problem(f"{where}: interval must be > 0 and backfill >= 0")
-            continue
-        feeds.append(Feed(url=url, title=title, interval=interval, backfill=backfill))
+        if feed is not None:
+            feeds.append(feed)
     return feeds, problems
+
+
+def outline_feed(outline, list_path: Path) -> tuple[Feed | None, str, str]:
+    """(feed, problem, hint) for one OPML outline of the list at ``list_path``: the feed when
+    it is usable, else the problem; (None, "", "") for a folder. Duplicates are the caller's."""
+    from bot.opml import looks_like_host
+
+    url = outline.get("xmlUrl").strip()
+    if not url:
+        if outline.get("type").lower() in ("rss", "atom") and not outline.has_children:
+            return None, f"outline of type {outline.get('type')} has no xmlUrl", \
+                "add xmlUrl=\"https://...\" or remove the outline"
+        return None, "", ""
+    where = f"feed {url}"
+    if "://" in url and not url.lower().startswith(("http://", "https://", "file://")):
+        return None, f"{where}: only http(s) URLs or local paths", ""
+    if "://" not in url and not Path(url).is_absolute():
+        base = Path(list_path).resolve().parent
+        if looks_like_host(url) and not (base / url).exists():
+            return None, f"{where}: no scheme, so this would be read as a local file", \
+                f"did you mean https://{url}?"
+        url = str((base / url).resolve())
+    try:
+        interval = int(outline.get("interval")) if outline.get("interval") else None
+        backfill = int(outline.get("backfill")) if outline.get("backfill") else None
+    except ValueError:
+        return None, f"{where}: interval/backfill must be whole numbers", ""
+    if interval is not None and interval <= 0 or backfill is not None and backfill < 0:
+        return None, f"{where}: interval must be > 0 and backfill >= 0", ""
+    title = outline.get("title") or outline.get("text")
+    return Feed(url=url, title=title, interval=interval, backfill=backfill), "", ""
 
 
 def write_opml(feeds: list[Feed], title: str = "watchbot feeds") -> str:

@@ -17,7 +17,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 from xml.parsers import expat
 
-__all__ = ["Outline", "OpmlError", "read_outlines", "feed_key", "OpmlDocument", "attr"]
+__all__ = ["Outline", "OpmlError", "read_outlines", "feed_key", "OpmlDocument", "attr", "write_atomically",
+           "discover_feed_links"]
 
 
 class OpmlError(Exception):
@@ -37,6 +38,7 @@ class Outline:
     column: int
     folders: tuple[str, ...] = ()
     has_children: bool = False
+    original: dict[str, str] | None = None  # the attributes as written (names in their case)
 
     def get(self, name: str, default: str = "") -> str:
         return self.attrs.get(name.lower(), default)
@@ -64,7 +66,7 @@ def read_outlines(data: bytes) -> list[Outline]:
         lowered = {k.lower(): v for k, v in attrs.items()}
         folders = tuple((o["attrs"].get("title") or o["attrs"].get("text") or "")
                         for o in stack if o is not None)
-        record = {"attrs": lowered, "line": parser.CurrentLineNumber,
+        record = {"attrs": lowered, "original": dict(attrs), "line": parser.CurrentLineNumber,
                   "column": parser.CurrentColumnNumber + 1, "folders": folders, "children": False}
         for o in reversed(stack):
             if o is not None:
@@ -83,7 +85,8 @@ def read_outlines(data: bytes) -> list[Outline]:
     except expat.ExpatError as exc:
         raise OpmlError(f"not valid OPML/XML: {expat.ErrorString(exc.code)}", exc.lineno,
                         exc.offset + 1) from None
-    return [Outline(o["attrs"], o["line"], o["column"], o["folders"], o["children"]) for o in outlines]
+    return [Outline(o["attrs"], o["line"], o["column"], o["folders"], o["children"], o["original"])
+            for o in outlines]
 
 
 _HOSTLIKE = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+(:\d+)?$", re.IGNORECASE)
@@ -188,3 +191,45 @@ class OpmlDocument:
                 element.tail = None
         ET.indent(root)
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def write_atomically(path: Path, text: str, *, backup: bool = True) -> Path | None:
+    """Replace ``path`` with ``text`` in one rename (a crash leaves the old or the new file,
+    never half of one); the previous version is kept as ``<name>.bak``. Returns the backup."""
+    path = Path(path)
+    saved = None
+    if backup and path.exists():
+        saved = path.with_name(path.name + ".bak")
+        saved.write_bytes(path.read_bytes())
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return saved
+
+
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json",
+               "application/rdf+xml", "text/xml", "application/xml")
+
+
+def discover_feed_links(html_text: str, base_url: str) -> list[tuple[str, str]]:
+    """(absolute URL, title) of each ``<link rel="alternate" type="application/rss+xml">`` (or
+    Atom) in a web page, in page order: how browsers and feed readers find a site's feed."""
+    from html.parser import HTMLParser
+    from urllib.parse import urljoin
+
+    found: list[tuple[str, str]] = []
+
+    class Links(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag.lower() != "link":
+                return
+            a = {k.lower(): (v or "") for k, v in attrs}
+            rels = a.get("rel", "").lower().split()
+            if "alternate" in rels and a.get("type", "").lower().split(";")[0].strip() in _FEED_TYPES \
+                    and a.get("href"):
+                found.append((urljoin(base_url, a["href"].strip()), a.get("title", "")))
+
+    parser = Links(convert_charrefs=True)
+    parser.feed(html_text)
+    parser.close()
+    return found

@@ -73,3 +73,45 @@ def test_json_log_format_prints_one_object_per_line(tmp_path):
     records = [json.loads(l) for l in run.stderr.splitlines() if l.startswith("{")]
     cycle = [r for r in records if r["message"].startswith("cycle:")]
     assert len(cycle) == 1 and cycle[0]["level"] == "INFO" and cycle[0]["time"].endswith("+00:00")
+
+
+def test_status_fits_100_columns_in_feed_list_order_without_removed_feeds(tmp_path):
+    """`status` lines are at most 100 columns, feeds come in feed-list order, and a feed removed from the list is left out; --json agrees."""
+    import json
+
+    with FeedServer.in_thread() as srv:
+        srv.set_feed("/z-first.rss", rss("Zulu outlet", OLD))
+        srv.set_feed("/a-second.rss", rss("Alpha outlet", OLD))
+        long = "/" + "very-long-path-segment/" * 6 + "feed.rss"
+        srv.set_status(long, 503)
+        urls = [srv.url("/z-first.rss"), srv.url("/a-second.rss"), srv.url(long), srv.url("/dropped.rss")]
+        srv.set_feed("/dropped.rss", rss("Dropped outlet", OLD))
+        cfg = project(tmp_path, opml_body="".join(f'<outline xmlUrl="{u}"/>\n' for u in urls))
+        assert watchbot(tmp_path, "--config", str(cfg), "run", "--once").returncode == 0
+    (tmp_path / "feeds.opml").write_text((tmp_path / "feeds.opml").read_text().replace(
+        f'<outline xmlUrl="{urls[3]}"/>', ""), encoding="utf-8")
+    run = watchbot(tmp_path, "--config", str(cfg), "status", env=None)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert max(len(l) for l in lines) <= 100, "\n".join(l for l in lines if len(l) > 100)
+    assert "Dropped outlet" not in run.stdout
+    assert run.stdout.index("Zulu outlet") < run.stdout.index("Alpha outlet")
+    assert "HTTP 503" in " ".join(run.stdout.split())
+    data = json.loads(watchbot(tmp_path, "--config", str(cfg), "status", "--json").stdout)
+    assert [f["url"] for f in data["feeds"]] == urls[:3]
+    assert data["feeds"][2]["http_status"] == 503 and data["feeds"][2]["errors"] == 1
+    assert data["outbox"]["pending"] == 0
+
+
+def test_try_json_gives_matches_terms_and_decision(tmp_path):
+    """`try --json` prints one object per item with the matched watchlist, its terms and the decision's reasons."""
+    import json
+
+    cfg = project(tmp_path)
+    run = watchbot(tmp_path, "--config", str(cfg), "try", "--json",
+                   "Картавых освобождён и направляется в Россию из Баку")
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert [m["watchlist"] for m in out["matches"]] == ["sputnik_azerbaijan"]
+    assert any(h["text"] == "Картавых" for h in out["matches"][0]["hits"])
+    assert out["decision"]["kind"] in ("alert", "known", "update") and out["decision"]["reasons"]
