@@ -69,6 +69,32 @@ CASES = [
     ("Akkuyu NPP first unit to be commissioned in 2026", "Construction is on track.", None),
     ("Rosatom sells 49% stake in Hungary's Paks II", "", None),
     ("Defence Minister Andrei Belousov inspects troops", "", None),
+    # precision classes of issue 10 (each row written for this test)
+    ("Kazakistan'da trafik kazası: Aktau yolunda 3 ölü", "", None),  # kaza != Kazakistan, no plane
+    ("Aktau’dan kalkan Kazakistan uçağı İstanbul’a indi", "", None),  # old kaza* hit Kazakistan
+    ("AZAL receives new Embraer E190-E2 jets", "", None),  # airline business news
+    ("Russian plane crash kills 49 in Amur; Azerbaijan offers condolences", "", None),
+    ("Yekaterinburg hosts Innoprom fair with an Azerbaijani delegation", "", None),
+    ("Vietnam's North-South high-speed railway approved", "", None),
+    ("Adelaide's North-South Corridor: new tunnel contract", "", None),
+    ("Akkuyu NGS elektrik satış fiyatı açıklandı", "", None),  # selling power, not the stake
+    ("Sputnik Azərbaycan: Bakıda hava küləkli olacaq", "", None),  # the agency cited as a source
+    ("Министр обороны Белоусов провёл совещание с журналистами", "", None),
+    # the five topics in other languages and scripts
+    ("Ադրբեջանական ինքնաթիռը կործանվել է Ակտաուի մոտ", "", "aktau_crash"),
+    ("სარჩელი რუსეთის წინააღმდეგ AZAL-ის თვითმფრინავის ჩამოგდების გამო", "", "aktau_crash"),
+    ("تحطم طائرة ركاب أذربيجانية قرب أكتاو", "", "aktau_crash"),
+    ("アゼルバイジャン航空機がカザフスタンで墜落", "", "aktau_crash"),
+    ("Lezuhant az Azerbaijan Airlines gépe Kazahsztánban", "", "aktau_crash"),
+    ("بازداشت مدیران اسپوتنیک آذربایجان در باکو", "", "sputnik_azerbaijan"),
+    ("Арештованого в Баку Картавих звільнили", "", "sputnik_azerbaijan"),
+    ("قرارداد ساخت راه‌آهن رشت-آستارا امضا شد", "", "north_south"),
+    ("Russland und Iran: Vertrag über die Bahnstrecke Rascht-Astara", "", "north_south"),
+    ("روس‌اتم سهام نیروگاه آق‌قویو را می‌فروشد", "", "akkuyu"),
+    ("Rosatom veut vendre une participation dans la centrale d'Akkuyu", "", "akkuyu"),
+    ("ეკატერინბურგში აზერბაიჯანელები დააკავეს", "", "diaspora_arrests"),
+    ("Главу азербайджанской общины Тюмени лишили гражданства России", "", "diaspora_arrests"),
+    ("Bakıda Rusiya vətəndaşları həbs olunub", "", "diaspora_arrests"),
 ]
 
 
