@@ -80,6 +80,9 @@ CASES = [
     ("Akkuyu NGS elektrik satış fiyatı açıklandı", "", None),  # selling power, not the stake
     ("Sputnik Azərbaycan: Bakıda hava küləkli olacaq", "", None),  # the agency cited as a source
     ("Министр обороны Белоусов провёл совещание с журналистами", "", None),
+    ("Azerbaijan Airlines and Russia's Aeroflot sign a codeshare deal", "", None),
+    ("Россия и Иран договорились о транзите газа через Азербайджан", "", None),
+    ("Rusya, İran ve Azerbaycan dışişleri bakanları Tahran'da üçlü toplantı yaptı", "", None),
     # the five topics in other languages and scripts
     ("Ադրբեջանական ինքնաթիռը կործանվել է Ակտաուի մոտ", "", "aktau_crash"),
     ("სარჩელი რუსეთის წინააღმდეგ AZAL-ის თვითმფრინავის ჩამოგდების გამო", "", "aktau_crash"),
