@@ -266,11 +266,25 @@ async def _run(settings: Settings, rules: Rules, once: bool) -> int:
             return 0
         from bot.schedule import Daemon
 
+        metrics = None
+        if settings.watchbot_metrics_addr:
+            from bot.metrics import MetricsServer
+
+            try:
+                metrics = MetricsServer(settings).start()
+            except OSError as exc:  # port taken: a configuration problem, said before polling
+                click.echo(f"error: WATCHBOT_METRICS_ADDR {settings.watchbot_metrics_addr}: {exc}", err=True)
+                raise SystemExit(EXIT_CONFIG)
+            log.info("serving /healthz and /metrics on http://%s", metrics.address)
         daemon = Daemon(pipeline, digest_job=_digest_job(settings, pipeline, channel))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, daemon.stop)
-        await daemon.run()
+        try:
+            await daemon.run()
+        finally:
+            if metrics is not None:
+                metrics.stop()
         log.info("stopped")
         return 0
     finally:
@@ -514,6 +528,71 @@ def _when_short(dt) -> str:
 
 def _when(dt: datetime | None) -> str:
     return dt.strftime("%Y-%m-%d %H:%M UTC") if dt else "-"
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout: ok, problems, facts.")
+@click.pass_context
+def health(ctx: click.Context, as_json: bool) -> None:
+    """Exit 0 if the bot is healthy (recent fetches, not every feed failing, outbox moving, channel accepting), else 1 with the reasons."""
+    import json
+    from datetime import datetime, timezone
+
+    from bot.config import load_feeds
+    from bot.health import assess
+    from bot.store import Store
+
+    settings = _settings(ctx)
+    if not settings.database.exists():
+        ok, problems, facts = False, [f"no state in {settings.watchbot_state}: the bot has not run"], {}
+    else:
+        listed = [f.url for f in load_feeds(settings.watchbot_feeds)[0]]
+        store = Store(settings.database)
+        try:
+            result = assess(store, settings, datetime.now(timezone.utc), listed)
+        finally:
+            store.close()
+        ok, problems, facts = result.ok, result.problems, result.facts
+    if as_json:
+        click.echo(json.dumps({"ok": ok, "problems": problems, **facts}, ensure_ascii=False))
+    elif ok:
+        click.echo(f"healthy: {facts['feeds']} feeds, {facts['feeds_failing']} failing, last fetch "
+                   f"{facts['last_fetch']}, {facts['outbox'].get('pending', 0)} pending")
+    else:
+        for problem in problems:
+            click.echo(f"unhealthy: {problem}", err=True)
+    if not ok:
+        raise SystemExit(EXIT_FAILED)
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(file_okay=False), default=".")
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+def init(folder: str, force: bool) -> None:
+    """Write an editable configuration into FOLDER: watchbot.toml, feeds.opml, watchlists/."""
+    import shutil
+
+    from bot.defaults import defaults_dir
+
+    source, target = defaults_dir(), Path(folder)
+    files = [Path("watchbot.toml"), Path("feeds.opml")] + sorted(
+        Path("watchlists") / p.name for p in (source / "watchlists").iterdir()
+        if p.is_file() and p.suffix in (".yaml", ".yml", ".json", ".md"))
+    existing = [str(target / f) for f in files if (target / f).exists()]
+    if existing and not force:
+        click.echo("error: these files exist (nothing was written; --force overwrites): "
+                   + ", ".join(existing), err=True)
+        raise SystemExit(EXIT_FAILED)
+    for f in files:
+        (target / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / f, target / f)
+    config = target / "watchbot.toml"
+    click.echo(f"wrote {config}, {target / 'feeds.opml'} and {target / 'watchlists'}/ "
+               f"({len(files) - 2} files). Next:\n"
+               f"  1. list your feeds in {target / 'feeds.opml'} (or `watchbot feeds add URL`)\n"
+               f"  2. edit or add topics in {target / 'watchlists'}/ (rules: watchlists/README.md)\n"
+               f"  3. export TELEGRAM_BOT_TOKEN=... and set TELEGRAM_CHAT_ID in {config}\n"
+               f"  4. watchbot --config {config} check --online, then run")
 
 
 @cli.command()

@@ -83,6 +83,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("WATCHBOT_LOG_LEVEL", str, "INFO", "Logging level: DEBUG, INFO, WARNING, ERROR."),
     SettingSpec("WATCHBOT_LOG_FORMAT", str, "text", "Log lines as 'text' (time in UTC with its "
                 "offset, level, message) or 'json' (one object per line, for log shippers)."),
+    SettingSpec("WATCHBOT_METRICS_ADDR", str, "", "Serve /healthz and Prometheus /metrics on "
+                "this HOST:PORT while the daemon runs ('9108' alone means 127.0.0.1:9108). Empty: off."),
     SettingSpec("WATCHBOT_DIGEST_CRON", str, "", "When the daemon posts a digest, as a crontab "
                 "line (minute hour day month weekday), e.g. '0 8 * * *'. Empty: no scheduled digest."),
     SettingSpec("WATCHBOT_DIGEST_TIMEZONE", str, "UTC", "Time zone of WATCHBOT_DIGEST_CRON, e.g. Asia/Baku."),
@@ -120,6 +122,7 @@ class Settings:
     watchbot_send_per_minute: int = 20
     watchbot_log_level: str = "INFO"
     watchbot_log_format: str = "text"
+    watchbot_metrics_addr: str = ""
     watchbot_digest_cron: str = ""
     watchbot_digest_timezone: str = "UTC"
     watchbot_digest_since: str = "24h"
@@ -250,12 +253,22 @@ def load_settings_report(config_path: Path | str | None = None, environ: Mapping
             continue
         kwargs[name.lower()] = converted
     for name in ("WATCHBOT_FEEDS", "WATCHBOT_WATCHLISTS", "WATCHBOT_STATE"):
-        if name == "WATCHBOT_STATE" and name.lower() not in kwargs and not path.is_file():
+        if name.lower() not in kwargs and not path.is_file():
             # No configuration file at all (an installed tool run from anywhere): state goes
-            # to the platform's state folder instead of wherever the shell happens to be.
-            kwargs[name.lower()] = default_state_dir()
-            sources[name] = "default (platform state folder)"
-            continue
+            # to the platform's state folder instead of wherever the shell happens to be, and
+            # the shipped feed list and watchlists serve unless the folder has its own.
+            from bot import defaults
+
+            if name == "WATCHBOT_STATE":
+                kwargs[name.lower()] = default_state_dir()
+                sources[name] = "default (platform state folder)"
+                continue
+            local = base / _SPEC[name].default
+            if not local.exists():
+                kwargs[name.lower()] = (defaults.default_feeds() if name == "WATCHBOT_FEEDS"
+                                        else defaults.default_watchlists())
+                sources[name] = "default (shipped with watchbot)"
+                continue
         value = kwargs.get(name.lower(), _SPEC[name].default)
         kwargs[name.lower()] = (base / Path(value)).resolve() if not Path(value).is_absolute() else Path(value)
     settings = Settings(**kwargs, config_path=path if path.is_file() else None)
@@ -313,6 +326,11 @@ def _check_values(s: Settings) -> list[ConfigProblem]:
         bad("WATCHBOT_TIMEOUT/WATCHBOT_SEND_INTERVAL", "must be positive")
     if s.watchbot_log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         bad("WATCHBOT_LOG_LEVEL", "one of DEBUG, INFO, WARNING, ERROR")
+    if s.watchbot_metrics_addr:
+        try:
+            metrics_address(s.watchbot_metrics_addr)
+        except ValueError as exc:
+            bad("WATCHBOT_METRICS_ADDR", str(exc))
     if s.watchbot_log_format not in ("text", "json"):
         bad("WATCHBOT_LOG_FORMAT", "'text' or 'json'")
     if s.telegram_bot_token and not s.telegram_chat_id:
@@ -345,6 +363,16 @@ def _check_values(s: Settings) -> list[ConfigProblem]:
         except ValueError as exc:
             bad("WATCHBOT_DIGEST_SINCE", str(exc))
     return problems
+
+
+def metrics_address(text: str) -> tuple[str, int]:
+    """(host, port) of WATCHBOT_METRICS_ADDR: 'PORT' or ':PORT' mean loopback (metrics say how
+    many feeds fail and alerts wait; exposing them beyond the machine must be deliberate)."""
+    host, sep, port = text.strip().rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected PORT or HOST:PORT, got {text!r}")
+    return host, int(port)
 
 
 def check_against_rules(s: Settings, watchlist_ids: list[str]) -> list[ConfigProblem]:
