@@ -252,6 +252,28 @@ async def test_per_host_concurrency_is_bounded(feed_server):
     assert feed_server.max_in_flight == 3
 
 
+async def test_a_busy_host_keeps_its_concurrency_and_reuses_its_connections(feed_server):
+    """With per_host above one httpx pool's size, a host still gets per_host requests at once, over at most per_host connections that the next round reuses."""
+    port = int(feed_server.url("/").rsplit(":", 1)[1].split("/")[0])
+
+    def our_connections() -> set[int]:
+        return {c.laddr.port for c in psutil.Process().net_connections(kind="tcp")
+                if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED}
+
+    for i in range(40):
+        feed_server.set_feed(f"/busy{i}.xml", BODY, latency=0.05)
+    urls = [feed_server.url(f"/busy{i}.xml") for i in range(40)]
+    async with Fetcher(per_host=10, max_concurrency=64) as f:
+        first = await asyncio.gather(*(f.fetch(u) for u in urls))
+        opened = our_connections()
+        second = await asyncio.gather(*(f.fetch(u, r.validators) for u, r in zip(urls, first)))
+        reused = our_connections()
+    assert [r.status for r in first] == [200] * 40 and [r.status for r in second] == [304] * 40
+    assert feed_server.max_in_flight == 10
+    assert 0 < len(opened) <= 10
+    assert reused == opened  # keep-alive: the second round opened no connection
+
+
 async def test_caller_supplied_transport_is_used_and_not_closed(feed_server):
     """An injected httpx transport carries the requests (redirects and gzip still handled here) and stays open."""
     feed_server.set_feed("/inj.xml", BODY * 20, gzip=True)
