@@ -186,3 +186,21 @@ def test_a_timeline_topic_of_an_absent_watchlist_is_only_a_warning(tmp_path):
     run = watchbot(tmp_path, "--config", str(cfg), "check")
     assert run.returncode == 0, run.stderr
     assert re.search(r"warning: .*timeline\.yaml:\d+:\d+: .*no watchlist has topic 'akkuyu'", run.stderr), run.stderr
+
+
+def test_run_once_polls_while_telegram_answers_its_start_up_calls(tmp_path):
+    """`run --once` sends its first feed request before Telegram has answered getMe, and still refuses an unknown chat (exit 2, nothing sent)."""
+    latency = 1.0  # every Bot API answer: far longer than starting the fetches takes
+    with FeedServer.in_thread() as srv, BotApiStandIn.in_thread(latency=latency) as api:
+        srv.set_feed("/news.rss", rss("News", OLD))
+        cfg = project(tmp_path, f'TELEGRAM_API_URL = "{api.root}"\n',
+                      opml_body=f'<outline xmlUrl="{srv.url("/news.rss")}"/>\n')
+        good = watchbot(tmp_path, "--config", str(cfg), "run", "--once",
+                        env=_env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_CHAT_ID=str(DEFAULT_CHAT)))
+        assert good.returncode == 0, good.stderr
+        first_get_me = api.call_times[api.calls.index("getMe")]
+        assert srv.requests("/news.rss")[0].time < first_get_me + latency
+        bad = watchbot(tmp_path, "--config", str(cfg), "run", "--once",
+                       env=_env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_CHAT_ID="@no_such_channel"))
+        assert bad.returncode == 2 and "chat not found" in bad.stderr.lower()
+        assert api.messages() == []

@@ -209,8 +209,10 @@ class BotApiStandIn:
     """The stand-in server. State lives here; the aiohttp app is rebuilt on every ``up()``."""
 
     def __init__(self, *, token: str | None = None, host: str = "127.0.0.1", port: int = 0,
-                 chats: tuple[int, ...] = (DEFAULT_CHAT,)) -> None:
-        """``token``: if given, other tokens get 401 Unauthorized (PTB: InvalidToken)."""
+                 chats: tuple[int, ...] = (DEFAULT_CHAT,), latency: float = 0.0) -> None:
+        """``token``: if given, other tokens get 401 Unauthorized (PTB: InvalidToken).
+        ``latency``: seconds before every answer (Telegram's round trip, for benchmarks)."""
+        self.latency = latency
         self.token = token
         self.host = host
         self.port = port
@@ -223,6 +225,7 @@ class BotApiStandIn:
         self._delays: list[float] = []
         self._runner: web.AppRunner | None = None
         self.calls: list[str] = []  # method names in arrival order (incl. rejected)
+        self.call_times: list[float] = []  # time.time() of each arrival, same order as calls
         for chat in chats:
             self.add_chat(chat)
 
@@ -340,10 +343,13 @@ class BotApiStandIn:
         token = request.match_info["token"]
         with self._lock:
             self.calls.append(method)
+            self.call_times.append(time.time())
             self._calls += 1
             n = self._calls
             every = self._every_502
             retry_after = self._fail_429.pop(0) if self._fail_429 else None
+        if self.latency:
+            await asyncio.sleep(self.latency)
         if every and n % every == 0:
             # Telegram's front end answers 502 with an HTML page, not JSON.
             return web.Response(status=502, text="<html><body><h1>502 Bad Gateway</h1></body></html>",
@@ -561,11 +567,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", default=None, help="accept only this token")
     parser.add_argument("--chat", type=int, action="append", help="known chat id (repeatable)")
     parser.add_argument("--dump", default=None, help="write accepted messages here on exit")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before every answer")
     args = parser.parse_args(argv)
 
     async def serve() -> None:
         api = BotApiStandIn(token=args.token, host=args.host, port=args.port,
-                            chats=tuple(args.chat or (DEFAULT_CHAT,)))
+                            chats=tuple(args.chat or (DEFAULT_CHAT,)), latency=args.latency)
         await api.up()
         print(api.root, flush=True)
         stop = asyncio.Event()
