@@ -67,6 +67,8 @@ UNLIMITED = 1 << 30
 #: Maximum length of a word in a script without spaces: the term's own letters, nothing more
 #: is consumed (what follows is the next word).
 GLUED = 0
+#: Arabic ta marbuta (a word-final letter that becomes ت before endings).
+_TA_MARBUTA = "\u0629"
 #: unicodedata.combining() of every Indic virama.
 _VIRAMA_CLASS = 9
 
@@ -181,6 +183,9 @@ def word_spec(folded_word: str, written_word: str, forms: str) -> tuple[str, int
         return folded_word, UNLIMITED
     if _in(folded_word[0], _HANGUL_RANGES):
         return folded_word, n + HANGUL_SUFFIX
+    if n >= 4 and folded_word[-1] == _TA_MARBUTA:
+        # Arabic's final ة is written ت before an ending (طائرة, plane -> طائرتها, its plane).
+        return folded_word[:-1], n + LONG_SUFFIX
     if _in(folded_word[0], _INDIC_RANGES):
         # A final consonant's virama gives way to the vowel of an ending (அஜர்பைஜான் ->
         # அஜர்பைஜானிடம், Azerbaijan -> to Azerbaijan): the prefix stops before it.

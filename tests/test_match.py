@@ -349,7 +349,7 @@ def script_terms(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
         id: s
         title: S
         groups:
-          names: [विमान, அஜர்பைஜான், أكتاو, آکتائو, アクタウ, 阿克套, 악타우, אקטאו, راه آهن]
+          names: [विमान, அஜர்பைஜான், أكتاو, آکتائو, アクタウ, 阿克套, 악타우, אקטאו, راه آهن, محطة]
         rules: [{name: r, any: [names]}]
     """)
     wls, problems = load_watchlists(folder)
@@ -370,6 +370,8 @@ def script_terms(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
     ("哈萨克斯坦阿克套市", "阿克套"),  # Chinese
     ("악타우에서 추락", "악타우에서"),  # Korean particle
     ("התרסקות באקטאו", "אקטאו"),  # Hebrew: "in" glued before the name
+    ("بيع حصة في محطتها النووية", "محطتها"),  # Arabic ta marbuta written ت before an ending
+    ("بالمحطة", "محطة"),
 ])
 def test_scripts_word_starts_and_endings(script_terms: Matcher, text: str, surface: str) -> None:
     """Terms in scripts without case, spaces or with glued prefixes match their word forms."""
