@@ -100,7 +100,8 @@ def _channel(settings: Settings):
         return TelegramChannel(settings.telegram_bot_token, settings.telegram_chat_id,
                                api_url=settings.telegram_api_url,
                                min_interval=settings.watchbot_send_interval,
-                               per_minute=settings.watchbot_send_per_minute)
+                               per_minute=settings.watchbot_send_per_minute,
+                               proxy=settings.watchbot_proxy)
     return ConsoleChannel()
 
 
@@ -111,7 +112,7 @@ def _admin(settings: Settings):
     from bot.deliver import TelegramChannel
 
     admin = TelegramChannel(settings.telegram_bot_token, settings.telegram_admin_chat_id,
-                            api_url=settings.telegram_api_url)
+                            api_url=settings.telegram_api_url, proxy=settings.watchbot_proxy)
 
     async def notify(message: str) -> None:
         import html
@@ -228,7 +229,10 @@ async def _run(settings: Settings, rules: Rules, once: bool) -> int:
     from bot.pipeline import Pipeline
 
     channel = _StartingChannel(settings, _channel(settings))
-    pipeline = Pipeline.build(settings, channel=channel, rules=rules, notify_admin=_admin(settings))
+    from bot.config import fetch_proxies
+
+    pipeline = Pipeline.build(settings, channel=channel, rules=rules, notify_admin=_admin(settings),
+                              proxies=fetch_proxies(settings))
     try:
         if once:
             report = await pipeline.run_once()
@@ -452,7 +456,10 @@ async def _check_online(settings: Settings, feeds) -> tuple[list, list[str]]:
             validators = {fs.url: fs.validators for fs in store.feed_states()}
         finally:
             store.close()
-    async with Fetcher(max_concurrency=settings.watchbot_concurrency, per_host=settings.watchbot_per_host,
+    from bot.config import fetch_proxies
+
+    async with Fetcher(proxies=fetch_proxies(settings),
+                       max_concurrency=settings.watchbot_concurrency, per_host=settings.watchbot_per_host,
                        max_bytes=settings.watchbot_max_body_bytes, total_timeout=settings.watchbot_timeout,
                        user_agent=settings.watchbot_user_agent) as fetcher:
         results = await asyncio.gather(*(fetcher.fetch(f.url, validators.get(f.url) or Validators())
@@ -837,7 +844,10 @@ async def _find_feed(url: str, settings: Settings) -> tuple[str, str]:
     from bot.opml import discover_feed_links
     from bot.parse import parse_feed
 
-    async with Fetcher(user_agent=settings.watchbot_user_agent, max_bytes=settings.watchbot_max_body_bytes,
+    from bot.config import fetch_proxies
+
+    async with Fetcher(proxies=fetch_proxies(settings),
+                       user_agent=settings.watchbot_user_agent, max_bytes=settings.watchbot_max_body_bytes,
                        total_timeout=settings.watchbot_timeout) as fetcher:
         result = await fetcher.fetch(url)
         if not result.ok:
@@ -972,7 +982,9 @@ async def _items_of(source: str, settings: Settings) -> list[Item]:
     from bot.fetch import Fetcher
     from bot.parse import parse_feed
 
-    async with Fetcher(user_agent=settings.watchbot_user_agent,
+    from bot.config import fetch_proxies
+
+    async with Fetcher(proxies=fetch_proxies(settings), user_agent=settings.watchbot_user_agent,
                        max_bytes=settings.watchbot_max_body_bytes) as fetcher:
         result = await fetcher.fetch(source if "://" in source else str(Path(source).resolve()))
     if not result.ok:

@@ -72,6 +72,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "a larger one is abandoned while streaming and reported."),
     SettingSpec("WATCHBOT_USER_AGENT", str, DEFAULT_USER_AGENT,
                 "User-Agent sent with every request."),
+    SettingSpec("WATCHBOT_PROXY", str, "", "HTTP(S) proxy for both feeds and Telegram, e.g. "
+                "http://proxy:3128 (NO_PROXY still applies). Empty: HTTPS_PROXY/HTTP_PROXY/NO_PROXY "
+                "from the environment, never for loopback hosts."),
     SettingSpec("WATCHBOT_PARSE_WORKERS", int, -1, "Processes that parse feeds; -1 = one per "
                 "core, 0 = parse in the main process."),
     SettingSpec("WATCHBOT_RETENTION_DAYS", int, 400, "Items and stories older than this are "
@@ -116,6 +119,7 @@ class Settings:
     watchbot_timeout: float = 60.0
     watchbot_max_body_bytes: int = 10 * 1024 * 1024
     watchbot_user_agent: str = DEFAULT_USER_AGENT
+    watchbot_proxy: str = ""
     watchbot_parse_workers: int = -1
     watchbot_retention_days: int = 400
     watchbot_send_interval: float = 1.0
@@ -313,6 +317,8 @@ def _check_values(s: Settings) -> list[ConfigProblem]:
     def bad(name: str, message: str) -> None:
         problems.append(ConfigProblem("settings", None, None, f"{name}: {message}"))
 
+    if s.watchbot_proxy and not s.watchbot_proxy.startswith(("http://", "https://", "socks5://")):
+        bad("WATCHBOT_PROXY", "must start with http://, https:// or socks5://")
     if not s.telegram_api_url.startswith(("http://", "https://")):
         bad("TELEGRAM_API_URL", "must start with http:// or https://")
     for name in ("watchbot_interval", "watchbot_concurrency", "watchbot_per_host",
@@ -363,6 +369,29 @@ def _check_values(s: Settings) -> list[ConfigProblem]:
         except ValueError as exc:
             bad("WATCHBOT_DIGEST_SINCE", str(exc))
     return problems
+
+
+def fetch_proxies(s: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The proxies for fetching feeds, as bot.fetch.Fetcher takes them: WATCHBOT_PROXY for
+    every scheme, else the environment's HTTPS_PROXY/HTTP_PROXY/ALL_PROXY (the curl convention,
+    which Telegram's client follows too), NO_PROXY honoured either way. From the environment,
+    loopback hosts are always direct: a proxy there cannot reach this machine's own servers."""
+    env = os.environ if environ is None else environ
+    no_proxy = env.get("NO_PROXY") or env.get("no_proxy") or ""
+    if s.watchbot_proxy:
+        proxies = {"http": s.watchbot_proxy, "https": s.watchbot_proxy}
+    else:
+        proxies = {}
+        for scheme in ("http", "https", "all"):
+            value = env.get(f"{scheme}_proxy") or env.get(f"{scheme.upper()}_PROXY")
+            if value:
+                proxies[scheme] = value
+        if not proxies:
+            return {}
+        no_proxy = ",".join(p for p in (no_proxy, "localhost,127.0.0.1,::1,.localhost") if p)
+    if no_proxy:
+        proxies["no"] = no_proxy
+    return proxies
 
 
 def metrics_address(text: str) -> tuple[str, int]:

@@ -481,8 +481,10 @@ class TelegramChannel:
                  min_interval: float = 1.0, per_minute: int = 20, max_retry_wait: float = 300,
                  read_timeout: float = 10, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-                 network_retries: int = 3, backoff: float = 1.0) -> None:
+                 network_retries: int = 3, backoff: float = 1.0, proxy: str | None = None) -> None:
         self.token = token
+        # None: httpx follows HTTPS_PROXY/NO_PROXY from the environment; WATCHBOT_PROXY sets one.
+        self.proxy = proxy or None
         self.chat_id = chat_id
         self.api_url = api_url.rstrip("/")
         self.max_retry_wait = max_retry_wait
@@ -507,7 +509,7 @@ class TelegramChannel:
 
         if self._bot is None:
             request = HTTPXRequest(connect_timeout=5.0, read_timeout=self.read_timeout,
-                                   write_timeout=self.read_timeout, pool_timeout=5.0)
+                                   write_timeout=self.read_timeout, pool_timeout=5.0, proxy=self.proxy)
             self._bot = Bot(self.token, base_url=f"{self.api_url}/bot",
                             base_file_url=f"{self.api_url}/file/bot", request=request,
                             get_updates_request=HTTPXRequest(connect_timeout=5.0))

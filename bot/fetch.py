@@ -32,6 +32,7 @@ import time
 import urllib.parse
 import urllib.request
 import zlib
+from collections.abc import Mapping
 from datetime import timezone
 
 import httpx
@@ -151,7 +152,7 @@ class Fetcher:
                  per_host: int = 4, max_bytes: int = 10 * 1024 * 1024,
                  connect_timeout: float = 10, read_timeout: float = 20,
                  total_timeout: float = 60, max_redirects: int = 5,
-                 user_agent: str = DEFAULT_USER_AGENT):
+                 user_agent: str = DEFAULT_USER_AGENT, proxies: Mapping[str, str] | None = None):
         self.max_bytes = max_bytes
         self.total_timeout = total_timeout
         self.max_redirects = max_redirects
@@ -174,6 +175,9 @@ class Fetcher:
         self._base_headers = httpx.Headers({"User-Agent": self.user_agent, "Accept": ACCEPT,
                                             "Accept-Encoding": "gzip, deflate"})
         self._urls: dict[str, httpx.URL] = {}
+        # {"http": URL, "https": URL, "no": "host,.domain"} as urllib.request.getproxies()
+        # returns them; None or {}: direct connections (see bot.config.fetch_proxies).
+        self._proxies = dict(proxies or {})
 
     async def __aenter__(self) -> "Fetcher":
         return self
@@ -206,10 +210,11 @@ class Fetcher:
             sizes = [POOL_CONNECTIONS] * (limit // POOL_CONNECTIONS)
             if limit % POOL_CONNECTIONS:
                 sizes.append(limit % POOL_CONNECTIONS)
-            # A transport reads no HTTP(S)_PROXY from the environment: feed URLs are explicit,
-            # and a stray proxy setting must not route them (or loopback tests) elsewhere.
+            # A transport reads no HTTP(S)_PROXY from the environment itself: the proxy, if
+            # any, is the one the settings chose for this origin (proxy_for).
+            proxy = proxy_for(url.scheme, url.host, self._proxies)
             host = self._pools[key] = _HostPools([
-                httpx.AsyncHTTPTransport(verify=context, limits=httpx.Limits(
+                httpx.AsyncHTTPTransport(verify=context, proxy=proxy, limits=httpx.Limits(
                     max_connections=size, max_keepalive_connections=size)) for size in sizes], sizes)
         return host
 
@@ -420,6 +425,18 @@ class Fetcher:
         return FetchResult(url=url, status=200, body=body, validators=current,
                            headers={"last-modified": current.last_modified or ""},
                            body_hash=hashlib.sha256(body).hexdigest())
+
+
+def proxy_for(scheme: str, host: str, proxies: Mapping[str, str]) -> str | None:
+    """The proxy URL for an origin, or None for a direct connection: ``proxies[scheme]`` (else
+    ``proxies["all"]``) unless ``proxies["no"]`` (NO_PROXY syntax: comma-separated hosts and
+    .domains, ``*`` for all) names the host."""
+    proxy = proxies.get(scheme) or proxies.get("all")
+    if not proxy:
+        return None
+    if proxies.get("no") and urllib.request.proxy_bypass_environment(host, {"no": proxies["no"]}):
+        return None
+    return proxy
 
 
 class _HostPools:

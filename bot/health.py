@@ -42,7 +42,7 @@ async def verify_telegram(settings: Settings, *, timeout: float = 10.0) -> Teleg
         return (str(exc) or type(exc).__name__).replace(token, "***") if token else str(exc)
 
     request = HTTPXRequest(connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout,
-                           pool_timeout=timeout)
+                           pool_timeout=timeout, proxy=settings.watchbot_proxy or None)
     bot = Bot(token, base_url=f"{settings.telegram_api_url}/bot",
               base_file_url=f"{settings.telegram_api_url}/file/bot", request=request)
     try:

@@ -128,15 +128,17 @@ class Pipeline:
     @classmethod
     def build(cls, settings: Settings, *, channel: Channel | None, clock: Clock = utcnow,
               transport=None, store: Store | None = None, rules: Rules | None = None,
-              notify_admin: Callable[[str], Any] | None = None) -> "Pipeline":
-        """Wire the real components from settings. Raises RulesError on unusable rules."""
+              notify_admin: Callable[[str], Any] | None = None,
+              proxies: dict[str, str] | None = None) -> "Pipeline":
+        """Wire the real components from settings. Raises RulesError on unusable rules.
+        ``proxies``: for fetching, as bot.config.fetch_proxies gives them (None: direct)."""
         rules = rules or Rules.load(settings.watchbot_watchlists)
         store = store or Store(settings.database)
         fetcher = Fetcher(transport, max_concurrency=settings.watchbot_concurrency,
                           per_host=settings.watchbot_per_host,
                           max_bytes=settings.watchbot_max_body_bytes,
                           total_timeout=settings.watchbot_timeout,
-                          user_agent=settings.watchbot_user_agent)
+                          user_agent=settings.watchbot_user_agent, proxies=proxies)
         workers = None if settings.watchbot_parse_workers < 0 else settings.watchbot_parse_workers
         return cls(settings=settings, store=store, rules=rules, channel=channel, fetcher=fetcher,
                    parser=ParsePool(workers), clock=clock, notify_admin=notify_admin)

@@ -115,3 +115,24 @@ def test_try_json_gives_matches_terms_and_decision(tmp_path):
     assert [m["watchlist"] for m in out["matches"]] == ["sputnik_azerbaijan"]
     assert any(h["text"] == "Картавых" for h in out["matches"][0]["hits"])
     assert out["decision"]["kind"] in ("alert", "known", "update") and out["decision"]["reasons"]
+
+
+def test_feeds_are_fetched_through_watchbot_proxy_or_the_environment_proxy(tmp_path):
+    """A feed on a host only the proxy can reach is fetched through WATCHBOT_PROXY, and through HTTP_PROXY when that is unset; NO_PROXY sends a host direct."""
+    from tests.servers.proxy import ForwardProxy
+    from tests.test_check import _env
+
+    with FeedServer.in_thread() as srv, ForwardProxy.in_thread() as proxy:
+        srv.set_feed("/news.rss", rss("Proxied outlet", OLD))
+        url = f"http://feeds.example:{srv.port}/news.rss"
+        cfg = project(tmp_path, f'WATCHBOT_PROXY = "{proxy.url}"\n', opml_body=f'<outline xmlUrl="{url}"/>\n')
+        run = watchbot(tmp_path, "--config", str(cfg), "run", "--once")
+        assert run.returncode == 0, run.stderr
+        assert proxy.requests == [url]
+        cfg = project(tmp_path, opml_body=f'<outline xmlUrl="{url}"/>\n')
+        check = watchbot(tmp_path, "--config", str(cfg), "check", "--online", env=_env(HTTP_PROXY=proxy.url))
+        assert check.returncode == 0, check.stderr
+        assert proxy.requests == [url, url]
+        direct = watchbot(tmp_path, "--config", str(cfg), "check", "--online",
+                          env=_env(HTTP_PROXY=proxy.url, NO_PROXY="feeds.example"))
+        assert direct.returncode == 2 and len(proxy.requests) == 2  # not proxied: the name does not resolve

@@ -130,3 +130,18 @@ def test_container_builds_and_checks_its_shipped_configuration():
     run = subprocess.run(tool + ["run", "--rm", "watchbot-test", "check"], capture_output=True, text=True,
                          timeout=300)
     assert run.returncode == 0, run.stderr
+
+
+def test_shell_completion_as_documented_completes_commands():
+    """The README's bash completion line produces a script, and completing `watchbot fe` offers `feeds`."""
+    import os
+
+    script = str(Path(sys.executable).parent / "watchbot")
+    readme = (REPO / "README.md").read_text()
+    assert '_WATCHBOT_COMPLETE=bash_source watchbot' in readme
+    env = {**os.environ, "_WATCHBOT_COMPLETE": "bash_source"}
+    source = subprocess.run([script], capture_output=True, text=True, env=env, timeout=60)
+    assert source.returncode == 0 and "complete -o nosort -F" in source.stdout, source.stderr
+    env = {**os.environ, "_WATCHBOT_COMPLETE": "bash_complete", "COMP_WORDS": "watchbot fe", "COMP_CWORD": "1"}
+    words = subprocess.run([script], capture_output=True, text=True, env=env, timeout=60)
+    assert "plain,feeds" in words.stdout.split(), words.stdout
