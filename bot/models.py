@@ -12,7 +12,7 @@ daemon, ``run --once``, ``replay`` and ``try`` can share exactly the same code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
@@ -221,6 +221,8 @@ class Decision:
     - ignored: matched no watchlist.
     ``nearest`` names the closest known event or story, ``similarity`` how close (0..1),
     ``new_facts`` the facts not found in it. ``signature`` is what to store with a new story.
+    ``step`` names the decision step that decided (bot.novelty), ``score`` the fitted model's
+    probability there, ``facts`` what novelty found in the item (for ``watchbot try``).
     """
 
     kind: DecisionKind
@@ -231,6 +233,13 @@ class Decision:
     similarity: float = 0.0
     new_facts: tuple[str, ...] = ()
     signature: dict | None = None
+    step: str = ""
+    score: float | None = None
+    facts: str = ""
+
+    def with_facts(self, note: str) -> "Decision":
+        """This decision with ``facts``, a one-line account of the facts novelty found."""
+        return replace(self, facts=note)
 
 
 # ---------------------------------------------------------------------------------------------

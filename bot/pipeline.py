@@ -24,6 +24,7 @@ from bot.fetch import Fetcher
 from bot.models import Alert, Decision, Feed, FetchResult, Item, Match, ParsedFeed, SendOutcome, TermHit
 from bot.parse import ParsePool, parse_feed
 from bot.store import FeedState, Store, utcnow
+from bot.novelty_model import NoveltyModel
 from bot.rules import Rules, RulesError, rules_fingerprint
 from bot.yamlconf import ConfigProblem
 
@@ -522,13 +523,17 @@ def _record(item: Item, matches: Sequence[Match] | None, decision: Decision | No
         "story": decision.story_id if decision and decision.kind in ("alert", "update") else None,
         "reasons": {"why": list(decision.reasons), "nearest": decision.nearest,
                     "similarity": round(decision.similarity, 3),
-                    "new_facts": list(decision.new_facts)} if decision else {"why": ["already in state"]},
+                    "new_facts": list(decision.new_facts), "step": decision.step,
+                    "score": decision.score, "facts": decision.facts}
+        if decision else {"why": ["already in state"]},
     }
 
 
 def replay_files(paths: Iterable[str | Path], *, watchlists_dir: Path, state_dir: Path | None = None,
-                 settings: Settings | None = None) -> list[dict]:
-    """Library entry for evaluation: replay feed files against fresh (or given) state."""
+                 settings: Settings | None = None, novelty_model: NoveltyModel | None = None,
+                 embeddings: bool = True) -> list[dict]:
+    """Library entry for evaluation: replay feed files against fresh (or given) state, with the
+    shipped novelty model or ``novelty_model`` (one fitted on training folds)."""
     files = feed_files(paths)
     base = settings or Settings()
     with tempfile.TemporaryDirectory(prefix="watchbot-replay-") as tmp:
@@ -536,8 +541,9 @@ def replay_files(paths: Iterable[str | Path], *, watchlists_dir: Path, state_dir
         settings = replace(base, watchbot_watchlists=Path(watchlists_dir), watchbot_state=state)
         store = Store(settings.database)
         try:
-            pipeline = Pipeline(settings=settings, store=store, rules=Rules.load(settings.watchbot_watchlists),
-                                channel=None)
+            rules = Rules.load(settings.watchbot_watchlists, novelty_model=novelty_model,
+                               embeddings=embeddings)
+            pipeline = Pipeline(settings=settings, store=store, rules=rules, channel=None)
             return asyncio.run(replay(pipeline, files))
         finally:
             store.close()

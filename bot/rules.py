@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.embed import LazyEmbedder
 from bot.match import Matcher
 from bot.novelty import NoveltyEngine
+from bot.novelty_model import NoveltyModel
 from bot.timeline import load_timeline
 from bot.watchlists import TIMELINE_FILE, load_watchlists
 from bot.yamlconf import ConfigProblem
@@ -33,8 +35,14 @@ class Rules:
     fingerprint: tuple
 
     @classmethod
-    def load(cls, folder: Path) -> "Rules":
-        """Load and compile every watchlist and the timeline; RulesError lists all problems."""
+    def load(cls, folder: Path, *, novelty_model: NoveltyModel | None = None,
+             embeddings: bool = True) -> "Rules":
+        """Load and compile every watchlist and the timeline; RulesError lists all problems.
+
+        Novelty gets the process-wide multilingual embedder (``bot.embed``, loaded on first
+        use, so ``check`` never pays for the model) unless ``embeddings`` is False or the
+        package is missing (then lexical similarity), and the shipped fitted model of that
+        variant unless ``novelty_model`` is given (evaluation)."""
         fingerprint = rules_fingerprint(folder)
         watchlists, problems = load_watchlists(folder)
         # Topics are checked only against a complete set: a broken watchlist is reported itself.
@@ -46,7 +54,9 @@ class Rules:
                                           "add <topic>.yaml files (see watchlists/README.md)"))
         if problems:
             raise RulesError(problems)
-        return cls(Matcher.compile(watchlists), NoveltyEngine(timeline), fingerprint)
+        embedder = LazyEmbedder() if embeddings else None
+        return cls(Matcher.compile(watchlists),
+                   NoveltyEngine(timeline, embedder=embedder, model=novelty_model), fingerprint)
 
 
 def rules_fingerprint(folder: Path) -> tuple:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.embed import load_embedder
 from bot.features import extract, name_key, translit
 from bot.models import Decision, Item, Match, TermHit
 from bot.novelty import NoveltyEngine
@@ -46,7 +47,7 @@ class Runner:
 
     def __init__(self, tmp_path: Path, engine: NoveltyEngine | None = None):
         self.store = Store(tmp_path / "state.sqlite")
-        self.engine = engine or NoveltyEngine(timeline())
+        self.engine = engine or NoveltyEngine(timeline(), embedder=load_embedder())
 
     def run(self, it: Item, watchlist: str) -> Decision:
         matches = match(watchlist)

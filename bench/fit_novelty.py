@@ -1,0 +1,210 @@
+"""Fit novelty's two logistic models on labelled items (bot/novelty_model.py explains them).
+
+    .venv/bin/python bench/fit_novelty.py            # fit on all dev items, write bot/novelty_model.json
+
+``make eval`` calls :func:`fit` once per fold with the other four folds' items, so the figures it
+prints are for weights that never saw the held-out stories.
+
+How training rows are made: the labelled items are replayed in publication order through a real
+NoveltyEngine whose state follows the LABELS, not its own decisions (the first item of a story
+starts it, later items of the story within the update window fold into it). Before each item
+changes the state, ``NoveltyEngine.training_view`` returns exactly the features ``decide`` would
+compute:
+- update rows: one per recent story of the item's watchlist; label 1 if it is the item's story;
+- alert rows: one per item that the labels do not fold into a recent story; label 1 for the
+  first report of a new development, 0 for restatements (also those published before the
+  baseline date: what they add to the baseline does not depend on when they appeared) and for
+  late re-reports of a story already alerted (the two ways a bot posts what users know).
+Thresholds are chosen on the same training rows by weighted cost: missing a new development
+costs twice a superfluous post (cluster recall is what the bot is for).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bot.models import Item, Match, Story, TermHit  # noqa: E402
+from bot.novelty import ALERT_FEATURES, ALERT_SIGNS, UPDATE_FEATURES, UPDATE_SIGNS, NoveltyEngine  # noqa: E402
+from bot.novelty_model import Logistic, NoveltyModel, fit_logistic, load_model  # noqa: E402
+from bot.timeline import load_timeline  # noqa: E402
+
+TOPICS = {"aktau_crash", "sputnik_azerbaijan", "north_south", "akkuyu", "diaspora_arrests"}
+#: Cost of a missed new development relative to one superfluous alert (see module docstring).
+MISS_COST = 2.0
+#: Cost of a report not folded into its story: it becomes a duplicate alert only when the alert
+#: model then calls it new, and one story has many reports.
+UNFOLDED_COST = 0.5
+_GRID = [i / 100 for i in range(5, 96, 5)]
+
+
+def item_date(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    parts = [int(p) for p in raw.split("-")]
+    if len(parts) == 1:
+        return datetime(parts[0], 7, 1, 12, tzinfo=timezone.utc)
+    if len(parts) == 2:
+        return datetime(parts[0], parts[1], 15, 12, tzinfo=timezone.utc)
+    return datetime(parts[0], parts[1], parts[2], 12, tzinfo=timezone.utc)
+
+
+def to_item(it: dict) -> Item:
+    return Item(key=f"guid:dev-{it['id']}", feed_url=f"dev:{it['outlet']}", title=it["title"],
+                link=it["url"], summary=it.get("summary") or "", published=item_date(it.get("published")),
+                outlet=it["outlet"], language=it.get("language"))
+
+
+def label_match(watchlist: str) -> list[Match]:
+    return [Match(watchlist, watchlist, (TermHit(watchlist, "label", "title", ""),))]
+
+
+def training_rows(items: list[dict], timeline, embedder) -> tuple[list, list, list]:
+    """(update rows [(item id, story cluster, features, label)], alert rows [(features, label)],
+    update groups [(item id, should-update cluster or None, [(cluster, features)])])."""
+    engine = NoveltyEngine(timeline, embedder=embedder,
+                           model=load_model("embed" if embedder is not None else "lexical"))
+    order = sorted((it for it in items if it["watchlist"] in TOPICS),
+                   key=lambda it: (item_date(it.get("published")) is None,
+                                   item_date(it.get("published")) or datetime(2025, 7, 5, tzinfo=timezone.utc),
+                                   it["id"]))
+    story_of_cluster: dict[str, int] = {}
+    cluster_of_story: dict[int, str] = {}
+    upd_rows, alert_rows, groups = [], [], []
+    next_id = 1
+    for it in order:
+        item = to_item(it)
+        now = item.published or datetime(2025, 7, 5, tzinfo=timezone.utc)
+        matches = label_match(it["watchlist"])
+        cluster = it["cluster"] if it["novelty"] == "new_development" else None
+        before = item.published is not None and item.published.date() <= timeline.as_of
+        if before:
+            # Restatements published before the baseline date are what the baseline already
+            # says: negatives for the alert model (decide() never asks it about them).
+            if it["novelty"] == "baseline_restatement":
+                view = engine.training_view(item, matches, now, any_date=True)
+                if view is not None:
+                    alert_rows.append((view[1], 0))
+            continue
+        view = engine.training_view(item, matches, now)
+        if view is None:
+            continue
+        recent, afeats = view
+        recent_clusters = [(cluster_of_story.get(int(k)), f) for k, f in recent]
+        own = cluster if cluster is not None and cluster in story_of_cluster and any(
+            c == cluster for c, _ in recent_clusters) else None
+        for c, f in recent_clusters:
+            upd_rows.append((it["id"], c, f, int(c is not None and c == cluster)))
+        groups.append((it["id"], own, recent_clusters, cluster is not None and cluster not in story_of_cluster))
+        if own is not None:
+            engine.add_source(story_of_cluster[cluster], item)
+            continue
+        first = cluster is not None and cluster not in story_of_cluster
+        alert_rows.append((afeats, int(first)))
+        if first:
+            sid = next_id
+            next_id += 1
+            published = item.published.date() if item.published else now.date()
+            sig = engine.signature(item, it["watchlist"], published,
+                                   emb=engine._embedder.vector(_text(item)) if engine._embedder else None)
+            engine.remember(Story(sid, it["watchlist"], item.title, item.link, item.outlet,
+                                  item.published, now, sig))
+            story_of_cluster[cluster] = sid
+            cluster_of_story[sid] = cluster
+    return upd_rows, alert_rows, groups
+
+
+def _text(item: Item) -> str:
+    from bot.embed import item_text
+
+    return item_text(item.title, item.summary)
+
+
+def _update_threshold(model: Logistic, groups) -> float:
+    """Least-cost threshold over items: a wrong fold of a new development's first report costs
+    MISS_COST (the development is never alerted), a missed fold costs 1 (a duplicate alert)."""
+    best = (float("inf"), 0.5)
+    for t in _GRID:
+        cost = 0.0
+        for _id, own, cands, first in groups:
+            if not cands:
+                continue
+            p, c = max(((model.probability(f), c) for c, f in cands), key=lambda x: x[0])
+            if own is not None:
+                if p < t or c != own:
+                    cost += UNFOLDED_COST
+            elif p >= t and first:
+                cost += MISS_COST
+        if cost < best[0] - 1e-9:
+            best = (cost, t)
+    return best[1]
+
+
+def _alert_threshold(model: Logistic, rows) -> float:
+    best = (float("inf"), 0.5)
+    for t in _GRID:
+        cost = sum(MISS_COST if y and model.probability(f) < t else
+                   (1.0 if not y and model.probability(f) >= t else 0.0) for f, y in rows)
+        if cost < best[0] - 1e-9:
+            best = (cost, t)
+    return best[1]
+
+
+def fit(items: list[dict], timeline, embedder, *, l2: float = 1.0) -> NoveltyModel:
+    """Both models and thresholds fitted on ``items`` (labelled dev items)."""
+    upd_rows, alert_rows, groups = training_rows(items, timeline, embedder)
+    upd = fit_logistic([f for _i, _c, f, _y in upd_rows], [y for *_, y in upd_rows], UPDATE_FEATURES, l2=l2,
+                       signs=UPDATE_SIGNS)
+    upd = Logistic(upd.features, upd.weights, upd.bias, upd.mean, upd.scale, _update_threshold(upd, groups))
+    al = fit_logistic([f for f, _ in alert_rows], [y for _, y in alert_rows], ALERT_FEATURES, l2=l2,
+                      signs=ALERT_SIGNS)
+    al = Logistic(al.features, al.weights, al.bias, al.mean, al.scale, _alert_threshold(al, alert_rows))
+    return NoveltyModel(upd, al, "embed" if embedder is not None else "lexical",
+                        extra={"update_rows": len(upd_rows), "alert_rows": len(alert_rows)})
+
+
+def main() -> None:
+    from eval import DEV, load_dev
+    from bot.embed import load_embedder
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dev", type=Path, default=DEV)
+    ap.add_argument("-o", "--output", type=Path, default=ROOT / "bot" / "novelty_model.json")
+    args = ap.parse_args()
+    items = load_dev(args.dev)
+    timeline, problems = load_timeline(ROOT / "watchlists" / "timeline.yaml")
+    if timeline is None:
+        raise SystemExit("\n".join(map(str, problems)))
+    embedder = load_embedder()
+    variants = {}
+    for name, emb in (("embed", embedder), ("lexical", None)):
+        if name == "embed" and emb is None:
+            print("embedding package unavailable: 'embed' variant not refitted")
+            continue
+        m = fit(items, timeline, emb)
+        variants[name] = {"update": m.update.to_json(), "alert": m.alert.to_json(), **m.extra}
+        print(f"{name}: update threshold {m.update.threshold}, alert threshold {m.alert.threshold}, "
+              f"{m.extra}")
+        for f, w in zip(m.update.features, m.update.weights):
+            print(f"   update {f:20s} {w:+.3f}")
+        for f, w in zip(m.alert.features, m.alert.weights):
+            print(f"   alert  {f:20s} {w:+.3f}")
+    data = {"note": f"fitted by bench/fit_novelty.py on {len(items)} labelled dev items "
+                    f"({args.dev.name}); see bot/novelty_model.py",
+            "variants": variants}
+    if args.output.exists() and len(variants) < 2:
+        old = json.loads(args.output.read_text(encoding="utf-8"))
+        data["variants"] = {**old.get("variants", {}), **variants}
+    args.output.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

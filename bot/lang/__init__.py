@@ -1,0 +1,125 @@
+"""Languages as modules: what novelty needs to know of each language the press writes in.
+
+One module per language (``bot/lang/<code>.py``, ISO 639-1), each defining:
+
+- ``NAME``: the language's English name;
+- ``LETTERS``: its letters -> Latin (only for letters of a non-Latin script that no other
+  module already writes; Cyrillic is in ``ru``, Arabic in ``ar``);
+- ``EVENTS``: event kind -> word stems in the language's own spelling ("освобожд", "serbest
+  bırak", "freigelassen"); a stem matches at a word start of the folded, transliterated text;
+- ``MONTHS``: month word or stem -> month number ("октябр" covers октября, октябре);
+- ``ANNIVERSARY``: phrases that mark an anniversary recap ("годовщин", "yıl dönümü");
+- ``STOPWORDS``: capitalised words that start sentences without naming anything.
+
+Adding a language is one new file here plus its code in ``LANGUAGE_CODES`` (and terms in the
+watchlists). Everything is folded (``bot.text.fold``) and transliterated to Latin when the
+registry loads, so authors write natural words and every language meets in one key space:
+Картавых, Kartavykh and Kartavıx become one name key in ``bot.features``.
+
+Event kinds are shared across languages (the decision compares kinds, not words); a module may
+leave kinds out. ``bot.features`` reads the merged tables through the functions below.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from functools import lru_cache
+from types import ModuleType
+
+from bot.text import fold
+
+#: Every language module, in load order (a letter defined twice keeps its first writing).
+LANGUAGE_CODES = ("en", "ru", "uk", "kk", "az", "tr", "ar", "fa")
+
+#: The event kinds a module may use (a typo in a module's kind is an error at load).
+KINDS = frozenset({
+    "release", "return", "verdict", "custody", "appeal", "deport", "payment", "report", "talks",
+    "agreement", "arrest", "charge", "death", "sale", "launch", "growth", "apology",
+    "complaint", "office", "admission", "lawsuit", "statement", "wanted", "trial",
+    "suspension", "construction",
+})
+
+
+@lru_cache(maxsize=1)
+def modules() -> tuple[ModuleType, ...]:
+    """The language modules, imported once; a malformed module fails loudly here."""
+    out = []
+    for code in LANGUAGE_CODES:
+        mod = importlib.import_module(f"bot.lang.{code}")
+        unknown = set(getattr(mod, "EVENTS", {})) - KINDS
+        if unknown:
+            raise ValueError(f"bot/lang/{code}.py: unknown event kinds {sorted(unknown)}")
+        out.append(mod)
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def _letters() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for mod in modules():
+        for ch, latin in getattr(mod, "LETTERS", {}).items():
+            table.setdefault(ord(fold(ch)), latin)
+            table.setdefault(ord(ch), latin)
+    return table
+
+
+_DIGITS = re.compile(r"[\u0660-\u0669\u06f0-\u06f9]")
+
+
+def _ascii_digit(m: re.Match) -> str:
+    cp = ord(m.group())
+    return str(cp - 0x0660 if cp < 0x06F0 else cp - 0x06F0)
+
+
+def translit(text: str) -> str:
+    """Fold case and diacritics (bot.text.fold), then write every registered script in Latin
+    letters, and Arabic-Indic digits as ASCII digits."""
+    out = fold(text).translate(_letters())
+    return _DIGITS.sub(_ascii_digit, out) if _DIGITS.search(out) else out
+
+
+def _key(phrase: str) -> str:
+    """A stem or phrase as the registry compares it: transliterated, one space between words."""
+    key = " ".join(re.sub(r"[^a-z0-9' ]+", " ", translit(phrase)).split())
+    # A trailing space means "whole word" ("free " is not "freedom"): kept.
+    return key + " " if key and phrase.endswith(" ") else key
+
+
+@lru_cache(maxsize=1)
+def event_stems() -> dict[str, tuple[str, ...]]:
+    """Event kind -> transliterated stems of every language (longest first, no duplicates)."""
+    merged: dict[str, set[str]] = {}
+    for mod in modules():
+        for kind, stems in getattr(mod, "EVENTS", {}).items():
+            merged.setdefault(kind, set()).update(k for k in map(_key, stems) if k)
+    return {kind: tuple(sorted(s, key=lambda x: (-len(x), x))) for kind, s in merged.items()}
+
+
+@lru_cache(maxsize=1)
+def month_words() -> tuple[dict[str, int], dict[str, int]]:
+    """(exact month words, month stems that may take up to 3 more letters), transliterated.
+    An entry of 5 or more letters is a stem; shorter ones ("may", "mart") must match whole."""
+    exact: dict[str, int] = {}
+    stems: dict[str, int] = {}
+    for mod in modules():
+        for word, month in getattr(mod, "MONTHS", {}).items():
+            k = _key(word)
+            if not k:
+                continue
+            (stems if len(k) >= 5 else exact).setdefault(k, int(month))
+    return exact, stems
+
+
+@lru_cache(maxsize=1)
+def anniversary_pattern() -> re.Pattern[str]:
+    """One regex over transliterated text for every language's anniversary phrases."""
+    phrases = sorted({_key(p) for mod in modules() for p in getattr(mod, "ANNIVERSARY", ())} - {""},
+                     key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(re.escape(p) for p in phrases) + ")")
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """Transliterated capitalised non-names of every language."""
+    return frozenset(_key(w) for mod in modules() for w in getattr(mod, "STOPWORDS", ()) if _key(w))

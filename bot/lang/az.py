@@ -1,0 +1,34 @@
+"""Azerbaijani (Latin script; ə, ı and the Turkish letters are folded by bot.text)."""
+
+NAME = "Azerbaijani"
+
+EVENTS = {
+    "release": ("azad ", "azad edil", "azadlığa", "azadlıq", "sərbəst buraxıl"),
+    "return": ("qayıt", "qayıd"),
+    "verdict": ("hökm", "məhkum", "günahkar bilin", "təqsirli bilin"),
+    "custody": ("həbs müddəti",),
+    "appeal": ("şikayət", "apellyasiya"),
+    "deport": ("deportasiya", "vətəndaşlığı", "ölkədən çıxarıl"),
+    "payment": ("kompensasiya", "ödəniş", "təzminat"),
+    "report": ("hesabat", "rəy"),
+    "talks": ("danışıq", "görüş", "telefon", "qəbul edib", "səfər"),
+    "agreement": ("razılaşma", "saziş", "imzala", "müqavilə"),
+    "arrest": ("saxlanıl", "saxlanıb", "həbs", "axtarış"),
+    "charge": ("ittiham", "cinayət iş"),
+    "death": ("həlak", "öldürül", "ölüb"),
+    "sale": ("satış", "pay ", "hissə"),
+    "launch": ("istismar", "açılış"),
+    "growth": ("artım", "artıb"),
+    "apology": ("üzr ",),
+    "office": ("təyin edil", "istefa", "vəzifədən azad"),
+    "admission": ("etiraf", "günahını", "boynuna"),
+    "lawsuit": ("iddia", "məhkəməyə ver", "beynəlxalq məhkəmə", "arbitraj"),
+    "trial": ("məhkəmə iclası", "təxirə salın"),
+}
+
+MONTHS = {"yanvar": 1, "fevral": 2, "mart": 3, "aprel": 4, "may": 5, "iyun": 6, "iyul": 7,
+          "avqust": 8, "sentyabr": 9, "oktyabr": 10, "noyabr": 11, "dekabr": 12}
+
+ANNIVERSARY = ("ildönümü", "il dönümü", "bir il əvvəl", "bir il keçib", "il tamam")
+
+STOPWORDS = "bu o və ilə də ki nə üçün görə sonra əvvəl artıq həm amma ya bir iki üç".split()

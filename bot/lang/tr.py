@@ -1,0 +1,35 @@
+"""Turkish (Latin script; İ/ı and the other letters are folded by bot.text)."""
+
+NAME = "Turkish"
+
+EVENTS = {
+    "release": ("serbest bırak", "tahliye", "serbest kal"),
+    "return": ("döndü", "geri dön"),
+    "verdict": ("mahkum", "hapis cezası", "beraat", "suçlu bulun", "karar"),
+    "custody": ("uzatıl", "uzadıl", "tutukluluk"),
+    "appeal": ("itiraz", "temyiz"),
+    "deport": ("sınır dışı", "vatandaşlığı"),
+    "payment": ("tazminat", "ödeme"),
+    "report": ("rapor",),
+    "talks": ("müzakere", "görüş", "zirve", "toplantı", "ziyaret", "kabul etti", "telefon"),
+    "agreement": ("anlaşma", "imzala", "mutabakat"),
+    "arrest": ("tutuklan", "gözaltı"),
+    "charge": ("suçla", "iddianame"),
+    "death": ("öldü", "hayatını kaybet", "öldürül"),
+    "sale": ("satış", "hisse", "sattı"),
+    "launch": ("açıl", "başlat", "devreye"),
+    "growth": ("artış", "büyüme", "rekor"),
+    "apology": ("özür",),
+    "complaint": ("şikayet",),
+    "office": ("atandı", "görevden alın", "görevine", "istifa"),
+    "admission": ("kabul etti", "itiraf", "suçunu"),
+    "lawsuit": ("dava aç", "dava ed", "uluslararası mahkeme", "tahkim"),
+    "trial": ("duruşma", "ertelendi"),
+}
+
+MONTHS = {"ocak": 1, "şubat": 2, "mart": 3, "nisan": 4, "mayıs": 5, "haziran": 6, "temmuz": 7,
+          "ağustos": 8, "eylül": 9, "ekim": 10, "kasım": 11, "aralık": 12}
+
+ANNIVERSARY = ("yıl dönümü", "yıldönümü", "bir yıl önce")
+
+STOPWORDS = "bu o ve ile da de ki ne için göre sonra önce artık hem ama ya bir iki üç".split()
