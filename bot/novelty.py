@@ -22,7 +22,9 @@ Decision steps for an item matching watchlists W (``Decision.step`` names the on
 3. ``same-development``: among stories of W first reported within ``update_window_days``, the
    one the update model finds likeliest to be the same development; at or above its threshold
    -> update of that story;
-4. ``known-or-new``: the alert model weighs what the item adds to the nearest baseline event
+4. ``restates-story``: nearer to an older story of W than to any baseline event, and every
+   fact it states is already that story's -> known (a rehash; no threshold: fact by fact);
+5. ``known-or-new``: the alert model weighs what the item adds to the nearest baseline event
    and to the nearest older story of W; below its threshold -> known, else -> alert.
 """
 
@@ -530,6 +532,9 @@ class NoveltyEngine:
         if candidates:
             s_sim, story = max(((self._sem(seen, r), r) for r in candidates), key=lambda x: x[0])
         feats, new = self.alert_features(seen, event, story, topic_names)
+        restated = self._restates_story(seen, story, s_sim, e_sim)
+        if restated is not None:
+            return restated
         p = self.model.alert.probability(feats)
         near, near_sim = (story, s_sim) if story is not None and s_sim > e_sim else (event, e_sim)
         if p < self.model.alert.threshold:
@@ -546,6 +551,23 @@ class NoveltyEngine:
             reasons=(f"new development: p(new)={p:.2f} >= {self.model.alert.threshold:.2f}; "
                      + (f"new facts {', '.join(new[:8])}" if new else "no listed fact"),
                      f"nearest {near.label} ({self.similarity_kind} similarity {near_sim:.2f})"))
+
+    def _restates_story(self, seen: _Seen, story: _Ref | None, s_sim: float,
+                        e_sim: float) -> Decision | None:
+        """A rehash of an alerted story: nearer to that story than to any baseline event, and
+        every fact it states (names, numbers, event kinds, later dates) is already the story's.
+        No threshold to fit: "nothing new" is checked fact by fact."""
+        if story is None or s_sim <= e_sim:
+            return None
+        score, new = self._new_facts(seen.facts, story.names | seen.match_names, story.numbers,
+                                     story.kinds, title_only=False,
+                                     known_words=story.words | seen.match_words)
+        if new or not (seen.facts.names or seen.facts.kinds):
+            return None
+        return Decision(kind="known", watchlist=sorted(story.watchlists)[0], nearest=story.label,
+                        similarity=round(s_sim, 3), step="restates-story",
+                        reasons=(f"restates {story.label} ({self.similarity_kind} similarity "
+                                 f"{s_sim:.2f}): every name, number and event it states is the story's",))
 
     @staticmethod
     def _facts_note(facts: Facts) -> str:
