@@ -89,7 +89,7 @@ def training_rows(items: list[dict], timeline, embedder) -> tuple[list, list, li
         view = engine.training_view(item, matches, now)
         if view is None:
             continue
-        recent, afeats = view
+        recent, afeats, gated = view
         recent_clusters = [(cluster_of_story.get(int(k)), f) for k, f in recent]
         own = cluster if cluster is not None and cluster in story_of_cluster and any(
             c == cluster for c, _ in recent_clusters) else None
@@ -100,7 +100,8 @@ def training_rows(items: list[dict], timeline, embedder) -> tuple[list, list, li
             engine.add_source(story_of_cluster[cluster], item)
             continue
         first = cluster is not None and cluster not in story_of_cluster
-        alert_rows.append((afeats, int(first)))
+        if not gated:  # the alert model is asked only about items the fact checks let through
+            alert_rows.append((afeats, int(first)))
         if first:
             sid = next_id
             next_id += 1

@@ -957,8 +957,11 @@ def try_(ctx: click.Context, text: str | None, feed: str | None, as_json: bool) 
         click.echo(format_report(item, report))
         if report.matches:
             decision = rules.novelty.decide(item, report.matches, item.published or now)
-            click.echo(f"  decision: {decision.kind}" + (f" (nearest: {decision.nearest}, similarity "
-                       f"{decision.similarity:.2f})" if decision.nearest else ""))
+            click.echo(f"  facts: {decision.facts}")
+            for line in decision.compared:
+                click.echo(f"  {line}")
+            score = f", p={decision.score:.2f}" if decision.score is not None else ""
+            click.echo(f"  decision: {decision.kind} (step {decision.step}{score})")
             for reason in decision.reasons:
                 click.echo(f"    - {reason}")
         click.echo("")

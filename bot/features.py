@@ -119,12 +119,22 @@ def _norm_number(raw: str) -> str:
 
 
 def _kinds(tl: str) -> set[str]:
+    """Event kinds whose stems start a word of ``tl``, unless one of the two words before it
+    negates it ("without admitting guilt", "не признал"): a denial is not the event."""
     padded = f" {tl} "
+    negations = lang.negations()
     found = set()
     for kind, stems in lang.event_stems().items():
         for stem in stems:
-            if f" {stem}" in padded:
-                found.add(kind)
+            needle = f" {stem}"
+            at = padded.find(needle)
+            while at >= 0:
+                before = padded[max(0, at - 40):at].split()[-2:]
+                if not any(w in negations for w in before):
+                    found.add(kind)
+                    break
+                at = padded.find(needle, at + 1)
+            if kind in found:
                 break
     return found
 

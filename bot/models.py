@@ -222,7 +222,8 @@ class Decision:
     ``nearest`` names the closest known event or story, ``similarity`` how close (0..1),
     ``new_facts`` the facts not found in it. ``signature`` is what to store with a new story.
     ``step`` names the decision step that decided (bot.novelty), ``score`` the fitted model's
-    probability there, ``facts`` what novelty found in the item (for ``watchbot try``).
+    probability there, ``facts`` what novelty found in the item and ``compared`` the nearest
+    baseline event and story with their similarity (both for ``watchbot try``).
     """
 
     kind: DecisionKind
@@ -236,10 +237,12 @@ class Decision:
     step: str = ""
     score: float | None = None
     facts: str = ""
+    compared: tuple[str, ...] = ()
 
-    def with_facts(self, note: str) -> "Decision":
-        """This decision with ``facts``, a one-line account of the facts novelty found."""
-        return replace(self, facts=note)
+    def with_facts(self, note: str, compared: tuple[str, ...] = ()) -> "Decision":
+        """This decision with ``facts`` (a one-line account of the facts novelty found) and
+        ``compared`` (the nearest baseline event and story, with their similarity)."""
+        return replace(self, facts=note, compared=compared)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,7 +24,9 @@ Decision steps for an item matching watchlists W (``Decision.step`` names the on
    -> update of that story;
 4. ``restates-story``: nearer to an older story of W than to any baseline event, and every
    fact it states is already that story's -> known (a rehash; no threshold: fact by fact);
-5. ``known-or-new``: the alert model weighs what the item adds to the nearest baseline event
+5. ``restates-baseline``: nothing the nearest baseline event and the topic's names lack, or
+   everything dated on or before the baseline date with no new event kind -> known;
+6. ``known-or-new``: the alert model weighs what the item adds to the nearest baseline event
    and to the nearest older story of W; below its threshold -> known, else -> alert.
 """
 
@@ -472,17 +474,23 @@ class NoveltyEngine:
         e_sim, event = max(((self._sem(seen, r), r) for r in events), key=lambda x: x[0])
         facts_note = self._facts_note(seen.facts)
 
-        early = self._predates_baseline(seen, primary, event, e_sim) or self._anniversary(
-            seen, primary, event, e_sim)
-        if early is not None:
-            return early.with_facts(facts_note)
-        topic_names = set().union(*(self._topic_names.get(t, set()) for t in topics)) | seen.match_names
         candidates = [r for r in self._stories.values()
                       if r.watchlists & topics and r.start >= published - self.index_window]
-        update = self._same_development(seen, candidates, topic_names)
-        if update is not None:
-            return update.with_facts(facts_note)
-        return self._known_or_new(seen, primary, candidates, event, e_sim, topic_names).with_facts(facts_note)
+        compared = [f"nearest baseline event: {event.label} ({self.similarity_kind} similarity {e_sim:.2f})"]
+        if candidates:
+            s_sim, story = max(((self._sem(seen, r), r) for r in candidates), key=lambda x: x[0])
+            compared.append(f"nearest story: {story.label} ({self.similarity_kind} similarity {s_sim:.2f})")
+        else:
+            compared.append("nearest story: none of this watchlist in the last "
+                            f"{self.index_window.days} days")
+
+        early = self._predates_baseline(seen, primary, event, e_sim) or self._anniversary(
+            seen, primary, event, e_sim)
+        if early is None:
+            topic_names = set().union(*(self._topic_names.get(t, set()) for t in topics)) | seen.match_names
+            early = self._same_development(seen, candidates, topic_names) or self._known_or_new(
+                seen, primary, candidates, event, e_sim, topic_names)
+        return early.with_facts(facts_note, tuple(compared))
 
     def _predates_baseline(self, seen: _Seen, primary: str, event: _Ref, e_sim: float) -> Decision | None:
         as_of = self.timeline.as_of
@@ -532,7 +540,8 @@ class NoveltyEngine:
         if candidates:
             s_sim, story = max(((self._sem(seen, r), r) for r in candidates), key=lambda x: x[0])
         feats, new = self.alert_features(seen, event, story, topic_names)
-        restated = self._restates_story(seen, story, s_sim, e_sim)
+        restated = self._restates_story(seen, story, s_sim, e_sim) or self._restates_baseline(
+            seen, primary, feats, new, event, e_sim)
         if restated is not None:
             return restated
         p = self.model.alert.probability(feats)
@@ -562,12 +571,40 @@ class NoveltyEngine:
         score, new = self._new_facts(seen.facts, story.names | seen.match_names, story.numbers,
                                      story.kinds, title_only=False,
                                      known_words=story.words | seen.match_words)
-        if new or not (seen.facts.names or seen.facts.kinds):
+        if not (seen.facts.names or seen.facts.kinds) or not self._only_voices(seen, new):
             return None
+        why = ("every name, number and event it states is the story's" if not new else
+               f"only new voices in the lede ({', '.join(new[:4])}), nothing new happened")
         return Decision(kind="known", watchlist=sorted(story.watchlists)[0], nearest=story.label,
-                        similarity=round(s_sim, 3), step="restates-story",
+                        similarity=round(s_sim, 3), step="restates-story", new_facts=tuple(new),
                         reasons=(f"restates {story.label} ({self.similarity_kind} similarity "
-                                 f"{s_sim:.2f}): every name, number and event it states is the story's",))
+                                 f"{s_sim:.2f})", why))
+
+    @staticmethod
+    def _only_voices(seen: _Seen, new: list[str]) -> bool:
+        """True when the new facts are at most names outside the headline: people quoted about
+        known facts (an analyst, an outlet). A new event kind, number or date, or a new name in
+        the headline (the subject: another person released), is something that happened."""
+        headline = {translit(seen.facts.names[k]).strip("'-") for k in seen.facts.title_names}
+        return all(not _is_event_fact(f) and translit(f).strip("'-") not in headline for f in new)
+
+    def _restates_baseline(self, seen: _Seen, primary: str, feats: dict[str, float],
+                           new: list[str], event: _Ref, e_sim: float) -> Decision | None:
+        """Known without weighing: the item states nothing the baseline (its nearest event and
+        the topic's names) lacks, or it dates everything it tells on or before the baseline
+        date and names no new event kind. Facts, not thresholds."""
+        if not new:
+            why = "states no name, number, event or date the baseline lacks"
+        elif self._only_voices(seen, new):
+            why = f"only new voices in the lede ({', '.join(new[:4])}), nothing new happened"
+        elif feats["dated_before"] and not feats["new_kinds"] and not feats["later_date"]:
+            why = f"dates what it tells on or before the baseline date {self.timeline.as_of}"
+        else:
+            return None
+        return Decision(kind="known", watchlist=primary, nearest=event.label,
+                        similarity=round(e_sim, 3), new_facts=tuple(new), step="restates-baseline",
+                        reasons=(f"restates {event.label} ({self.similarity_kind} similarity {e_sim:.2f})",
+                                 why))
 
     @staticmethod
     def _facts_note(facts: Facts) -> str:
@@ -583,18 +620,16 @@ class NoveltyEngine:
         return "; ".join(parts) or "no names, numbers, event words or dates found"
 
     # ---------------------------------------------------------------- for fitting
-    def training_view(self, item: Item, matches: Sequence[Match], now: datetime, *,
-                      any_date: bool = False):
-        """(update candidates [(story key, update features)], alert features) for one item
-        against the current state, exactly as ``decide`` computes them (bench/fit_novelty.py
-        fits the model on these). None when steps 1-2 decide the item; with ``any_date`` an
-        item published before the baseline date is viewed too (what it adds to the baseline
-        does not depend on when it was published)."""
+    def training_view(self, item: Item, matches: Sequence[Match], now: datetime):
+        """(update candidates [(story key, update features)], alert features, whether steps 4-5
+        decide it before the alert model) for one item against the current state, exactly as
+        ``decide`` computes them (bench/fit_novelty.py fits the models on these). None when
+        steps 1-2 decide the item."""
         topics = {m.watchlist for m in matches}
         published = _utc_date(item.published) or _utc_date(now)
         self._embed_events()
         seen = self._see(item, matches, published)
-        if (published <= self.timeline.as_of and not any_date) or seen.facts.anniversary:
+        if published <= self.timeline.as_of or seen.facts.anniversary:
             return None
         events = [r for r in self._events if r.watchlists & topics] or self._events
         _, event = max(((self._sem(seen, r), r) for r in events), key=lambda x: x[0])
@@ -603,6 +638,10 @@ class NoveltyEngine:
                       if r.watchlists & topics and r.start >= published - self.index_window]
         recent = [(r.key, self.update_features(seen, r, topic_names)) for r in candidates
                   if abs((published - r.start).days) <= self.update_window.days]
-        story = max(candidates, key=lambda r: self._sem(seen, r)) if candidates else None
-        feats, _ = self.alert_features(seen, event, story, topic_names)
-        return recent, feats
+        s_sim, story = max(((self._sem(seen, r), r) for r in candidates),
+                           key=lambda x: x[0]) if candidates else (0.0, None)
+        feats, new = self.alert_features(seen, event, story, topic_names)
+        e_sim = self._sem(seen, event)
+        gated = (self._restates_story(seen, story, s_sim, e_sim) or self._restates_baseline(
+            seen, "", feats, new, event, e_sim)) is not None
+        return recent, feats, gated

@@ -32,6 +32,8 @@ KILLS = 20
 PLACES = ["Baku", "Ganja", "Sumgait", "Lankaran", "Shaki", "Quba", "Shamakhi", "Nakhchivan", "Mingachevir",
           "Zaqatala", "Gabala", "Astara"]
 ROLES = ["editor", "journalist", "reporter", "photographer", "correspondent", "producer"]
+SYLLABLES = ["ka", "ro", "va", "li", "ne", "do", "mu", "sa", "te", "gor", "bek", "lan", "zar", "ma"]
+FIRST_DAY = datetime(2025, 8, 1, 12, tzinfo=timezone.utc)
 
 
 def _watchlists(tmp: Path) -> Path:
@@ -59,11 +61,14 @@ class Feeder(threading.Thread):
             self.n += 1
             n = self.n
             place, role = self.rnd.choice(PLACES), self.rnd.choice(ROLES)
-            entry = Entry(f"Sputnik Azerbaijan {role} No. {n} detained by police in {place} raid {n * 7919 % 1000}",
+            person = "".join(self.rnd.choice(SYLLABLES) for _ in range(3)).capitalize() + "ov"
+            # Each item a development of its own (another person, days apart, all in the past),
+            # so novelty alerts every one instead of folding them: this test is about delivery.
+            entry = Entry(f"Sputnik Azerbaijan {role} {person} sentenced to {n % 9 + 2} years in {place}",
                           f"https://live.example{path}/story-{n}",
-                          datetime.now(timezone.utc) - timedelta(minutes=1),
-                          f"Police in {place} detained Sputnik Azerbaijan {role} {n} after a search, "
-                          f"court hearing set for day {n % 28 + 1}.")
+                          FIRST_DAY + timedelta(days=4 * (n % 120)),
+                          f"A court in {place} sentenced Sputnik Azerbaijan {role} {person} to "
+                          f"{n % 9 + 2} years after case {n * 7919 % 1000}.")
             self.entries[path] = (self.entries[path] + [entry])[-8:]
             self.srv.set_feed(path, rss(f"Live {path}", self.entries[path]), honour_validators=False)
 

@@ -26,7 +26,9 @@ from tests.feedgen import Entry, rss
 
 TIMEOUT = 3.0
 SLACK = 27.0
-RSS_LIMIT = 200 * 1024 * 1024
+# Growth of the process during the cycle: bodies are capped while streaming, bombs refused.
+# (Measured after the rules' embedding model is loaded: its ~80 MB are paid once per process.)
+RSS_GROWTH_LIMIT = 120 * 1024 * 1024
 
 GOOD = Entry("Sputnik Azerbaijan editor-in-chief Yevgeny Belousov released in Baku",
              "https://news.example/belousov-released", datetime(2025, 10, 25, 10, tzinfo=timezone.utc),
@@ -129,9 +131,11 @@ async def test_one_cycle_survives_every_hostile_feed(tmp_path, feed_server, bot_
     await channel.start()
     pipeline = Pipeline.build(settings, channel=channel, clock=clock)
     try:
+        assert pipeline.rules.novelty.similarity_kind == "embedding"  # loads the model now
+        rss_before = psutil.Process().memory_info().rss
         report = await asyncio.wait_for(pipeline.run_once(), TIMEOUT + SLACK)
-        rss_bytes = psutil.Process().memory_info().rss
-        assert rss_bytes < RSS_LIMIT, f"RSS {rss_bytes / 2**20:.0f} MB"
+        grown = psutil.Process().memory_info().rss - rss_before
+        assert grown < RSS_GROWTH_LIMIT, f"RSS grew {grown / 2**20:.0f} MB"
 
         # The good feed delivered despite its neighbours.
         messages = bot_api.messages(DEFAULT_CHAT)

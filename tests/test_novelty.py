@@ -95,8 +95,8 @@ def test_anniversary_recap_is_known_and_names_the_crash(tmp_path):
 def test_recap_that_dates_its_events_before_the_baseline_is_known(tmp_path):
     """A December recap of what 'в феврале' the preliminary report said is not news."""
     d = Runner(tmp_path).run(item("95995cc8ca"), "aktau_crash")
-    assert d.kind == "known"
-    assert "before the baseline" in d.reasons[0]
+    assert (d.kind, d.step) == ("known", "restates-baseline")
+    assert d.nearest.startswith("aktau-preliminary-report")
 
 
 def test_item_published_before_the_as_of_date_is_known(tmp_path):

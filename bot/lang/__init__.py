@@ -9,7 +9,9 @@ One module per language (``bot/lang/<code>.py``, ISO 639-1), each defining:
   bırak", "freigelassen"); a stem matches at a word start of the folded, transliterated text;
 - ``MONTHS``: month word or stem -> month number ("октябр" covers октября, октябре);
 - ``ANNIVERSARY``: phrases that mark an anniversary recap ("годовщин", "yıl dönümü");
-- ``STOPWORDS``: capitalised words that start sentences without naming anything.
+- ``STOPWORDS``: capitalised words that start sentences without naming anything;
+- ``NEGATIONS``: words that, one or two words before an event word, deny it ("without
+  admitting", "не признал"): a denial is not the event.
 
 Adding a language is one new file here plus its code in ``LANGUAGE_CODES`` (and terms in the
 watchlists). Everything is folded (``bot.text.fold``) and transliterated to Latin when the
@@ -123,3 +125,10 @@ def anniversary_pattern() -> re.Pattern[str]:
 def stopwords() -> frozenset[str]:
     """Transliterated capitalised non-names of every language."""
     return frozenset(_key(w) for mod in modules() for w in getattr(mod, "STOPWORDS", ()) if _key(w))
+
+
+@lru_cache(maxsize=1)
+def negations() -> frozenset[str]:
+    """Transliterated negation words of every language (single words)."""
+    return frozenset(k for mod in modules() for w in getattr(mod, "NEGATIONS", ())
+                     for k in _key(w).split())

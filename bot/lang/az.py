@@ -32,3 +32,5 @@ MONTHS = {"yanvar": 1, "fevral": 2, "mart": 3, "aprel": 4, "may": 5, "iyun": 6, 
 ANNIVERSARY = ("ildönümü", "il dönümü", "bir il əvvəl", "bir il keçib", "il tamam")
 
 STOPWORDS = "bu o və ilə də ki nə üçün görə sonra əvvəl artıq həm amma ya bir iki üç".split()
+
+NEGATIONS = ("olmadan", "yox", "deyil", "inkar")

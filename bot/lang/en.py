@@ -46,3 +46,5 @@ not new what why how who when where will would could should can may might has ha
 were is are be been being he she they we you his her their our its there here over under into
 about amid despite during before since until while also more most some all any each other such
 than then very just only even still already now today yesterday tomorrow mr mrs ms dr""".split()
+
+NEGATIONS = ("without", "not", "no", "never", "didn't", "denies", "denied", "deny", "refused", "refuses", "rejects")

@@ -33,3 +33,5 @@ MONTHS = {"ocak": 1, "şubat": 2, "mart": 3, "nisan": 4, "mayıs": 5, "haziran":
 ANNIVERSARY = ("yıl dönümü", "yıldönümü", "bir yıl önce")
 
 STOPWORDS = "bu o ve ile da de ki ne için göre sonra önce artık hem ama ya bir iki üç".split()
+
+NEGATIONS = ("olmadan", "değil", "reddetti", "yalanladı")
