@@ -977,7 +977,8 @@ def _try_json(item, report, decision) -> dict:
         "decision": None if decision is None else {
             "kind": decision.kind, "watchlist": decision.watchlist, "reasons": list(decision.reasons),
             "nearest": decision.nearest, "similarity": round(decision.similarity, 3),
-            "new_facts": list(decision.new_facts)},
+            "new_facts": list(decision.new_facts), "step": decision.step, "score": decision.score,
+            "facts": decision.facts, "compared": list(decision.compared)},
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import os
 import shutil
 import subprocess
@@ -65,6 +67,19 @@ def test_try_text_shows_watchlist_terms_and_decision(tmp_path):
     assert "sputnik_azerbaijan" in run.stdout
     assert "Картавых" in run.stdout
     assert "decision:" in run.stdout
+
+
+def test_try_shows_facts_nearest_event_and_story_and_the_deciding_step(tmp_path):
+    """`watchbot try` on the central AZAL development lists its facts, the nearest baseline event
+    and story with their similarity, the deciding step, and calls it an alert (issue 10 saw
+    `known`)."""
+    run = watchbot(tmp_path, "try", "Putin admits Russia's guilt in AZAL crash")
+    assert run.returncode == 0, run.stderr
+    assert "aktau_crash" in run.stdout
+    assert "facts: " in run.stdout and "admission" in run.stdout
+    assert re.search(r"nearest baseline event: aktau-\S+ .*similarity \d\.\d\d", run.stdout), run.stdout
+    assert "nearest story: none" in run.stdout
+    assert re.search(r"decision: alert \(step known-or-new, p=\d\.\d\d\)", run.stdout), run.stdout
 
 
 def test_try_text_that_matches_nothing_says_so(tmp_path):

@@ -24,7 +24,7 @@ EVENTS = {
     "apology": ("apolog",),
     "complaint": ("complain",),
     "office": ("appoint", "resign", "dismiss", "sacked", "fired"),
-    "admission": ("admit", "acknowledg", "confess", "took responsibility", "guilt"),
+    "admission": ("admit", "acknowledg", "confess", "took responsibility"),
     "lawsuit": ("lawsuit", "sue ", "sues", "sued", "suing", "international court", "arbitration"),
     "wanted": ("wanted list", "put on wanted", "manhunt"),
     "trial": ("trial", "hearing", "adjourn", "postpon"),
