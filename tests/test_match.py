@@ -83,6 +83,10 @@ CASES = [
     ("Azerbaijan Airlines and Russia's Aeroflot sign a codeshare deal", "", None),
     ("Россия и Иран договорились о транзите газа через Азербайджан", "", None),
     ("Rusya, İran ve Azerbaycan dışişleri bakanları Tahran'da üçlü toplantı yaptı", "", None),
+    ("India's North-South highway corridor: new expressway section opens", "", None),
+    ("남북 철도 연결 논의, 러시아도 관심", "", None),  # inter-Korean railway, Russia interested
+    ("南北鉄道の連結、ロシアが支援表明", "", None),
+    ("إزالة الحطام بعد حادث في باكو: أزال العمال الركام", "", None),  # أزال = "removed", not AZAL
     # the five topics in other languages and scripts
     ("Ադրբեջանական ինքնաթիռը կործանվել է Ակտաուի մոտ", "", "aktau_crash"),
     ("სარჩელი რუსეთის წინააღმდეგ AZAL-ის თვითმფრინავის ჩამოგდების გამო", "", "aktau_crash"),
