@@ -401,7 +401,8 @@ def check(ctx: click.Context, online: bool, as_json: bool) -> None:
     if online:
         online_problems, notes = asyncio.run(_check_online(settings, feeds))
         problems += online_problems
-    telegram = ("configured" if settings.telegram_enabled else "not configured (console output)")
+    telegram = (("configured and answering" if online else "configured (not asked: `check --online` asks it)")
+                if settings.telegram_enabled else "not configured (console output)")
     if as_json:
         click.echo(json.dumps({
             "ok": not problems, "feeds": len(feeds), "watchlists": ids,

@@ -60,8 +60,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("WATCHBOT_INTERVAL", int, 900, "Default seconds between polls of one feed."),
     SettingSpec("WATCHBOT_JITTER", int, 60, "Random seconds added to each poll so feeds of one "
                 "host are not hit at the same instant."),
-    SettingSpec("WATCHBOT_MAX_BACKOFF", int, 6 * 3600, "Cap, in seconds, of the exponential "
-                "back-off after consecutive errors of one feed."),
+    SettingSpec("WATCHBOT_MAX_BACKOFF", int, 6 * 3600, "Cap, in seconds, of the back-off after "
+                "consecutive errors of one feed (first retry after 60 s, then doubling)."),
     SettingSpec("WATCHBOT_BACKFILL", int, 0, "On the first poll of a feed, let the N newest "
                 "items through to matching instead of recording them all as seen."),
     SettingSpec("WATCHBOT_CONCURRENCY", int, 64, "Feeds fetched at the same time, overall."),

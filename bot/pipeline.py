@@ -78,8 +78,10 @@ class CycleReport:
 
     def summary(self, pending: int | None = None) -> str:
         """The one INFO line a cycle logs: what was polled and found, what failed."""
-        failing = [p for p in self.polls if p.error]
-        line = (f"cycle: {len(self.polls)} feeds polled, {self.new_items} new items, "
+        failing = [p for p in {p.feed: p for p in self.polls}.values() if p.error]  # last poll of each
+        feeds = len({p.feed for p in self.polls})
+        polled = f"{feeds} feeds polled" + (f" ({len(self.polls)} polls)" if len(self.polls) > feeds else "")
+        line = (f"cycle: {polled}, {self.new_items} new items, "
                 f"{sum(p.seeded for p in self.polls)} seeded on first sight, {self.alerts} alerts, "
                 f"{sum(p.updates for p in self.polls)} updates, {len(failing)} feeds failing")
         if failing:

@@ -136,3 +136,33 @@ def test_feeds_are_fetched_through_watchbot_proxy_or_the_environment_proxy(tmp_p
         direct = watchbot(tmp_path, "--config", str(cfg), "check", "--online",
                           env=_env(HTTP_PROXY=proxy.url, NO_PROXY="feeds.example"))
         assert direct.returncode == 2 and len(proxy.requests) == 2  # not proxied: the name does not resolve
+
+
+def test_run_once_summary_and_status_agree_on_pending(tmp_path):
+    """With Telegram unreachable, the cycle's line and `status --json` report the same pending count, and the cycle still exits 0 (transient)."""
+    import json
+    import socket
+    from datetime import datetime, timezone
+
+    from tests.conftest import TOKEN
+    from tests.feedgen import Entry
+    from tests.test_check import _env
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    recent = datetime.now(timezone.utc) - timedelta(hours=1)
+    entry = Entry("Sputnik Azerbaijan editor-in-chief Yevgeny Belousov released in Baku",
+                  "https://news.example/belousov", recent,
+                  "Security forces released Sputnik Azerbaijan editor-in-chief Yevgeny Belousov, who flew to Moscow.")
+    with FeedServer.in_thread() as srv:
+        srv.set_feed("/news.rss", rss("News", [entry]))
+        cfg = project(tmp_path, f'TELEGRAM_API_URL = "http://127.0.0.1:{dead}"\nWATCHBOT_BACKFILL = 5\n',
+                      opml_body=f'<outline xmlUrl="{srv.url("/news.rss")}"/>\n')
+        env = _env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_CHAT_ID="-1001")
+        run = watchbot(tmp_path, "--config", str(cfg), "run", "--once", env=env)
+    assert run.returncode == 0, run.stderr
+    line = next(l for l in run.stderr.splitlines() if "cycle:" in l)
+    pending = int(re.search(r"(\d+) pending", line).group(1))
+    status = json.loads(watchbot(tmp_path, "--config", str(cfg), "status", "--json", env=env).stdout)
+    assert pending == status["outbox"]["pending"] == 1, line

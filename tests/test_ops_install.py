@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import socket
@@ -104,11 +105,11 @@ def _get(url: str) -> tuple[int, str]:
 
 
 def test_daemon_serves_healthz_and_metrics_on_loopback(tmp_path):
-    """With WATCHBOT_METRICS_ADDR set to a bare port the daemon serves /healthz and Prometheus /metrics on 127.0.0.1, from the state."""
+    """With WATCHBOT_METRICS_ADDR set to a bare port the daemon serves /healthz and Prometheus /metrics on 127.0.0.1, from the state, and logs one cycle line per interval."""
     port = _free_port()
     with FeedServer.in_thread() as srv:
         srv.set_feed("/good.rss", rss("Good", OLD))
-        cfg = project(tmp_path, f'WATCHBOT_METRICS_ADDR = "{port}"\nWATCHBOT_JITTER = 0\n',
+        cfg = project(tmp_path, f'WATCHBOT_METRICS_ADDR = "{port}"\nWATCHBOT_JITTER = 0\nWATCHBOT_INTERVAL = 2\n',
                       opml_body=f'<outline xmlUrl="{srv.url("/good.rss")}"/>\n')
         log = open(tmp_path / "daemon.log", "w")
         proc = subprocess.Popen([sys.executable, "-m", "bot", "--config", str(cfg), "run"], stdout=log,
@@ -131,6 +132,10 @@ def test_daemon_serves_healthz_and_metrics_on_loopback(tmp_path):
             assert 'watchbot_feeds{state="ok"} 1.0' in metrics
             assert f"watchbot_items_total {float(len(OLD))}" in metrics
             assert "watchbot_healthy 1.0" in metrics
+            while time.monotonic() < deadline and " INFO cycle: " not in (tmp_path / "daemon.log").read_text():
+                time.sleep(0.3)
+            cycle = [l for l in (tmp_path / "daemon.log").read_text().splitlines() if " INFO cycle: " in l]
+            assert cycle and re.search(r"cycle: 1 feeds polled \(\d+ polls\), 0 new items, 2 seeded", cycle[0]), cycle
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(40)
