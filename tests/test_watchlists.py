@@ -137,3 +137,20 @@ def test_missing_folder_and_empty_folder(tmp_path: Path) -> None:
     """A missing or empty watchlist folder is a problem, not a crash."""
     assert load_watchlists(tmp_path / "nope")[1]
     assert "no watchlist files" in load_watchlists(tmp_path)[1][0].message
+
+
+def test_fast_loader_reads_every_shipped_file_as_the_round_trip_loader_does() -> None:
+    """Every shipped watchlist and the timeline load to exactly the data the position-keeping round-trip loader gives."""
+    from ruamel.yaml import YAML
+
+    from bot.timeline import _schema as timeline_schema
+    from bot.watchlists import TIMELINE_FILE
+    from bot.yamlconf import to_plain
+
+    files = sorted((ROOT / "watchlists").glob("*.yaml"))
+    assert len(files) > 3
+    for path in files:
+        schema = timeline_schema() if path.name == TIMELINE_FILE else SCHEMA
+        data, problems = load_yaml_validated(path, schema)
+        assert problems == []
+        assert data == to_plain(YAML(typ="rt").load(path.read_text(encoding="utf-8"))), path.name
