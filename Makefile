@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test demo eval bench-poll bench-match bench-state check clean
+.PHONY: run test demo eval bench-poll bench-cron bench-match bench-state check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ eval: $(STAMP)
 
 bench-poll: $(STAMP)
 	$(BIN)/python bench/bench_poll.py
+
+bench-cron: $(STAMP)
+	$(BIN)/python bench/bench_cron.py
 
 bench-match: $(STAMP)
 	$(BIN)/python bench/bench_match.py

@@ -12,7 +12,11 @@ what ``watchbot run --once`` does, minus interpreter start-up) is measured in:
    whose body hash is unchanged, so nothing may be parsed (checked, not assumed);
 4. the naive script: ``for url in urls: feedparser.parse(url)``;
 5. the parser pool alone on the same bodies (no network, no store): the share of the cold
-   cycle that parsing in processes costs on this machine before anything else happens.
+   cycle that parsing in processes costs on this machine before anything else happens;
+6. the N feeds on ONE host with per_host 64, fetched by the bot's Fetcher (a host's
+   connections in httpx pools of 4) and with one pool of 64 for the host: CPU per poll;
+7. a cold and a warm `watchbot run --once` PROCESS (bench/bench_cron.py's runner): what the
+   in-process cycles leave out (interpreter start, imports, rules, store, exit).
 
 Also printed: peak RSS of the main process and of each parser worker (the kernel's high-water
 mark, VmHWM, reset at the start of each phase: no sampling thread stealing the main process's
@@ -237,6 +241,42 @@ def pool_alone(bodies: list[bytes], urls: list[str], concurrency: int) -> dict:
         pool.close()
 
 
+def one_host(n: int, latency: float, per_host: int) -> dict:
+    """N feeds on ONE host at a high per-host limit, fetched twice (200s, then 304s) by the
+    bot's Fetcher with its small pools and with one httpx pool for the host (the naive
+    alternative): main-process CPU per poll and wall time of each round."""
+    from bot.fetch import POOL_CONNECTIONS, Fetcher
+    from bot.models import Validators
+
+    server, port = start_server(n, latency, 1)
+    urls = [bench_url(i, port, 1) for i in range(n)]
+    out: dict = {"feeds": n, "per_host": per_host, "pool_connections": POOL_CONNECTIONS,
+                 "load": os.getloadavg()[0]}
+
+    async def rounds(pool_connections: int) -> dict:
+        got: dict = {}
+        validators: dict[str, Validators] = {}
+        async with Fetcher(max_concurrency=64, per_host=per_host, pool_connections=pool_connections) as f:
+            for name in ("200", "304"):
+                t0, c0 = time.perf_counter(), time.process_time()
+                results = await asyncio.gather(*(f.fetch(u, validators.get(u, Validators())) for u in urls))
+                got[name] = {"wall_s": time.perf_counter() - t0, "cpu_ms_per_poll": (time.process_time() - c0) / n * 1000,
+                             "statuses": sorted({r.status for r in results})}
+                validators = {u: r.validators for u, r in zip(urls, results)}
+        return got
+
+    try:
+        out["small_pools"] = asyncio.run(rounds(POOL_CONNECTIONS))
+        out["one_pool"] = asyncio.run(rounds(per_host))
+    finally:
+        server.stdin.close()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    return out
+
+
 def floor(bodies: list[bytes], **kwargs) -> float:
     """CPU seconds feedparser needs for ``bodies`` (one process, sequential)."""
     start = time.process_time()
@@ -292,12 +332,18 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="bench-poll-") as tmp:
             res = asyncio.run(run_cycles(urls, Path(tmp) / "state", sampler, port,
                                              server.pid))
+        # The same cycles as `watchbot run --once` processes (bench_cron.py has the full
+        # picture): interpreter start, imports, rules, store and exit included.
+        from bench_cron import process_cycles
+        with tempfile.TemporaryDirectory(prefix="bench-poll-process-") as tmp:
+            res["process"] = process_cycles(urls, port, Path(tmp))
         bodies = [outlet_feed(i) for i in range(n)]
         res["pool_alone"] = pool_alone(bodies, urls, res["concurrency"])
         floor_after = floor_in_child(n, bot_call=True)
         floor_bot = (floor_before + floor_after) / 2
         floor_default = floor_in_child(n, bot_call=False)
         k = min(n, args.sequential or n)
+        res["one_host"] = one_host(n, args.latency, 64)
         sampler.start_phase("sequential", workers=[])
         seq_wall, seq_items = sequential(urls[:k])
         sampler.end_phase()
@@ -373,6 +419,21 @@ def report(r: dict) -> None:
     print(f"  estimate on an otherwise idle machine (from the CPU seconds above): cold "
           f"{alone(cold):.1f} s = {alone(cold) / fb:.2f} x floor; warm 304 {alone(warm):.1f} s; "
           f"same body {alone(same):.1f} s")
+    oh = r.get("one_host")
+    if oh:
+        sp, op = oh["small_pools"], oh["one_pool"]
+        print(f"  6 one host, {oh['feeds']} feeds, per_host {oh['per_host']} (load {oh['load']:.2f}): "
+              f"pools of {oh['pool_connections']}: 200s {sp['200']['wall_s']:.2f} s / {sp['200']['cpu_ms_per_poll']:.2f} ms CPU "
+              f"per poll, 304s {sp['304']['wall_s']:.2f} s / {sp['304']['cpu_ms_per_poll']:.2f} ms; one pool: "
+              f"200s {op['200']['wall_s']:.2f} s / {op['200']['cpu_ms_per_poll']:.2f} ms, 304s {op['304']['wall_s']:.2f} s / "
+              f"{op['304']['cpu_ms_per_poll']:.2f} ms ({op['304']['cpu_ms_per_poll'] / sp['304']['cpu_ms_per_poll']:.1f}x)")
+    proc = r.get("process")
+    if proc:
+        pc, pw = proc["cold"], proc["warm"]
+        print(f"  whole process (`watchbot run --once`, see make bench-cron): cold {pc['wall_s']:.2f} s "
+              f"(first request after {pc.get('first_request_s', float('nan')):.2f} s, load {pc['load']:.2f}), "
+              f"warm {pw['wall_s']:.2f} s (first request after {pw.get('first_request_s', float('nan')):.2f} s, "
+              f"load {pw['load']:.2f}); in-process cycles above: {cold['wall_s']:.2f} s and {warm['wall_s']:.2f} s")
     print(f"  warm cycle (304): {warm['wall_s']:.2f} s (goal <= 2 s for 1000 feeds); "
           f"same body re-sent: {same['parsed']} parses (must be 0)")
     peaks = r["peaks_mb"]

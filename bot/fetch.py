@@ -152,8 +152,12 @@ class Fetcher:
                  per_host: int = 4, max_bytes: int = 10 * 1024 * 1024,
                  connect_timeout: float = 10, read_timeout: float = 20,
                  total_timeout: float = 60, max_redirects: int = 5,
-                 user_agent: str = DEFAULT_USER_AGENT, proxies: Mapping[str, str] | None = None):
+                 user_agent: str = DEFAULT_USER_AGENT, proxies: Mapping[str, str] | None = None,
+                 pool_connections: int = POOL_CONNECTIONS):
+        """``pool_connections``: most connections in one httpx pool (see POOL_CONNECTIONS;
+        bench/bench_poll.py compares it with one pool per host)."""
         self.max_bytes = max_bytes
+        self.pool_connections = max(1, pool_connections)
         self.total_timeout = total_timeout
         self.max_redirects = max_redirects
         self.user_agent = user_agent or DEFAULT_USER_AGENT  # never an anonymous client
@@ -206,10 +210,8 @@ class Fetcher:
                 # of every cron run) is not needed. A context that trusts nothing fails
                 # closed should TLS ever be attempted through it.
                 context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            limit = max(1, self.per_host)
-            sizes = [POOL_CONNECTIONS] * (limit // POOL_CONNECTIONS)
-            if limit % POOL_CONNECTIONS:
-                sizes.append(limit % POOL_CONNECTIONS)
+            limit, per_pool = max(1, self.per_host), self.pool_connections
+            sizes = [per_pool] * (limit // per_pool) + ([limit % per_pool] if limit % per_pool else [])
             # A transport reads no HTTP(S)_PROXY from the environment itself: the proxy, if
             # any, is the one the settings chose for this origin (proxy_for).
             proxy = proxy_for(url.scheme, url.host, self._proxies)

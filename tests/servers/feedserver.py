@@ -27,7 +27,8 @@ what each request carried (the conditional headers and User-Agent in particular)
 
 A control route lets a benchmark flip behaviour of a server in another process:
 ``POST /__control__/honour_validators/0`` (or ``/1``) applies to every feed route, and
-``GET /__control__/stats`` returns the request counts as JSON.
+``GET /__control__/stats`` returns the request count and the times of the first and last request
+as JSON, ``POST /__control__/clear_log`` forgets the requests logged so far.
 """
 
 from __future__ import annotations
@@ -289,8 +290,15 @@ class FeedServer:
             return web.json_response({"honour_validators": self.honour_override})
         if parts[1:2] == ["stats"]:
             with self._lock:
-                return web.json_response({"requests": sum(len(v) for v in self._log.values()),
-                                          "routes": len(self._routes)})
+                times = [r.time for records in self._log.values() for r in records]
+                # Wall-clock (time.time) of the first and last request logged: a benchmark in
+                # another process measures "time to first request" of a process it started.
+                return web.json_response({"requests": len(times), "routes": len(self._routes),
+                                          "first_request_at": min(times, default=None),
+                                          "last_request_at": max(times, default=None)})
+        if parts[1:2] == ["clear_log"]:
+            self.clear_log()
+            return web.json_response({"cleared": True})
         return web.Response(status=404)
 
     def _feed(self, request: web.Request, route: _Route) -> web.Response:
