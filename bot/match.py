@@ -67,6 +67,8 @@ UNLIMITED = 1 << 30
 #: Maximum length of a word in a script without spaces: the term's own letters, nothing more
 #: is consumed (what follows is the next word).
 GLUED = 0
+#: The Arabic article, written glued to the word.
+_ARABIC_ARTICLE = "\u0627\u0644"
 #: Arabic ta marbuta (a word-final letter that becomes ت before endings).
 _TA_MARBUTA = "\u0629"
 #: unicodedata.combining() of every Indic virama.
@@ -609,8 +611,15 @@ def _verify(ft: str, n: int, start: int, words: tuple[tuple[str, int], ...]) -> 
             while pos < n and ft[pos] in _GAP_CHARS and gap < _MAX_GAP:
                 pos += 1
                 gap += 1
-            if gap == 0 or not ft.startswith(prefix, pos):
+            if gap == 0:
                 return -1
+            if not ft.startswith(prefix, pos):
+                # Arabic writes the article on each word of a phrase ("الخطوط الجوية"): a
+                # term word written without it matches with it too.
+                if not (ft.startswith(_ARABIC_ARTICLE, pos) and _in(prefix[0], _ARABIC_RANGES)
+                        and ft.startswith(prefix, pos + 2)):
+                    return -1
+                pos += 2
         first = False
         e = pos + len(prefix)
         if max_len != GLUED:

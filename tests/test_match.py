@@ -356,7 +356,7 @@ def script_terms(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
         id: s
         title: S
         groups:
-          names: [विमान, அஜர்பைஜான், أكتاو, آکتائو, アクタウ, 阿克套, 악타우, אקטאו, راه آهن, محطة]
+          names: [विमान, அஜர்பைஜான், أكتاو, آکتائو, アクタウ, 阿克套, 악타우, אקטאו, راه آهن, محطة, خطوط جوية]
         rules: [{name: r, any: [names]}]
     """)
     wls, problems = load_watchlists(folder)
@@ -379,6 +379,8 @@ def script_terms(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
     ("התרסקות באקטאו", "אקטאו"),  # Hebrew: "in" glued before the name
     ("بيع حصة في محطتها النووية", "محطتها"),  # Arabic ta marbuta written ت before an ending
     ("بالمحطة", "محطة"),
+    ("الخطوط الجوية", "خطوط الجوية"),  # the article on every word of an Arabic phrase
+    ("خطوط جوية", "خطوط جوية"),
 ])
 def test_scripts_word_starts_and_endings(script_terms: Matcher, text: str, surface: str) -> None:
     """Terms in scripts without case, spaces or with glued prefixes match their word forms."""
