@@ -98,6 +98,7 @@ CASES = [
     ("Baku court frees two Russian journalists", "", "sputnik_azerbaijan"),
     ("Bakıda rus jurnalistlər həbs olunub", "", "sputnik_azerbaijan"),
     ("Baku court jails Azerbaijani journalists amid tensions with Russia", "", None),
+    ("Суд в Баку арестовал бизнесмена, сообщает Sputnik Азербайджан", "", None),  # only cited
     ("قرارداد ساخت راه‌آهن رشت-آستارا امضا شد", "", "north_south"),
     ("Russland und Iran: Vertrag über die Bahnstrecke Rascht-Astara", "", "north_south"),
     ("روس‌اتم سهام نیروگاه آق‌قویو را می‌فروشد", "", "akkuyu"),
