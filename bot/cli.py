@@ -612,10 +612,9 @@ def health(ctx: click.Context, as_json: bool) -> None:
     if not settings.database.exists():
         ok, problems, facts = False, [f"no state in {settings.watchbot_state}: the bot has not run"], {}
     else:
-        listed = [f.url for f in load_feeds(settings.watchbot_feeds)[0]]
         store = Store(settings.database)
         try:
-            result = assess(store, settings, datetime.now(timezone.utc), listed)
+            result = assess(store, settings, datetime.now(timezone.utc), load_feeds(settings.watchbot_feeds)[0])
         finally:
             store.close()
         ok, problems, facts = result.ok, result.problems, result.facts

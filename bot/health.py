@@ -86,15 +86,18 @@ class Health:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def assess(store, settings: Settings, now: datetime, feed_urls: list[str] | None = None) -> Health:
-    """Healthy means: some feed was fetched within three poll intervals (the bot is running),
-    not every listed feed is failing, no alert waits in the outbox for more than an hour, and
-    the channel did not refuse the bot since its last successful send."""
+def assess(store, settings: Settings, now: datetime, feeds: list | None = None) -> Health:
+    """Healthy means: some feed was fetched within three poll intervals of the most frequently
+    polled listed feed (the bot is running), not every listed feed is failing, no alert waits in
+    the outbox for more than an hour, and the channel did not refuse the bot since its last
+    successful send. ``feeds``: the feed list (None: every feed the store knows)."""
     problems: list[str] = []
-    states = [fs for fs in store.feed_states() if feed_urls is None or fs.url in set(feed_urls)]
+    listed = None if feeds is None else {f.url for f in feeds}
+    states = [fs for fs in store.feed_states() if listed is None or fs.url in listed]
     fetched = [fs.last_fetch for fs in states if fs.last_fetch]
     last_fetch = max(fetched) if fetched else None
-    stale_after = timedelta(seconds=3 * settings.watchbot_interval + settings.watchbot_jitter)
+    interval = min([f.interval or settings.watchbot_interval for f in feeds or ()] or [settings.watchbot_interval])
+    stale_after = timedelta(seconds=3 * interval + settings.watchbot_jitter)
     if last_fetch is None:
         problems.append("no feed has been fetched yet")
     elif now - last_fetch > stale_after:

@@ -32,21 +32,22 @@ class _StateCollector:
     def collect(self) -> Iterable:
         from bot.store import Store
 
-        listed = [f.url for f in load_feeds(self.settings.watchbot_feeds)[0]]
+        feeds = load_feeds(self.settings.watchbot_feeds)[0]
+        listed = {f.url for f in feeds}
         store = Store(self.settings.database)
         try:
-            states = [fs for fs in store.feed_states() if fs.url in set(listed)]
+            states = [fs for fs in store.feed_states() if fs.url in listed]
             counts = store.outbox_counts()
-            health = assess(store, self.settings, self.clock(), listed)
+            health = assess(store, self.settings, self.clock(), feeds)
         finally:
             store.close()
-        feeds = GaugeMetricFamily("watchbot_feeds", "Listed feeds by state.", labels=["state"])
+        by_state = GaugeMetricFamily("watchbot_feeds", "Listed feeds by state.", labels=["state"])
         paused = sum(1 for fs in states if fs.paused_reason)
         failing = sum(1 for fs in states if fs.consecutive_errors and not fs.paused_reason)
-        feeds.add_metric(["ok"], len(states) - paused - failing)
-        feeds.add_metric(["failing"], failing)
-        feeds.add_metric(["paused"], paused)
-        yield feeds
+        by_state.add_metric(["ok"], len(states) - paused - failing)
+        by_state.add_metric(["failing"], failing)
+        by_state.add_metric(["paused"], paused)
+        yield by_state
         items = CounterMetricFamily("watchbot_items", "Items recorded from all listed feeds.")
         items.add_metric([], sum(fs.items_total for fs in states))
         yield items
@@ -93,8 +94,7 @@ class MetricsServer:
 
             store = Store(self.settings.database)
             try:
-                listed = [f.url for f in load_feeds(self.settings.watchbot_feeds)[0]]
-                health = assess(store, self.settings, self.clock(), listed)
+                health = assess(store, self.settings, self.clock(), load_feeds(self.settings.watchbot_feeds)[0])
             finally:
                 store.close()
             body = json.dumps({"ok": health.ok, "problems": health.problems, **health.facts}).encode()

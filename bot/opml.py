@@ -14,7 +14,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 from xml.parsers import expat
 
 __all__ = ["Outline", "OpmlError", "read_outlines", "feed_key", "OpmlDocument", "attr", "write_atomically",
@@ -105,6 +105,8 @@ def feed_key(url: str) -> str:
     if "://" not in url:
         return url.rstrip("/") or url
     parts = urlsplit(url)
+    if parts.scheme.lower() == "file":  # file:///a/b.xml and /a/b.xml are one file
+        return unquote(parts.path).rstrip("/") or "/"
     host = (parts.hostname or "").lower()
     port = parts.port
     default = {"http": 80, "https": 443}.get(parts.scheme.lower())

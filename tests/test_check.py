@@ -204,3 +204,20 @@ def test_run_once_polls_while_telegram_answers_its_start_up_calls(tmp_path):
                        env=_env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_CHAT_ID="@no_such_channel"))
         assert bad.returncode == 2 and "chat not found" in bad.stderr.lower()
         assert api.messages() == []
+
+
+def test_impossible_timeline_dates_and_one_file_listed_twice_are_located(tmp_path):
+    """An impossible timeline date is reported at its line and column, and a file listed as a path and as file:// is one feed listed twice."""
+    folder = lists_copy(tmp_path)
+    timeline = folder / "timeline.yaml"
+    timeline.write_text(timeline.read_text(encoding="utf-8").replace('date: "2024-12-25"', 'date: "2024-02-30"', 1),
+                        encoding="utf-8")
+    line = next(i for i, l in enumerate(timeline.read_text().splitlines(), 1) if "2024-02-30" in l)
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes(b"<rss/>")
+    cfg = project(tmp_path, watchlists=folder,
+                  opml_body=f'<outline xmlUrl="feed.xml"/>\n<outline xmlUrl="file://{feed}"/>\n')
+    run = watchbot(tmp_path, "--config", str(cfg), "check")
+    assert run.returncode == 2
+    assert re.search(rf"timeline\.yaml:{line}:11: events\[0\] \(aktau-crash\): date: day is out of range", run.stderr), run.stderr
+    assert re.search(rf"feeds\.opml:4:1: feed file://{re.escape(str(feed))}: listed twice", run.stderr), run.stderr

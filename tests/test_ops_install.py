@@ -142,3 +142,17 @@ def test_daemon_serves_healthz_and_metrics_on_loopback(tmp_path):
             log.close()
     assert proc.returncode == 0, (tmp_path / "daemon.log").read_text()[-2000:]
     assert f"serving /healthz and /metrics on http://127.0.0.1:{port}" in (tmp_path / "daemon.log").read_text()
+
+
+def test_health_reports_a_bot_that_stopped_fetching(tmp_path):
+    """When no listed feed was fetched for three intervals, `health` exits 1 and asks whether the bot runs."""
+    with FeedServer.in_thread() as srv:
+        srv.set_feed("/good.rss", rss("Good", OLD))
+        cfg = project(tmp_path, "WATCHBOT_INTERVAL = 3\nWATCHBOT_JITTER = 0\n",
+                      opml_body=f'<outline xmlUrl="{srv.url("/good.rss")}"/>\n')
+        assert watchbot(tmp_path, "--config", str(cfg), "run", "--once").returncode == 0
+    fresh = watchbot(tmp_path, "--config", str(cfg), "health")
+    time.sleep(10)  # > 3 intervals of 3 s (timestamps are stored to the second)
+    stale = watchbot(tmp_path, "--config", str(cfg), "health")
+    assert fresh.returncode == 0, fresh.stderr
+    assert stale.returncode == 1 and "is the bot running?" in stale.stderr
