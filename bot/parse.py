@@ -32,6 +32,7 @@ import io
 import multiprocessing
 import os
 import re
+import time
 import urllib.parse
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timedelta, timezone
@@ -132,27 +133,108 @@ def item_key(guid: str | None, link: str | None, title: str, published: datetime
 # Text cleaning
 # ---------------------------------------------------------------------------------------------
 
-_SCRIPT_RE = re.compile(r"<(script|style|noscript)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
-# Inline tags vanish ("Azər<b>baycan</b>" stays one word); every other tag (p, br, div, li, td,
-# img...) becomes a space. A tag needs a letter right after "<" or "</", so "x < y and y > z"
-# is left alone. Two C-level passes instead of a Python callback per tag.
-_INLINE_TAG_RE = re.compile(
-    r"</?(?:a|abbr|b|bdi|bdo|cite|code|data|del|dfn|em|font|i|ins|kbd|mark|q|s|samp|small|"
-    r"span|strike|strong|sub|sup|time|tt|u|var|wbr)\b[^<>]*>", re.I)
-_TAG_RE = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*\b[^<>]*>")
 # Invisible characters that would split a word for matching: soft hyphen, zero-width space,
 # word joiner, BOM. (Zero-width (non-)joiners are kept: Persian and Urdu spelling needs them.)
 _INVISIBLE_RE = re.compile("[\u00ad\u200b\u2060\ufeff]")
+_RAW_TEXT_CLOSERS = {name: re.compile(rf"</{name}\s*>", re.I) for name in ("script", "style", "noscript")}
+# Inline tags vanish ("Azər<b>baycan</b>" stays one word); every other tag (p, br, div, li, td,
+# img...) becomes a space. A tag needs a letter right after "<" or "</", so "x < y and y > z"
+# is left alone.
+_INLINE_TAGS = frozenset({
+    "a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "del", "dfn", "em", "font", "i", "ins",
+    "kbd", "mark", "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "time",
+    "tt", "u", "var", "wbr"})
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-")
+# How much raw text plain_text reads per character it may return: whitespace collapses and
+# entities shrink, so a little more than the limit is needed, but never the whole of a
+# 10 MB full-content field.
+_SCAN_FACTOR = 4
+
+
+def _strip_markup(value: str, budget: int) -> str:
+    """``value`` with tags, comments and script/style/noscript elements removed; linear time.
+
+    A hand-written scanner instead of regular expressions (issue 13, class 1): patterns such
+    as ``<!--.*?-->`` restart a scan to the end of the text at every unclosed ``<!--``, which is
+    quadratic (64 KB of ``<!--`` took 6 s). Here every search moves forward: a failed search for
+    a comment's or a script's end is remembered (nothing can close after the place it failed
+    from), and the next ``>`` is found once for all the ``<`` before it. Reading stops once
+    ``budget`` characters of text were kept, so a huge field costs what its kept part costs.
+    Unclosed comments and scripts stay as text, as the regular expressions left them.
+    """
+    out: list[str] = []
+    n = len(value)
+    i = kept = 0
+    next_gt = next_lt = -1  # cached value.find(">"/"<", ...) results ahead of i
+    comment_can_close = True
+    unclosed: set[str] = set()  # raw-text elements whose end tag no longer occurs ahead
+    while i < n and kept < budget:
+        lt = value.find("<", i)
+        if lt < 0:
+            out.append(value[i:])
+            break
+        if lt > i:
+            out.append(value[i:lt])
+            kept += lt - i
+        i = lt
+        if value.startswith("<!--", i) and comment_can_close:
+            end = value.find("-->", i + 4)
+            if end >= 0:
+                out.append(" ")
+                i = end + 3
+                continue
+            comment_can_close = False
+        j = i + 1
+        closing = j < n and value[j] == "/"
+        if closing:
+            j += 1
+        if j >= n or not ("a" <= value[j].lower() <= "z"):
+            out.append("<")  # "x < y": not a tag
+            kept += 1
+            i += 1
+            continue
+        if next_gt < j and next_gt != -2:
+            next_gt = value.find(">", j)
+            if next_gt < 0:
+                next_gt = -2  # no ">" anywhere ahead: nothing from here on is a tag
+        if next_lt <= i:
+            next_lt = value.find("<", i + 1)
+            if next_lt < 0:
+                next_lt = n
+        if next_gt == -2 or next_lt < next_gt:  # "<a <b>": the first "<" is text
+            out.append("<")
+            kept += 1
+            i += 1
+            continue
+        k = j
+        while k < next_gt and value[k] in _NAME_CHARS:
+            k += 1
+        name = value[j:k].lower()
+        i = next_gt + 1
+        if not closing and name in _RAW_TEXT_CLOSERS and name not in unclosed:
+            m = _RAW_TEXT_CLOSERS[name].search(value, i)
+            if m is not None:
+                out.append(" ")
+                i = m.end()
+                continue
+            unclosed.add(name)
+        if name not in _INLINE_TAGS:
+            out.append(" ")
+    return "".join(out)
 
 
 def plain_text(value: str, limit: int = SUMMARY_MAX_CHARS) -> str:
-    """HTML or text -> one line of plain text: tags stripped, entities decoded, spaces collapsed."""
+    """HTML or text -> one line of plain text: tags stripped, entities decoded, spaces collapsed.
+
+    Linear in the part of ``value`` it reads, which is bounded by ``limit`` (see _strip_markup).
+    """
     if not value:
         return ""
+    budget = limit * _SCAN_FACTOR + 64
     if "<" in value:
-        value = _SCRIPT_RE.sub(" ", value)
-        value = _INLINE_TAG_RE.sub("", value)
-        value = _TAG_RE.sub(" ", value)
+        value = _strip_markup(value, budget)
+    elif len(value) > budget:
+        value = value[:budget]
     if "&" in value:
         value = html.unescape(value)
     value = " ".join(_INVISIBLE_RE.sub("", value).split())
@@ -229,8 +311,18 @@ def _decode(body: bytes, http_charset: str | None) -> tuple[str, str | None]:
             return body.decode(enc, "replace"), None
     try:
         return body.decode("utf-8"), None
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    text = body.decode("utf-8", "replace")
+    # UTF-8 with a few bad bytes (a truncated copy-paste, one mangled character) is still
+    # UTF-8: decoding the whole feed as cp1252 because of one byte turned Russian into mojibake
+    # that matched nothing (issue 13, class 9). Legacy 8-bit text is the opposite: nearly
+    # every high byte is invalid UTF-8 and hardly any valid multi-byte sequence appears.
+    invalid = text.count("\ufffd") - body.count(b"\xef\xbf\xbd")
+    multibyte = len(text) - len(text.encode("ascii", "ignore")) - invalid
+    if invalid * 10 <= multibyte:
+        return text, (f"{invalid} invalid UTF-8 byte sequence(s) replaced by U+FFFD "
+                      f"(first at byte {first_bad})")
     m = _XML_DECL_ENC.search(body, 0, 2048)
     declared = [_codec(m.group(1).decode("ascii")) if m else None, _codec(http_charset)]
     for enc in declared:
@@ -257,25 +349,124 @@ def _decode(body: bytes, http_charset: str | None) -> tuple[str, str | None]:
 # (<!ENTITY x SYSTEM "file:///etc/passwd">). feedparser strips most of them itself, but its
 # strict parser may expand what slips through its regexes, so we refuse such documents outright.
 # The fast path is a substring test over the whole decoded text (C speed; almost every feed
-# passes it). Only on a hit do we tokenise, skipping CDATA sections and comments in document
-# order, so an article that quotes "<!ENTITY" inside CDATA is not rejected.
-_ENTITY_SCAN = re.compile(r"<!\[CDATA\[.*?\]\]>|<!--.*?-->|<!ENTITY", re.S)
+# passes it). Only on a hit do we walk the document, skipping CDATA sections and comments in
+# document order, so an article that quotes "<!ENTITY" inside CDATA is not rejected.
 
 
 def _declares_entities(text: str) -> bool:
+    """True if ``<!ENTITY`` occurs outside CDATA sections and comments; linear time.
+
+    Every search moves forward and each "next occurrence" is found once (a regex alternation
+    such as ``<!\\[CDATA\\[.*?\\]\\]>|<!--.*?-->`` rescans to the end at every unclosed opener:
+    quadratic on a body of ``<!--``). An unclosed section hides nothing: what follows it is
+    still searched, as an XML parser's fallback would read it.
+    """
     if "<!ENTITY" not in text:
         return False
-    return any(m.group(0) == "<!ENTITY" for m in _ENTITY_SCAN.finditer(text))
+    openers = {"<![CDATA[": "]]>", "<!--": "-->"}
+    ahead = {needle: text.find(needle) for needle in (*openers, "<!ENTITY")}
+    closes = dict.fromkeys(openers, True)
+    pos = 0
+    while True:
+        for needle, at in ahead.items():
+            if 0 <= at < pos:
+                ahead[needle] = text.find(needle, pos)
+        entity = ahead["<!ENTITY"]
+        if entity < 0:
+            return False
+        sections = [(at, needle) for needle, at in ahead.items()
+                    if needle in openers and 0 <= at < entity and closes[needle]]
+        if not sections:
+            return True
+        start, opener = min(sections)
+        end = text.find(openers[opener], start + len(opener))
+        if end < 0:
+            closes[opener] = False  # no section of this kind can close any more
+            pos = start + len(opener)
+        else:
+            pos = end + len(openers[opener])
 
 
-_XML_DECL = re.compile(r"<\?xml\b[^>]*\?>")
+# The XML declaration, matched only at the very start and bounded (a declaration is short):
+# an unbounded [^>]* retried at every "<?xml" is quadratic.
+_XML_DECL = re.compile(r"<\?xml\b[^<>]{0,500}?\?>")
 _FIRST_ELEMENT = re.compile(r"<[A-Za-z]")
 # Characters XML 1.0 forbids (§2.2); one stray \x0b or \x1a sends feedparser to its lossy
 # fallback parser for the whole document.
 _BAD_XML_CHARS = re.compile("[\x00-\x08\x0e-\x1f\ufffe\uffff]")
 _BAD_XML_SPACES = re.compile("[\x0b\x0c]")  # vertical tab, form feed: spaces to a reader
-_HTML_START = re.compile(r"\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html\b|<head\b|<body\b)",
-                         re.I | re.S)
+# Character references that may name a character XML forbids: 5+ decimal digits (surrogates
+# are 55296-57343, beyond Unicode is > 1114111), 4+ hex digits, or a C0 control. expat stops at
+# the first one ("reference to invalid character number") and the whole feed is lost; the
+# callback below keeps every valid one as it is.
+_SUSPECT_CHARREF = re.compile(
+    r"(&#(?:[0-9]{5,}|0*[0-9]{1,2}|[xX][0-9a-fA-F]{4,}|[xX]0*[0-9a-fA-F]{1,2});)"
+    r"(&#(?:[0-9]{1,8}|[xX][0-9a-fA-F]{1,8});)?")  # the second half of a surrogate pair
+_HTML_ROOT = re.compile(r"<!doctype\s+html|<(?:html|head|body)\b", re.I)
+_HTML_SNIFF_CHARS = 64 * 1024
+
+
+def _charref_code(ref: str) -> int:
+    digits = ref[2:-1]
+    return int(digits[1:], 16) if digits[:1] in "xX" else int(digits)
+
+
+def _xml_char_allowed(code: int) -> bool:
+    """XML 1.0 §2.2 Char."""
+    return (code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD
+            or 0x10000 <= code <= 0x10FFFF)
+
+
+def _fix_charrefs(text: str) -> tuple[str, int]:
+    """References to characters XML forbids replaced; returns (text, how many were replaced).
+
+    A UTF-16 surrogate pair written as two references (``&#55357;&#56832;``, an emoji encoded
+    the wrong way) becomes the one character it spells; a lone surrogate or a number beyond
+    U+10FFFF becomes U+FFFD; a control character is dropped. Valid references stay as written.
+    """
+    if "&#" not in text:
+        return text, 0
+    fixed = 0
+
+    def valid(ref: str) -> str:
+        nonlocal fixed
+        code = _charref_code(ref)
+        if _xml_char_allowed(code):
+            return ref
+        fixed += 1
+        return "" if code < 0x20 else "&#65533;"
+
+    def repair(m: re.Match) -> str:
+        nonlocal fixed
+        first, second = m.group(1), m.group(2)
+        if second:
+            hi, lo = _charref_code(first), _charref_code(second)
+            if 0xD800 <= hi <= 0xDBFF and 0xDC00 <= lo <= 0xDFFF:
+                fixed += 1
+                return f"&#{0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)};"
+            return valid(first) + valid(second)
+        return valid(first)
+
+    return _SUSPECT_CHARREF.sub(repair, text), fixed
+
+
+def _looks_like_html(text: str) -> bool:
+    """Whether the document starts, after spaces and comments, like an HTML page; linear.
+
+    Replaces ``\\s*(<!--.*?-->\\s*)*<html...``, whose nested lazy groups backtrack
+    exponentially over a run of comments. Only the first 64 KB are looked at.
+    """
+    pos, n = 0, min(len(text), _HTML_SNIFF_CHARS)
+    while pos < n:
+        while pos < n and text[pos].isspace():
+            pos += 1
+        if not text.startswith("<!--", pos):
+            break
+        end = text.find("-->", pos + 4, n)
+        if end < 0:
+            return False
+        pos = end + 3
+    return _HTML_ROOT.match(text, pos, pos + 32) is not None
 
 
 def _prepare(text: str) -> tuple[str, str | None]:
@@ -300,8 +491,15 @@ def _prepare(text: str) -> tuple[str, str | None]:
         text = text[cut:]
     text = _BAD_XML_CHARS.sub("", text)
     text = _BAD_XML_SPACES.sub(" ", text)
+    text, refs = _fix_charrefs(text)
+    if refs:
+        fixed = f"{refs} character reference(s) to characters XML forbids (lone surrogates, " \
+                "controls, beyond U+10FFFF) replaced"
+        note = f"{note}; {fixed}" if note else fixed
     if text.startswith("<?xml"):
-        text = _XML_DECL.sub('<?xml version="1.0" encoding="utf-8"?>', text, count=1)
+        m = _XML_DECL.match(text)
+        if m is not None:
+            text = '<?xml version="1.0" encoding="utf-8"?>' + text[m.end():]
     return text, note
 
 
@@ -423,7 +621,7 @@ def _parse(body: bytes, headers: dict[str, str], url: str, feed_url: str | None,
     entries = d.get("entries", [])
     bozo = d.get("bozo_exception") if d.get("bozo") else None
     if not entries:
-        if _HTML_START.match(text) and not d.get("version"):
+        if not d.get("version") and _looks_like_html(text):
             return ParsedFeed(items=(), error="not a feed: an HTML page")
         if bozo is not None and not _benign(bozo):
             return ParsedFeed(items=(), error=f"not a feed: {_one_line(bozo)}")
@@ -513,10 +711,20 @@ def _ttl(value: object) -> int | None:
 # ---------------------------------------------------------------------------------------------
 
 
+# The longest one parse may take. A 10 MB feed parses in about 2 s here; anything far beyond
+# is a pathological input (or a bug) that would otherwise hold a worker, and the whole cycle
+# waiting for it, indefinitely (issue 13, class 1).
+PARSE_TIME_LIMIT = 60.0
+
+
 def _worker_init() -> None:  # pragma: no cover - runs in the worker
-    # Workers only parse; they should not also grab the terminal's Ctrl-C (the parent decides).
     import signal
+
+    from bot._forkserver_init import die_with_parent
+    # Workers only parse; they should not also grab the terminal's Ctrl-C (the parent decides).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Killed by the kernel when the forkserver, our parent, dies (see bot/_forkserver_init.py).
+    die_with_parent()
 
 
 class ParsePool:
@@ -525,13 +733,22 @@ class ParsePool:
     Workers start from a fresh interpreter via the "forkserver" method, not ``fork``: they do
     not inherit the parent's memory (store caches, watchlists, the HTTP client) or its threads,
     so each stays small (~25 MB) and forking never copies a lock held by another thread.
-    A worker that dies (a feed that exhausts memory, say) yields an error for that one feed
-    and a fresh pool for the next.
+
+    Every parse gets ``time_limit`` seconds, counted from the moment a worker takes it (at most
+    ``workers`` parses are handed out at once, so waiting for a worker does not count). A parse
+    over the limit yields an error for that feed, and the workers are killed and replaced: a
+    process cannot be told to abandon a running function. Parses of other feeds that the kill
+    cut short are parsed again once on the fresh workers. A worker that dies by itself (a feed
+    that exhausts memory, say) yields an error for that one feed and a fresh pool for the next.
+    Inline parsing has no time limit.
     """
 
-    def __init__(self, workers: int | None = None):
+    def __init__(self, workers: int | None = None, *, time_limit: float = PARSE_TIME_LIMIT):
         self.workers = (os.cpu_count() or 1) if workers is None else workers
+        self.time_limit = time_limit
         self._executor: concurrent.futures.ProcessPoolExecutor | None = None
+        self._generation = 0  # bumped whenever the workers are replaced
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     def _pool(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._executor is None:
@@ -539,7 +756,8 @@ class ParsePool:
             ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else
                                               "spawn")
             if ctx.get_start_method() == "forkserver":
-                ctx.set_forkserver_preload(["bot.parse"])
+                # _forkserver_init first: it ties the forkserver's life to ours.
+                ctx.set_forkserver_preload(["bot._forkserver_init", "bot.parse"])
             self._executor = concurrent.futures.ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=ctx, initializer=_worker_init)
         return self._executor
@@ -550,12 +768,26 @@ class ParsePool:
         if self.workers == 0:
             return parse_feed(body, headers, url, feed_url=feed_url)
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._pool(), _parse_in_worker, body,
+        if self._slots is None or self._slots[0] is not loop:  # a semaphore belongs to a loop
+            self._slots = (loop, asyncio.Semaphore(self.workers))
+        async with self._slots[1]:
+            for attempt in range(2):
+                generation = self._generation
+                future = loop.run_in_executor(self._pool(), _parse_in_worker, body,
                                               dict(headers), url, feed_url)
-        except BrokenProcessPool:
-            self._reset()
-            return ParsedFeed(items=(), error="parser worker died while parsing this feed")
+                try:
+                    return await asyncio.wait_for(future, self.time_limit)
+                except TimeoutError:
+                    self._replace_workers(generation)
+                    return ParsedFeed(items=(), error=(
+                        f"parsing took longer than {self.time_limit:g} s; the parser worker was "
+                        "stopped and replaced"))
+                except BrokenProcessPool:
+                    if generation != self._generation and attempt == 0:
+                        continue  # we replaced the workers for another feed: parse again
+                    self._replace_workers(generation)
+                    return ParsedFeed(items=(), error="parser worker died while parsing this feed")
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def warm_up(self) -> None:
         """Start the workers now instead of on the first feed (keeps start-up out of timings)."""
@@ -563,10 +795,26 @@ class ParsePool:
             pool = self._pool()
             list(pool.map(_noop, range(self.workers)))
 
-    def _reset(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+    def _replace_workers(self, generation: int) -> None:
+        """Kill the workers of ``generation`` (if still current); the next parse starts fresh."""
+        if generation == self._generation:
+            self._generation += 1
+            self._stop(grace=0.0)
+
+    def _stop(self, grace: float) -> None:
+        """Shut the executor down; workers still alive after ``grace`` seconds are killed."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        processes = list(getattr(executor, "_processes", {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + grace
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+        for process in processes:
+            process.join(1.0)
 
     def worker_pids(self) -> list[int]:
         """PIDs of the live worker processes (for memory measurements)."""
@@ -575,9 +823,8 @@ class ParsePool:
         return [p.pid for p in getattr(self._executor, "_processes", {}).values() if p.pid]
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        """Stop the workers: idle ones exit at once, one still parsing is killed after 2 s."""
+        self._stop(grace=2.0)
 
     def __enter__(self) -> "ParsePool":
         return self

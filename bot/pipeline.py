@@ -310,6 +310,10 @@ class Pipeline:
             return report
 
         items = parsed.items
+        if parsed.warning and parsed.warning != state.last_warning:
+            # Once per change, not every poll: the feed was read, but something was repaired.
+            log.warning("%s: %s", feed.url, parsed.warning)
+            self.store.log_event("warning", f"{feed.url}: {parsed.warning}", now)
         # One transaction per response: its items, their outbox rows and the new validators
         # commit together (a crash re-fetches instead of skipping). In run_once's batch the
         # commits of many responses coalesce into one.
@@ -333,6 +337,7 @@ class Pipeline:
                 self.store.record_poll(feed.url, error=None, next_check=next_check,
                                        validators=result.validators, body_hash=result.body_hash,
                                        title=parsed.title or None, ttl_minutes=parsed.ttl_minutes,
+                                       warning=parsed.warning,
                                        new_items=report.new_items + (0 if state.seeded else len(items)),
                                        seeded=True, **common)
         except Exception:

@@ -86,6 +86,14 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
+# (table, column, declaration) added since schema 2; see Store._add_columns.
+_ADDED_COLUMNS = (
+    ("feeds", "last_warning", "TEXT"),   # what the last good poll had to repair (bad byte ...)
+    ("feeds", "first_seen", "TEXT"),     # first successful poll: dates long before it are bogus
+    ("stories", "message_chat", "TEXT"),  # the channel message_id belongs to (console, chat id)
+)
+
+
 def _iso(dt: datetime | None) -> str | None:
     return dt.astimezone(timezone.utc).isoformat(timespec="seconds") if dt else None
 
@@ -135,6 +143,8 @@ class FeedState:
     items_total: int
     last_new: int
     seeded: bool
+    last_warning: str | None = None
+    first_seen: datetime | None = None
 
 
 class StateLockedError(RuntimeError):
@@ -196,6 +206,7 @@ class Store:
         self.db.execute("PRAGMA cache_size=-32000")
         self.db.execute("PRAGMA temp_store=MEMORY")
         self.db.executescript(_SCHEMA)
+        self._add_columns()
         self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         found = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
         if found != str(SCHEMA_VERSION):
@@ -211,6 +222,28 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def _add_columns(self) -> None:
+        """Columns added after schema 2 shipped: added in place, so existing state keeps working
+        (SQLite's ADD COLUMN is a metadata change; old rows read NULL)."""
+        for table, column, decl in _ADDED_COLUMNS:
+            have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+
+    # ------------------------------------------------------------------ meta
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Store (or, with None, remove) a small piece of state that must survive a restart."""
+        with self.transaction(durable=True):
+            if value is None:
+                self.db.execute("DELETE FROM meta WHERE key=?", (key,))
+            else:
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     @contextmanager
     def transaction(self, *, durable: bool = False) -> Iterator[None]:
@@ -320,27 +353,35 @@ class Store:
             last_status=row["last_status"], last_error=row["last_error"],
             consecutive_errors=row["consecutive_errors"], next_check=_dt(row["next_check"]),
             paused_reason=row["paused_reason"], ttl_minutes=row["ttl_minutes"],
-            items_total=row["items_total"], last_new=row["last_new"], seeded=bool(row["seeded"]))
+            items_total=row["items_total"], last_new=row["last_new"], seeded=bool(row["seeded"]),
+            last_warning=row["last_warning"], first_seen=_dt(row["first_seen"]))
 
     def record_poll(self, url: str, *, now: datetime, status: int, error: str | None,
                     next_check: datetime, validators: Validators | None = None,
                     body_hash: str | None = None, current_url: str | None = None,
                     title: str | None = None, ttl_minutes: int | None = None,
                     new_items: int = 0, paused_reason: str | None = None,
-                    success: bool = True, seeded: bool | None = None) -> None:
+                    success: bool = True, seeded: bool | None = None,
+                    warning: str | None = None) -> None:
         """Record the outcome of one poll. Validators are stored only here, after the items of
-        the response were recorded, so a crash in between re-fetches instead of skipping them."""
+        the response were recorded, so a crash in between re-fetches instead of skipping them.
+
+        ``warning``: what a successful poll had to repair (kept until the next parsed body)."""
         sets = ["last_fetch=?", "last_status=?", "last_error=?", "next_check=?", "paused_reason=?",
                 "last_new=?"]
         args: list = [_iso(now), status, error, _iso(next_check), paused_reason, new_items]
         if success:
-            sets += ["consecutive_errors=0", "last_success=?", "items_total=items_total+?"]
-            args += [_iso(now), new_items]
+            sets += ["consecutive_errors=0", "last_success=?", "items_total=items_total+?",
+                     "first_seen=COALESCE(first_seen, ?)"]
+            args += [_iso(now), new_items, _iso(now)]
         else:
             sets.append("consecutive_errors=consecutive_errors+1")
         if validators is not None:
             sets += ["etag=?", "last_modified=?"]
             args += [validators.etag, validators.last_modified]
+        if body_hash is not None:  # a newly parsed body: its own warning replaces the old one
+            sets.append("last_warning=?")
+            args.append(warning)
         for column, value in (("body_hash", body_hash), ("current_url", current_url),
                               ("title", title), ("ttl_minutes", ttl_minutes)):
             if value is not None:
