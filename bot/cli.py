@@ -235,7 +235,8 @@ async def _run(settings: Settings, rules: Rules, once: bool) -> int:
                               proxies=fetch_proxies(settings))
     try:
         if once:
-            report = await pipeline.run_once()
+            # Cron: only feeds that are due, as the daemon would (interval, back-off, Retry-After).
+            report = await pipeline.run_once(due_only=True)
             refusal = await channel.ready
             if refusal is not None:  # unusable configuration; the cycle's alerts stay queued
                 click.echo(f"error: {refusal}", err=True)
@@ -511,14 +512,18 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps({
             "state": str(settings.watchbot_state),
             "feeds": [_feed_json(feed, fs) for feed, fs in shown],
-            "outbox": {k: counts.get(k, 0) for k in ("pending", "sent", "maybe_sent", "rejected",
-                                                     "superseded", "orphaned")},
+            "outbox": {k: counts.get(k, 0) for k in ("pending", "sending", "sent", "maybe_sent",
+                                                     "rejected", "superseded", "orphaned")},
             "events": [{"at": e["at"], "level": e["level"], "message": e["message"]} for e in events],
         }, ensure_ascii=False))
         return
     _print_status_table(shown)
-    click.echo(f"outbox: {counts.get('pending', 0)} pending, {counts.get('sent', 0)} sent, "
-               f"{counts.get('maybe_sent', 0)} possibly sent (timeout), {counts.get('rejected', 0)} rejected")
+    line = (f"outbox: {counts.get('pending', 0)} pending, {counts.get('sent', 0)} sent, "
+            f"{counts.get('maybe_sent', 0)} possibly sent (timeout), {counts.get('rejected', 0)} rejected")
+    # Every other state too ("sending" left by a stopped run, orphaned edits ...): none is hidden.
+    line += "".join(f", {n} {state}" for state, n in sorted(counts.items())
+                    if state not in ("pending", "sent", "maybe_sent", "rejected"))
+    click.echo(line)
     for event in events:
         click.echo(_fit(f"{event['at']} {event['level']}: {event['message']}", STATUS_WIDTH))
 
@@ -532,7 +537,8 @@ def _feed_json(feed, fs) -> dict:
             "last_success": iso(fs.last_success), "http_status": fs.last_status,
             "items": fs.items_total, "new": fs.last_new, "errors": fs.consecutive_errors,
             "next_check": None if fs.paused_reason else iso(fs.next_check),
-            "paused": fs.paused_reason, "problem": fs.paused_reason or fs.last_error}
+            "paused": fs.paused_reason, "problem": fs.paused_reason or fs.last_error,
+            "warning": fs.last_warning}
 
 
 def _fit(text: str, width: int) -> str:
@@ -565,7 +571,7 @@ def _print_status_table(shown) -> None:
         rows.append((name, _when_short(fs.last_fetch), str(fs.last_status or "-"), str(fs.items_total),
                      str(fs.last_new), str(fs.consecutive_errors),
                      "paused" if fs.paused_reason else _when_short(fs.next_check),
-                     " ".join((fs.paused_reason or fs.last_error or "").split())))
+                     " ".join((fs.paused_reason or fs.last_error or fs.last_warning or "").split())))
     fixed = [11, 4, 6, 4, 3, 11]  # last fetch, HTTP, items, new, err, next check
     name_w = min(28, max([4] + [len(r[0]) for r in rows]))
     problem_w = STATUS_WIDTH - name_w - sum(fixed) - 7  # one space between the 8 columns

@@ -88,6 +88,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "offset, level, message) or 'json' (one object per line, for log shippers)."),
     SettingSpec("WATCHBOT_METRICS_ADDR", str, "", "Serve /healthz and Prometheus /metrics on "
                 "this HOST:PORT while the daemon runs ('9108' alone means 127.0.0.1:9108). Empty: off."),
+    SettingSpec("WATCHBOT_LOCAL_FEEDS", str, "", "Comma-separated folders from which the feed "
+                "list may read local files (archives, tests); a local path or file:// feed "
+                "elsewhere is refused. Empty: none. `replay` and `try --feed FILE` read any file."),
     SettingSpec("WATCHBOT_DIGEST_CRON", str, "", "When the daemon posts a digest, as a crontab "
                 "line (minute hour day month weekday), e.g. '0 8 * * *'. Empty: no scheduled digest."),
     SettingSpec("WATCHBOT_DIGEST_TIMEZONE", str, "UTC", "Time zone of WATCHBOT_DIGEST_CRON, e.g. Asia/Baku."),
@@ -127,6 +130,7 @@ class Settings:
     watchbot_log_level: str = "INFO"
     watchbot_log_format: str = "text"
     watchbot_metrics_addr: str = ""
+    watchbot_local_feeds: str = ""
     watchbot_digest_cron: str = ""
     watchbot_digest_timezone: str = "UTC"
     watchbot_digest_since: str = "24h"
@@ -136,6 +140,13 @@ class Settings:
     @property
     def database(self) -> Path:
         return self.watchbot_state / "watchbot.sqlite3"
+
+    @property
+    def local_feed_folders(self) -> tuple[Path, ...]:
+        """WATCHBOT_LOCAL_FEEDS as absolute folders (relative ones: to the config file's folder)."""
+        base = self.config_path.parent if self.config_path else Path.cwd()
+        return tuple((base / part.strip()).resolve() for part in self.watchbot_local_feeds.split(",")
+                     if part.strip())
 
     @property
     def telegram_enabled(self) -> bool:

@@ -31,11 +31,16 @@ Delivery guarantees — what each failure means and what we do:
 - 400 "chat not found", 403 Forbidden (kicked, blocked), 401 invalid token, chat migrated →
   ``fatal``: nothing sent to this chat can succeed until the operator acts.
 - any other 400 → ``rejected`` (this message only).
+- an answer that is not the Bot API's (a 200 HTML page) or that python-telegram-bot cannot read
+  (``{"ok": false}`` without an error code, ``result: null``, a result without ``message_id``,
+  an absurd ``retry_after``): no message was posted that we could ever edit, so it is retried
+  with back-off like a 5xx, then ``retry``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import logging
 import re
@@ -46,6 +51,7 @@ from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Sequence, TextIO
 from urllib.parse import quote, urlsplit
 
+from bot.limits import MAX_SERVER_WAIT, server_seconds
 from bot.models import Alert, Decision, Item, Match, SendOutcome, Source
 
 log = logging.getLogger(__name__)
@@ -368,12 +374,23 @@ def fit_html(blocks: Sequence[str], limit: int = TEXT_LIMIT, *, sep: str = "\n")
 
 
 def redact(text: str, secret: str) -> str:
-    """``text`` with every occurrence of ``secret`` (raw or URL-encoded) replaced by "<token>"."""
+    """``text`` with every occurrence of ``secret`` (raw or URL-encoded, in ANY letter case)
+    replaced by "<token>".
+
+    Case-insensitive because libraries re-case error texts: python-telegram-bot capitalises a
+    "Bad Request: ..." description (``str.capitalize`` lower-cases the rest), so a 400 that
+    echoes the request path carries the token lower-cased (issue 13, class 14); percent-escapes
+    may come in either case too.
+    """
     if not secret or not text:
         return text
-    for form in {secret, quote(secret, safe=""), quote(secret, safe=":")}:
-        text = text.replace(form, "<token>")
-    return text
+    return _secret_pattern(secret).sub("<token>", text)
+
+
+@functools.lru_cache(maxsize=8)
+def _secret_pattern(secret: str) -> "re.Pattern[str]":
+    forms = sorted({secret, quote(secret, safe=""), quote(secret, safe=":")}, key=len, reverse=True)
+    return re.compile("|".join(re.escape(f) for f in forms), re.IGNORECASE)
 
 
 class RedactingFilter(logging.Filter):
@@ -504,7 +521,7 @@ class TelegramChannel:
         Raises ``DeliveryError`` (token redacted) if the API refuses or cannot be reached.
         """
         from telegram import Bot
-        from telegram.error import Forbidden, InvalidToken, TelegramError
+        from telegram.error import Forbidden, InvalidToken, RetryAfter, TelegramError
         from telegram.request import HTTPXRequest
 
         if self._bot is None:
@@ -517,8 +534,12 @@ class TelegramChannel:
             await self._bot.initialize()
         except (InvalidToken, Forbidden) as exc:
             raise DeliveryError(self._describe(exc), fatal=True) from None
+        except RetryAfter as exc:  # a flood wait at start-up is still the wait Telegram asked for
+            raise DeliveryError(self._describe(exc), retry_after=_retry_after(exc)) from None
         except TelegramError as exc:
             raise DeliveryError(self._describe(exc)) from None
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            raise DeliveryError(f"malformed Bot API answer to getMe: {self._describe(exc)}") from None
         self._started = True
 
     async def aclose(self) -> None:
@@ -585,7 +606,7 @@ class TelegramChannel:
                 # Unreachable API at start is transient; a refused token is not.
                 if exc.fatal:
                     return SendOutcome("fatal", error=str(exc))
-                return SendOutcome("retry", retry_after=self.backoff, error=str(exc))
+                return SendOutcome("retry", retry_after=exc.retry_after or self.backoff, error=str(exc))
 
         html_mode = True
         waited = 0.0
@@ -645,16 +666,42 @@ class TelegramChannel:
                     return give_up
                 continue
             except TelegramError as exc:
-                return SendOutcome("rejected", error=self._describe(exc))
-            return SendOutcome("sent", message_id=msg.message_id if msg is not None
-                               and not isinstance(msg, bool) else message_id)
+                if "invalid server response" not in str(exc).lower():
+                    return SendOutcome("rejected", error=self._describe(exc))
+                # A 200 that is not JSON (a proxy's or front end's HTML page) did not come from
+                # the Bot API: nothing was posted, so it is retried like a 5xx.
+                failures += 1
+                if (give_up := await self._back_off(failures, exc, "not a Bot API answer")) is not None:
+                    return give_up
+                continue
+            except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+                # python-telegram-bot could not read the answer: a 200 with {"ok": false} and no
+                # error code, a result that is not a Message, an absurd retry_after. None of
+                # them is a posted message; retried with back-off, never left "sending".
+                failures += 1
+                if (give_up := await self._back_off(failures, exc, "malformed Bot API answer")) is not None:
+                    return give_up
+                continue
+            posted_id = getattr(msg, "message_id", None) if not isinstance(msg, bool) else None
+            if kind == "edit" and (msg is True or isinstance(posted_id, int)):
+                return SendOutcome("sent", message_id=posted_id or message_id)
+            if kind != "edit" and isinstance(posted_id, int):
+                return SendOutcome("sent", message_id=posted_id)
+            # "ok" with result null, true or a message without an id: no message we could ever
+            # edit or count as posted.
+            failures += 1
+            if (give_up := await self._back_off(
+                    failures, RuntimeError(f"answer without a message: {type(msg).__name__}"),
+                    "malformed Bot API answer")) is not None:
+                return give_up
 
-    async def _back_off(self, failures: int, exc: Exception) -> SendOutcome | None:
+    async def _back_off(self, failures: int, exc: Exception, what: str = "") -> SendOutcome | None:
         """After a failure that never reached Telegram: wait and return None to try again, or
         give up with a "retry" outcome once ``network_retries`` is spent."""
         delay = self.backoff * (2 ** (failures - 1))
         if failures > self.network_retries:
-            return SendOutcome("retry", retry_after=delay, error=self._describe(exc))
+            error = self._describe(exc)
+            return SendOutcome("retry", retry_after=delay, error=f"{what}: {error}" if what else error)
         await self.sleep(delay)
         return None
 
@@ -673,22 +720,23 @@ class DeliveryError(RuntimeError):
     ``fatal`` is True when retrying cannot help (token refused, bot banned).
     """
 
-    def __init__(self, message: str, *, fatal: bool = False) -> None:
+    def __init__(self, message: str, *, fatal: bool = False, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.fatal = fatal
+        self.retry_after = retry_after  # seconds Telegram asked us to wait, if it did
 
 
 def _retry_after(exc: Any) -> float:
     """RetryAfter.retry_after in seconds: an int or a timedelta depending on PTB settings
-    (PTB 22.2+ warns on reading the int form; the value is what we need either way)."""
+    (PTB 22.2+ warns on reading the int form; the value is what we need either way), clamped
+    like every number a server sends."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         value = exc.retry_after
-    if hasattr(value, "total_seconds"):
-        return float(value.total_seconds())
-    return float(value)
+    wait = server_seconds(value)
+    return MAX_SERVER_WAIT if wait is None else wait
 
 
 class ConsoleChannel:

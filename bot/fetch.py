@@ -17,7 +17,10 @@ self-defence live here, so no other stage has to think about them:
 
 Local files: a ``url`` that is not http(s) (a plain path, or ``file://`` written by the operator in
 the feed list — never one reached through a redirect) is read from disk with the same size cap;
-its mtime and size act as validators, so an unchanged file reads as 304 on the next poll.
+its mtime and size act as validators, so an unchanged file reads as 304 on the next poll. With
+``local_roots`` (the daemon and ``run --once`` pass WATCHBOT_LOCAL_FEEDS), only files inside those
+folders are read, after resolving symlinks and ``..``: a feed list naming ``/etc/passwd`` or
+``/proc/self/environ`` gets an error and nothing is opened (issue 13, class 15).
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ import urllib.request
 import zlib
 from collections.abc import Mapping
 from datetime import timezone
+from typing import Sequence
 
 import httpx
 
+from bot.limits import server_seconds
 from bot.models import DEFAULT_USER_AGENT, FetchResult, Validators
 
 ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
@@ -107,21 +112,22 @@ class _Inflater:
 
 
 def _parse_retry_after(value: str | None, now: float) -> float | None:
-    """Retry-After (RFC 9110 §10.2.3): delta-seconds or an HTTP-date; seconds from now, >= 0."""
+    """Retry-After (RFC 9110 §10.2.3): delta-seconds or an HTTP-date; seconds from now, clamped
+    to [0, MAX_SERVER_WAIT] (a server's absurd value must not overflow our arithmetic)."""
     if not value:
         return None
     value = value.strip()
     if value.isdigit():
-        return float(int(value))
+        return server_seconds(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when is None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, when.timestamp() - now)
+    return server_seconds(when.timestamp() - now)
 
 
 def _http_date(ts: float) -> str:
@@ -153,11 +159,15 @@ class Fetcher:
                  connect_timeout: float = 10, read_timeout: float = 20,
                  total_timeout: float = 60, max_redirects: int = 5,
                  user_agent: str = DEFAULT_USER_AGENT, proxies: Mapping[str, str] | None = None,
-                 pool_connections: int = POOL_CONNECTIONS):
+                 pool_connections: int = POOL_CONNECTIONS,
+                 local_roots: Sequence[str | os.PathLike] | None = None):
         """``pool_connections``: most connections in one httpx pool (see POOL_CONNECTIONS;
-        bench/bench_poll.py compares it with one pool per host)."""
+        bench/bench_poll.py compares it with one pool per host). ``local_roots``: folders local
+        files may be read from; None: any (``try``, tests), empty: none."""
         self.max_bytes = max_bytes
         self.pool_connections = max(1, pool_connections)
+        self.local_roots = None if local_roots is None else tuple(
+            os.path.realpath(os.fspath(r)) for r in local_roots)
         self.total_timeout = total_timeout
         self.max_redirects = max_redirects
         self.user_agent = user_agent or DEFAULT_USER_AGENT  # never an anonymous client
@@ -403,7 +413,17 @@ class Fetcher:
                                error=f"unsupported scheme {scheme}:// (only http/https or a path)")
         else:
             path = url
-        return await asyncio.to_thread(self._read_local, url, os.path.expanduser(path), validators)
+        path = os.path.expanduser(path)
+        if self.local_roots is not None:
+            real = os.path.realpath(path)
+            if not any(real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+                       for root in self.local_roots):
+                where = ", ".join(self.local_roots) or "none are allowed"
+                return FetchResult(url=url, status=0, error=(
+                    f"refused to read local file {path}: not inside a folder named in "
+                    f"WATCHBOT_LOCAL_FEEDS ({where})"))
+            path = real  # what was checked is what is opened (no symlink swap in between)
+        return await asyncio.to_thread(self._read_local, url, path, validators)
 
     def _read_local(self, url: str, path: str, validators: Validators) -> FetchResult:
         try:

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 from bot.config import Settings, load_feeds
 from bot.deliver import render_alert
 from bot.fetch import Fetcher
+from bot.limits import server_seconds
 from bot.models import Alert, Decision, Feed, FetchResult, Item, Match, ParsedFeed, SendOutcome, TermHit
 from bot.parse import ParsePool, parse_feed
 from bot.store import FeedState, Store, utcnow
@@ -67,6 +68,7 @@ class CycleReport:
     pending: int = 0
     delivery_error: str | None = None
     delivery_refused: bool = False  # Telegram refused the channel (not a transient failure)
+    not_due: int = 0  # feeds skipped by run_once(due_only=True): their next check is ahead
 
     @property
     def new_items(self) -> int:
@@ -86,6 +88,8 @@ class CycleReport:
                 f"{sum(p.updates for p in self.polls)} updates, {len(failing)} feeds failing")
         if failing:
             line += " (" + ", ".join(p.feed for p in failing[:3]) + (", ..." if len(failing) > 3 else "") + ")"
+        if self.not_due:
+            line += f"; {self.not_due} not due yet"
         if pending is not None:
             line += f"; {self.sent} sent, {pending} pending"
         return line
@@ -110,8 +114,6 @@ class Pipeline:
         self.notify_admin = notify_admin
         self._process_lock = asyncio.Lock()
         self._drain_lock = asyncio.Lock()
-        self._channel_blocked_until: datetime | None = None
-        self._retry_at: datetime | None = None
         self.rules_problems: list[ConfigProblem] = []
         self._bad_fingerprint: tuple | None = None  # a broken edit is reported once, not every poll
         self._feeds_cache: tuple[tuple | None, list[Feed]] | None = None
@@ -141,7 +143,8 @@ class Pipeline:
                           per_host=settings.watchbot_per_host,
                           max_bytes=settings.watchbot_max_body_bytes,
                           total_timeout=settings.watchbot_timeout,
-                          user_agent=settings.watchbot_user_agent, proxies=proxies)
+                          user_agent=settings.watchbot_user_agent, proxies=proxies,
+                          local_roots=settings.local_feed_folders)
         workers = None if settings.watchbot_parse_workers < 0 else settings.watchbot_parse_workers
         return cls(settings=settings, store=store, rules=rules, channel=channel, fetcher=fetcher,
                    parser=ParsePool(workers), clock=clock, notify_admin=notify_admin)
@@ -218,8 +221,14 @@ class Pipeline:
         self._feeds_cache = (fingerprint, feeds)
         return list(feeds)
 
-    async def run_once(self, feeds: Sequence[Feed] | None = None) -> CycleReport:
-        """One cycle over every feed (paused ones skipped), then deliver. For cron and tests."""
+    async def run_once(self, feeds: Sequence[Feed] | None = None, *,
+                       due_only: bool = False) -> CycleReport:
+        """One cycle over every feed (paused ones skipped), then deliver. For cron and tests.
+
+        ``due_only`` (what `run --once` uses): feeds whose next check is still ahead — their
+        interval, RSS ttl, error back-off or a server's Retry-After — are not fetched; cron
+        runs then keep the same waits as the daemon (issue 13, class 13).
+        """
         self.reload_rules_if_changed()
         if feeds is None:
             feeds = self.feeds()  # reads the feed list and syncs the store with it
@@ -227,6 +236,12 @@ class Pipeline:
             feeds = list(feeds)
             self.store.sync_feeds(feeds)
         report = CycleReport()
+        if due_only:
+            now = self.clock()
+            waiting = [f for f in feeds
+                       if (due := self.store.feed_state(f.url).next_check) is not None and due > now]
+            report.not_due = len(waiting)
+            feeds = [f for f in feeds if f not in waiting]
         self._in_cycle = True
         try:
             with self.store.batch():  # one commit per interval, not one per feed
@@ -295,7 +310,7 @@ class Pipeline:
             # two intervals), then the wait doubles up to WATCHBOT_MAX_BACKOFF.
             backoff = min(self.settings.watchbot_max_backoff,
                           min(FIRST_RETRY, interval) * 2 ** min(errors - 1, 16))
-            wait = max(backoff, result.retry_after or 0)
+            wait = max(backoff, server_seconds(result.retry_after) or 0)
             self.store.record_poll(feed.url, error=failure, next_check=now + timedelta(seconds=wait),
                                    success=False, **common)
             log.warning("%s: %s (error %d in a row, next try in %ds)", feed.url, failure, errors, wait)
@@ -402,7 +417,8 @@ class Pipeline:
                 if gate and now < gate:
                     report.pending = len(self.store.pending_alerts())
                     return report
-            self._channel_blocked_until = self._retry_at = None
+            if self._channel_blocked_until or self._retry_at:
+                self._channel_blocked_until = self._retry_at = None
             while True:
                 batch = self.store.pending_alerts()
                 if not batch:
@@ -411,10 +427,18 @@ class Pipeline:
                 for alert in batch:
                     # Committed before the request: a crash from here on cannot cause a resend.
                     self.store.mark_sending(alert)
-                    outcome = await self.channel.deliver(alert)
+                    try:
+                        outcome = await self.channel.deliver(alert)
+                    except Exception as exc:  # a channel broke its never-raise contract
+                        # The request may have gone out: recorded as possibly sent (visible in
+                        # `status`), never left "sending" and never resent blindly.
+                        log.exception("delivering alert %d failed unexpectedly", alert.id)
+                        outcome = SendOutcome("maybe_sent", error=f"unexpected {type(exc).__name__} "
+                                                                  "while sending; not resent")
                     self.store.record_outcome(alert, outcome, self.clock())
                     if outcome.status == "retry":
-                        self._retry_at = self.clock() + timedelta(seconds=outcome.retry_after or 30)
+                        self._retry_at = self.clock() + timedelta(
+                            seconds=server_seconds(outcome.retry_after) or 30)
                         report.delivery_error = outcome.error
                         log.warning("delivery deferred: %s", outcome.error)
                         report.pending = len(self.store.pending_alerts())
@@ -441,12 +465,42 @@ class Pipeline:
             report.pending = len(self.store.pending_alerts())
             return report
 
+    # Telegram's flood wait and the cool-down after a refused channel live in the store, not in
+    # memory: each `run --once` is a new process, and one that forgot the wait sent into a
+    # 3,600 s flood wait again (issue 13, class 13).
+    @property
+    def _retry_at(self) -> datetime | None:
+        return _parse_time(self.store.get_meta(_RETRY_AT_KEY))
+
+    @_retry_at.setter
+    def _retry_at(self, when: datetime | None) -> None:
+        self.store.set_meta(_RETRY_AT_KEY, when.isoformat() if when else None)
+
+    @property
+    def _channel_blocked_until(self) -> datetime | None:
+        return _parse_time(self.store.get_meta(_BLOCKED_KEY))
+
+    @_channel_blocked_until.setter
+    def _channel_blocked_until(self, when: datetime | None) -> None:
+        self.store.set_meta(_BLOCKED_KEY, when.isoformat() if when else None)
+
     def next_due(self, feed: Feed) -> datetime | None:
         """When the feed should be polled next (None: paused)."""
         state = self.store.feed_state(feed.url)
         if state.paused_reason:
             return None
         return state.next_check or self.clock()
+
+
+_RETRY_AT_KEY = "deliver_retry_at"
+_BLOCKED_KEY = "deliver_blocked_until"
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def _log_admin_failure(task: asyncio.Task) -> None:

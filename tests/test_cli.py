@@ -107,8 +107,9 @@ def test_status_shows_each_feed_with_its_problem(tmp_path):
     (tmp_path / "feeds.opml").write_text(
         f'<opml version="2.0"><body><outline xmlUrl="{good}"/><outline xmlUrl="{tmp_path / "missing.xml"}"/>'
         f"</body></opml>", encoding="utf-8")
-    assert watchbot(tmp_path, "run", "--once").returncode == 0
-    run = watchbot(tmp_path, "status")
+    local = f'WATCHBOT_LOCAL_FEEDS = "{tmp_path}"\n'  # local feed files only from named folders
+    assert watchbot(tmp_path, "run", "--once", extra=local).returncode == 0
+    run = watchbot(tmp_path, "status", extra=local)
     assert run.returncode == 0, run.stderr
     flat = " ".join(run.stdout.split())
     assert "Good outlet" in flat

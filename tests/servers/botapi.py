@@ -24,6 +24,11 @@ Fault injection (thread-safe setters; take effect on the next request):
   ``seconds`` (longer than the client's read timeout → the ambiguous "maybe sent" case);
 - ``api.down()`` / ``api.up()``: stop listening and drop open connections (connection refused),
   then listen again on the same port.
+- ``api.answer_raw_next(body, status=200, content_type=..., k=1)``: the next k sends get
+  exactly this answer and are NOT carried out (a proxy's HTML page, ``{"ok": false}`` with no
+  error code, ``result: null``, a result without ``message_id``);
+- ``api.echo_path_next(k=1)``: the next k sends answer 400 "Bad Request: ..." quoting the
+  request path, which holds the bot token (as some Bot API front ends do).
 
 Every accepted message is recorded per chat (message_id, text as sent, parse_mode, visible text,
 entities, timestamp, and every edit) — see :meth:`BotApiStandIn.messages`.
@@ -48,6 +53,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+_SENDS = ("sendmessage", "editmessagetext", "sendphoto")  # what the raw/echo faults answer
 DEFAULT_CHAT = -1001234567890  # a channel id shape (-100 prefix) that exists unless removed
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -223,6 +229,8 @@ class BotApiStandIn:
         self._fail_429: list[int] = []
         self._every_502 = 0
         self._delays: list[float] = []
+        self._raw: list[tuple[int, str, str]] = []  # (status, content type, body)
+        self._echo_path = 0
         self._runner: web.AppRunner | None = None
         self.calls: list[str] = []  # method names in arrival order (incl. rejected)
         self.call_times: list[float] = []  # time.time() of each arrival, same order as calls
@@ -243,9 +251,11 @@ class BotApiStandIn:
         with self._lock:
             self._chats[int(chat_id)].kicked = True
 
-    def fail_429(self, k: int, retry_after: int = 5) -> None:
+    def fail_429(self, k: int, retry_after: int = 5, *, method: str | None = None) -> None:
+        """The next k method calls (only calls of ``method``, e.g. "sendMessage", if given) get 429."""
         with self._lock:
             self._fail_429 = [retry_after] * k
+            self._fail_429_method = method.lower() if method else None
 
     def fail_502_every(self, n: int) -> None:
         with self._lock:
@@ -256,9 +266,19 @@ class BotApiStandIn:
         with self._lock:
             self._delays = [seconds] * k
 
+    def answer_raw_next(self, body: str, *, status: int = 200,
+                        content_type: str = "application/json", k: int = 1) -> None:
+        with self._lock:
+            self._raw = [(status, content_type, body)] * k
+
+    def echo_path_next(self, k: int = 1) -> None:
+        with self._lock:
+            self._echo_path = k
+
     def reset_faults(self) -> None:
         with self._lock:
             self._fail_429, self._every_502, self._delays, self._calls = [], 0, [], 0
+            self._raw, self._echo_path = [], 0
 
     # -- records ------------------------------------------------------------------------------
     def messages(self, chat_id: int = DEFAULT_CHAT) -> list[dict[str, Any]]:
@@ -347,7 +367,16 @@ class BotApiStandIn:
             self._calls += 1
             n = self._calls
             every = self._every_502
-            retry_after = self._fail_429.pop(0) if self._fail_429 else None
+            only = getattr(self, "_fail_429_method", None)
+            retry_after = self._fail_429.pop(0) if self._fail_429 and only in (None, method.lower()) else None
+            raw = self._raw.pop(0) if self._raw and method.lower() in _SENDS else None
+            echo = self._echo_path > 0 and method.lower() in _SENDS
+            if echo:
+                self._echo_path -= 1
+        if raw is not None:
+            return web.Response(status=raw[0], text=raw[2], content_type=raw[1])
+        if echo:
+            return self._error(400, f"Bad Request: unsupported request path {request.path}")
         if self.latency:
             await asyncio.sleep(self.latency)
         if every and n % every == 0:
