@@ -204,6 +204,74 @@ def _problems_for(error: ValidationError, root: Any, path: str) -> list[ConfigPr
     return [ConfigProblem(path, line, col, f"{where_txt}: {error.message}", schema_hint)]
 
 
+# Most nodes a file may expand to once its aliases are followed. The shipped watchlists have a
+# few thousand; a 522-byte file of nested aliases ("billion laughs" in YAML) expands to billions,
+# and converting or validating it took 95 s and 2.8 GB before the next level ran out of memory
+# (issue 13, class 11). Counting is linear in the file: each anchored node is sized once.
+MAX_EXPANDED_NODES = 200_000
+
+
+def _children(node: Any) -> list[tuple[Any, Any]]:
+    """(key or index, child) pairs of a round-trip container; keys count as nodes too."""
+    if isinstance(node, dict):
+        return [(None, k) for k in node.keys()] + [(k, v) for k, v in node.items()]
+    if isinstance(node, list):
+        return list(enumerate(node))
+    return []
+
+
+def _alias_bomb(root: Any, shown: str, limit: int = MAX_EXPANDED_NODES) -> ConfigProblem | None:
+    """A problem if ``root`` expands to more than ``limit`` nodes through shared (aliased) nodes.
+
+    Sizes are computed bottom-up, once per container object (an alias is the same object as its
+    anchor in ruamel's round-trip tree), so the check itself never expands anything. The problem
+    points at the alias use that expands the most.
+    """
+    sizes: dict[int, int] = {}
+    seen_from: dict[int, tuple[Any, Any]] = {}  # container id -> first (parent, key) holding it
+    aliases: list[tuple[Any, Any, Any]] = []  # (parent, key, child) of every alias use
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            total = 1
+            for _key, child in _children(node):
+                total += sizes.get(id(child), 1) if isinstance(child, (dict, list)) else 1
+                if total > 10 * limit:
+                    break  # already hopeless; the exact figure does not matter
+            sizes[id(node)] = total
+            continue
+        if id(node) in sizes:
+            continue
+        stack.append((node, True))
+        for key, child in _children(node):
+            if not isinstance(child, (dict, list)):
+                continue
+            if id(child) in seen_from:  # a second reference: an alias
+                aliases.append((node, key, child))
+                stack.append((child, False))  # sized already or on its way; a no-op if sized
+                continue
+            seen_from[id(child)] = (node, key)
+            stack.append((child, False))
+    total = sizes.get(id(root), 1)
+    if total <= limit:
+        return None
+    line = col = None
+    if aliases:
+        parent, key, _child = max(aliases, key=lambda a: sizes.get(id(a[2]), 1))
+        try:
+            if isinstance(parent, CommentedMap) and key is not None:
+                line, col = parent.lc.key(key)  # an alias value's own mark is its anchor's
+            elif isinstance(parent, CommentedSeq):
+                line, col = parent.lc.item(key)
+        except (KeyError, AttributeError, TypeError, IndexError):
+            line = col = None
+    return ConfigProblem(
+        shown, line + 1 if line is not None else None, col + 1 if col is not None else None,
+        f"YAML aliases expand to more than {limit:,} nodes (an alias bomb?); refused before "
+        "expanding", "write the lists out, or use fewer nested aliases")
+
+
 def load_yaml_validated(path: Path, schema: dict) -> tuple[Any | None, list[ConfigProblem]]:
     """``load_yaml_with_tree`` without the round-trip tree."""
     data, _root, problems = load_yaml_with_tree(path, schema)
@@ -251,7 +319,17 @@ def load_yaml_with_tree(path: Path, schema: dict) -> tuple[Any | None, Any, list
     except YAMLError as exc:
         return None, None, [ConfigProblem(shown, None, None, f"YAML error: {exc}",
                                           "check the file is valid YAML")]
-    data = to_plain(root)
+    except RecursionError:
+        return None, None, [ConfigProblem(shown, None, None, "YAML nested too deeply to read",
+                                          "flatten the structure")]
+    bomb = _alias_bomb(root, shown)
+    if bomb is not None:
+        return None, None, [bomb]
+    try:
+        data = to_plain(root)
+    except RecursionError:
+        return None, None, [ConfigProblem(shown, None, None, "YAML nested too deeply to read",
+                                          "flatten the structure")]
     validator = _validator(schema)
     problems: list[ConfigProblem] = []
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
@@ -282,7 +360,12 @@ def _load_valid_fast(source: str, schema: dict) -> Any | None:
     report problems; a file without any gets a tree parsed only if a caller asks for one.
     """
     try:
-        data = to_plain(YAML(typ="safe", pure=False).load(source))
+        loaded = YAML(typ="safe", pure=False).load(source)
+        # Aliases are shared objects here too: refuse before to_plain expands them (the
+        # round-trip path then reports the bomb with its line).
+        if _alias_bomb(loaded, "") is not None:
+            return None
+        data = to_plain(loaded)
     except Exception:  # any syntax problem: the round-trip path reports it with its location
         return None
     if next(iter(_validator(schema).iter_errors(data)), None) is not None:

@@ -166,7 +166,8 @@ def test_cli_run_once_without_token_prints_alerts_to_console(tmp_path):
     old.write_bytes(rss("Archive", recent))
     settings_file = tmp_path / "watchbot.toml"
     settings_file.write_text(f'WATCHBOT_FEEDS = "feeds.opml"\nWATCHBOT_WATCHLISTS = "{REPO / "watchlists"}"\n'
-                             f'WATCHBOT_STATE = "state"\nWATCHBOT_BACKFILL = 5\nWATCHBOT_PARSE_WORKERS = 0\n')
+                             f'WATCHBOT_STATE = "state"\nWATCHBOT_BACKFILL = 5\nWATCHBOT_PARSE_WORKERS = 0\n'
+                             f'WATCHBOT_LOCAL_FEEDS = "."\n')  # local feed files only from named folders
     (tmp_path / "feeds.opml").write_text(
         f'<opml version="2.0"><body><outline xmlUrl="{old}"/></body></opml>', encoding="utf-8")
     new.write_bytes(b"")

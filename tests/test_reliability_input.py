@@ -210,3 +210,67 @@ async def test_a_reference_to_an_impossible_character_costs_one_character_not_th
     assert weather and all("\ud83d" not in t for t in weather)
     if ref == "&#55357;&#56832;":
         assert "\U0001F600" in weather[0]  # the pair spelled one emoji
+
+
+# ---------------------------------------------------------------------------------- class 11
+
+
+def _alias_bomb(levels: int, *, merge: bool = False) -> str:
+    """A few hundred bytes of YAML whose aliases expand to 9**levels nodes."""
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]")
+    lines += ["id: bomb", "title: Bomb", "groups:", f"  lols: *a{levels - 1}"]
+    if merge:  # the same through merge keys of mappings
+        lines = ['m0: &m0 {k0: [x, x, x, x, x, x, x, x, x]}']
+        for i in range(1, levels):
+            lines.append(f"m{i}: &m{i} {{" + ", ".join(f"k{j}: *m{i - 1}" for j in range(9)) + "}")
+        lines += ["id: bomb", "title: Bomb", f"groups: *m{levels - 1}"]
+    return "\n".join(lines) + "\n"
+
+
+def _limited_memory() -> None:  # pragma: no cover - runs in the child
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))  # a runaway expansion fails fast
+
+
+@pytest.mark.parametrize("merge", [False, True], ids=["list aliases", "mapping aliases"])
+def test_a_yaml_alias_bomb_in_a_watchlist_is_refused_with_its_location(tmp_path, merge):
+    """`watchbot check` refuses a watchlist whose aliases would expand to billions of nodes, naming file:line, in bounded memory."""
+    folder = tmp_path / "watchlists"
+    folder.mkdir()
+    for p in (REPO / "watchlists").iterdir():
+        if p.is_file():
+            (folder / p.name).write_bytes(p.read_bytes())
+    bomb = _alias_bomb(10, merge=merge)
+    assert len(bomb) < 1000
+    (folder / "bomb.yaml").write_text(bomb, encoding="utf-8")
+    (tmp_path / "watchbot.toml").write_text(f'WATCHBOT_WATCHLISTS = "{folder}"\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WATCHBOT_"))}
+    done = subprocess.run([sys.executable, "-m", "bot", "--config", str(tmp_path / "watchbot.toml"), "check"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          preexec_fn=_limited_memory)
+    assert done.returncode == 2, done.stderr[-1500:]
+    alias_line = len(bomb.splitlines())
+    assert f"bomb.yaml:{alias_line}:" in done.stderr and "alias" in done.stderr, done.stderr[-1500:]
+
+
+async def test_an_alias_bomb_edit_is_rejected_and_the_running_rules_keep_matching(tmp_path, clock):
+    """A watchlist edit that is an alias bomb is rejected on reload; the previous rules keep running."""
+    folder = tmp_path / "watchlists"
+    folder.mkdir()
+    for p in (REPO / "watchlists").iterdir():
+        if p.is_file():
+            (folder / p.name).write_bytes(p.read_bytes())
+    settings = make_settings(tmp_path, [], watchbot_watchlists=folder)
+    pipeline = Pipeline.build(settings, channel=None, clock=clock)
+    try:
+        before = len(pipeline.rules.matcher.watchlists)
+        # 9**6 nodes: over the bound, yet small enough not to exhaust memory in-process even
+        # where nothing refuses it (the check test above uses 9**10 under a memory limit).
+        (folder / "bomb.yaml").write_text(_alias_bomb(6), encoding="utf-8")
+        assert pipeline.reload_rules_if_changed() is False
+        assert any("alias" in p.message for p in pipeline.rules_problems)
+        assert len(pipeline.rules.matcher.watchlists) == before
+    finally:
+        await pipeline.aclose()
