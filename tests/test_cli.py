@@ -207,7 +207,8 @@ def test_parser_workers_do_not_import_the_cli_and_start_only_for_bodies(tmp_path
     (tmp_path / "feeds.opml").write_text(f'<opml version="2.0"><body>{"".join(feeds)}</body></opml>',
                                          encoding="utf-8")
     (tmp_path / "watchbot.toml").write_text(f'WATCHBOT_WATCHLISTS = "{REPO / "watchlists"}"\n'
-                                            'WATCHBOT_STATE = "state"\nWATCHBOT_PARSE_WORKERS = 2\n')
+                                            'WATCHBOT_STATE = "state"\nWATCHBOT_PARSE_WORKERS = 2\n'
+                                            'WATCHBOT_LOCAL_FEEDS = "."\n')  # local feeds: named folders only
     run, first = _imports_by_process_tree(tmp_path, "run", "--once")
     assert run.returncode == 0, run.stderr
     assert "3 feeds" in run.stderr and "0 feeds failing" in run.stderr
