@@ -227,6 +227,7 @@ async def _run(settings: Settings, rules: Rules, once: bool) -> int:
     import signal
 
     from bot.pipeline import Pipeline
+    from bot.store import StateGoneError
 
     channel = _StartingChannel(settings, _channel(settings))
     from bot.config import fetch_proxies
@@ -236,7 +237,11 @@ async def _run(settings: Settings, rules: Rules, once: bool) -> int:
     try:
         if once:
             # Cron: only feeds that are due, as the daemon would (interval, back-off, Retry-After).
-            report = await pipeline.run_once(due_only=True)
+            try:
+                report = await pipeline.run_once(due_only=True)
+            except StateGoneError as exc:
+                click.echo(f"error: {exc}", err=True)
+                return EXIT_FAILED
             refusal = await channel.ready
             if refusal is not None:  # unusable configuration; the cycle's alerts stay queued
                 click.echo(f"error: {refusal}", err=True)
@@ -277,6 +282,9 @@ async def _run(settings: Settings, rules: Rules, once: bool) -> int:
         finally:
             if metrics is not None:
                 metrics.stop()
+        if daemon.fatal is not None:
+            click.echo(f"error: {daemon.fatal}", err=True)
+            return EXIT_FAILED
         log.info("stopped")
         return 0
     finally:

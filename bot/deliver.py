@@ -503,6 +503,8 @@ class TelegramChannel:
         # None: httpx follows HTTPS_PROXY/NO_PROXY from the environment; WATCHBOT_PROXY sets one.
         self.proxy = proxy or None
         self.chat_id = chat_id
+        # Message ids are per chat: the store keeps each story's id with this name.
+        self.identity = f"telegram:{chat_id}"
         self.api_url = api_url.rstrip("/")
         self.max_retry_wait = max_retry_wait
         self.read_timeout = read_timeout
@@ -742,8 +744,12 @@ def _retry_after(exc: Any) -> float:
 class ConsoleChannel:
     """Same interface as TelegramChannel; writes the plain text to a stream (stdout default).
 
-    Used by ``run --dry-run``/``try``: always "sent", with increasing fake message ids.
+    Used by ``run --dry-run``/``try``: always "sent", with increasing fake message ids. They
+    are recorded under ``identity`` "console", so no Telegram chat ever edits its own message
+    number 1, 2, 3 for them.
     """
+
+    identity = "console"
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream

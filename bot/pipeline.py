@@ -325,6 +325,7 @@ class Pipeline:
             return report
 
         items = parsed.items
+        warning = parsed.warning
         if parsed.warning and parsed.warning != state.last_warning:
             # Once per change, not every poll: the feed was read, but something was repaired.
             log.warning("%s: %s", feed.url, parsed.warning)
@@ -334,7 +335,13 @@ class Pipeline:
         # commits of many responses coalesce into one.
         try:
             with self.store.transaction():
-                fresh = self.store.unseen(items)
+                fresh, redated = _credible_dates(self.store.unseen(items), state.first_seen or now, now)
+                if redated:
+                    note = (f"{redated} new item(s) dated before 1990 or years before this feed was "
+                            "first seen: their first-seen time is used as their date")
+                    warning = f"{warning}; {note}" if warning else note
+                    log.warning("%s: %s", feed.url, note)
+                    self.store.log_event("warning", f"{feed.url}: {note}", now)
                 if not state.seeded:
                     backfill = feed.backfill if feed.backfill is not None else self.settings.watchbot_backfill
                     newest = sorted(fresh, key=_published_key, reverse=True)
@@ -352,7 +359,7 @@ class Pipeline:
                 self.store.record_poll(feed.url, error=None, next_check=next_check,
                                        validators=result.validators, body_hash=result.body_hash,
                                        title=parsed.title or None, ttl_minutes=parsed.ttl_minutes,
-                                       warning=parsed.warning,
+                                       warning=warning,
                                        new_items=report.new_items + (0 if state.seeded else len(items)),
                                        seeded=True, **common)
         except Exception:
@@ -409,22 +416,25 @@ class Pipeline:
         """Send pending outbox rows in order until done, told to wait, or refused."""
         report = report or CycleReport()
         if self.channel is None:
-            report.pending = len(self.store.pending_alerts())
+            report.pending = len(self.store.pending_alerts(self._channel_id))
             return report
         async with self._drain_lock:
             now = self.clock()
             for gate in (self._channel_blocked_until, self._retry_at):
                 if gate and now < gate:
-                    report.pending = len(self.store.pending_alerts())
+                    report.pending = len(self.store.pending_alerts(self._channel_id))
                     return report
             if self._channel_blocked_until or self._retry_at:
                 self._channel_blocked_until = self._retry_at = None
             while True:
-                batch = self.store.pending_alerts()
+                batch = self.store.pending_alerts(self._channel_id)
                 if not batch:
                     break
                 progressed = False
                 for alert in batch:
+                    # The state must still be ours: a deleted folder means another instance may
+                    # start on it and post this very alert (StateGoneError stops us).
+                    self.store.verify_on_disk()
                     # Committed before the request: a crash from here on cannot cause a resend.
                     self.store.mark_sending(alert)
                     try:
@@ -435,13 +445,13 @@ class Pipeline:
                         log.exception("delivering alert %d failed unexpectedly", alert.id)
                         outcome = SendOutcome("maybe_sent", error=f"unexpected {type(exc).__name__} "
                                                                   "while sending; not resent")
-                    self.store.record_outcome(alert, outcome, self.clock())
+                    self.store.record_outcome(alert, outcome, self.clock(), self._channel_id)
                     if outcome.status == "retry":
                         self._retry_at = self.clock() + timedelta(
                             seconds=server_seconds(outcome.retry_after) or 30)
                         report.delivery_error = outcome.error
                         log.warning("delivery deferred: %s", outcome.error)
-                        report.pending = len(self.store.pending_alerts())
+                        report.pending = len(self.store.pending_alerts(self._channel_id))
                         return report
                     if outcome.status == "fatal":
                         self._channel_blocked_until = self.clock() + FATAL_COOLDOWN
@@ -452,7 +462,7 @@ class Pipeline:
                         self._tell_admin(message)
                         report.delivery_error = outcome.error
                         report.delivery_refused = True
-                        report.pending = len(self.store.pending_alerts())
+                        report.pending = len(self.store.pending_alerts(self._channel_id))
                         return report
                     if outcome.status == "maybe_sent":
                         log.warning("alert %d may have been delivered (no answer); not resending", alert.id)
@@ -462,8 +472,13 @@ class Pipeline:
                     progressed = True
                 if not progressed:
                     break
-            report.pending = len(self.store.pending_alerts())
+            report.pending = len(self.store.pending_alerts(self._channel_id))
             return report
+
+    @property
+    def _channel_id(self) -> str | None:
+        """Where messages go, so message ids are kept per channel (see Store.pending_alerts)."""
+        return getattr(self.channel, "identity", None)
 
     # Telegram's flood wait and the cool-down after a refused channel live in the store, not in
     # memory: each `run --once` is a new process, and one that forgot the wait sent into a
@@ -506,6 +521,29 @@ def _parse_time(text: str | None) -> datetime | None:
 def _log_admin_failure(task: asyncio.Task) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.warning("could not notify the admin chat: %s", task.exception())
+
+
+# A publication date this far before the feed's own first sight is not evidence that the item
+# is old: CMSs write epoch 0 (1970-01-01) or a template's default year for "no date", and novelty
+# would call such an item "known" because it looks older than the baseline (issue 13, class 12).
+# An archive item that really is years old is not news to alert on either way.
+IMPLAUSIBLE_BEFORE = datetime(1990, 1, 1, tzinfo=timezone.utc)
+FIRST_SIGHT_SLACK = timedelta(days=2 * 365)
+
+
+def _credible_dates(items: Sequence[Item], feed_first_seen: datetime,
+                    now: datetime) -> tuple[list[Item], int]:
+    """New items with implausible dates re-dated to ``now`` (their first-seen time); and how many.
+
+    Implausible: before 1990, or more than two years before the feed was first seen."""
+    floor = max(IMPLAUSIBLE_BEFORE, feed_first_seen - FIRST_SIGHT_SLACK)
+    out, redated = [], 0
+    for item in items:
+        if item.published is not None and item.published < floor:
+            item = replace(item, published=now)
+            redated += 1
+        out.append(item)
+    return out, redated
 
 
 def _published_key(item: Item) -> tuple:

@@ -27,6 +27,7 @@ from apscheduler.triggers.date import DateTrigger
 
 from bot.models import Feed
 from bot.pipeline import Pipeline, jittered
+from bot.store import StateGoneError
 
 log = logging.getLogger("watchbot")
 
@@ -55,6 +56,7 @@ class Daemon:
         self._crashes: dict[str, int] = {}  # job id -> polls in a row that raised
         self._inflight: set[asyncio.Task] = set()
         self._stopping = asyncio.Event()
+        self.fatal: Exception | None = None  # why the daemon stopped by itself (state gone)
         self.scheduler.add_listener(self._poll_finished, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
                                     | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
 
@@ -68,6 +70,8 @@ class Daemon:
             self._inflight.add(task)
             try:
                 await factory()
+            except StateGoneError as exc:
+                self._give_up(exc)
             except Exception:
                 log.exception("scheduled job failed; it is scheduled again")
             finally:
@@ -115,8 +119,16 @@ class Daemon:
             log.warning("%s: the poll failed (%d in a row); next try in %ds", feed.url, crashes, delay)
         self._arm(feed, not_before)
 
+    def _give_up(self, exc: Exception) -> None:
+        if self.fatal is None:
+            self.fatal = exc
+            log.critical("%s", exc)
+        self.stop()
+
     async def _refresh(self) -> None:
-        """Pick up edits of the rules and of the feed list without a restart."""
+        """Pick up edits of the rules and of the feed list without a restart; notice a deleted
+        state folder within RULES_EVERY seconds even when nothing is being sent."""
+        self.pipeline.store.verify_on_disk()
         self.pipeline.reload_rules_if_changed()
         feeds = {f.url: f for f in self.pipeline.feeds()}
         for url in set(self._feeds) - set(feeds):

@@ -151,6 +151,15 @@ class StateLockedError(RuntimeError):
     """Another watchbot process owns this state folder."""
 
 
+class StateGoneError(RuntimeError):
+    """The state database was deleted or replaced under a running watchbot.
+
+    SQLite keeps writing to the open (deleted) file, the lock file went with the folder, and a
+    second watchbot could start on the same path and post the same alerts again; the only safe
+    move is to stop (issue 13, class 7).
+    """
+
+
 class StateLock:
     """An exclusive advisory lock on the state folder, so two daemons never double-post.
 
@@ -212,6 +221,8 @@ class Store:
         if found != str(SCHEMA_VERSION):
             raise RuntimeError(f"{path} was written by another watchbot version (schema {found}, "
                                f"this one uses {SCHEMA_VERSION}); move it aside to start afresh")
+        # The database file's identity, to notice it being deleted or replaced (verify_on_disk).
+        self._file_id = self._stat_id() if str(path) != ":memory:" else None
         self._depth = 0
         # While batch() is active: when its oldest uncommitted unit began (None: not batching).
         self._batch_since: float | None = None
@@ -222,6 +233,29 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def _stat_id(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def verify_on_disk(self) -> None:
+        """Raise StateGoneError unless the database file is still the one this Store opened.
+
+        One stat() call: cheap enough to do before every message sent.
+        """
+        if self._file_id is None:
+            return
+        now = self._stat_id()
+        if now is None:
+            raise StateGoneError(f"the state database {self.path} was deleted while watchbot was "
+                                 "running (its lock went with it); stopping so that no second "
+                                 "instance posts the same alerts")
+        if now != self._file_id:
+            raise StateGoneError(f"the state database {self.path} was replaced by another file "
+                                 "while watchbot was running; stopping")
 
     def _add_columns(self) -> None:
         """Columns added after schema 2 shipped: added in place, so existing state keeps working
@@ -522,11 +556,17 @@ class Store:
 
     # ------------------------------------------------------------------ outbox
 
-    def pending_alerts(self) -> list[Alert]:
+    def pending_alerts(self, channel: str | None = None) -> list[Alert]:
         """Unsent outbox rows in order. An edit waits until its story's post has a message_id.
 
         An edit whose post can no longer get one (it ended maybe_sent or rejected: we never learnt
         the message id) is closed as 'orphaned' instead of waiting forever.
+
+        ``channel`` names where the rows go ("console", "telegram:<chat id>"). A message id belongs
+        to the channel that produced it: an edit of a story whose post went elsewhere (printed on
+        the console before a token was set, or another chat) comes back as a post of the story's
+        current text, never as an edit of an unrelated message with the same number (issue 13,
+        class 8). Stories from before message ids were tagged count as this channel's.
         """
         with self.transaction():
             self.db.execute(
@@ -535,25 +575,31 @@ class Store:
                 "AND action='edit' AND story_id IN (SELECT story_id FROM outbox WHERE action='post' "
                 "AND status IN ('maybe_sent', 'rejected'))")
         rows = self.db.execute(
-            "SELECT o.*, s.message_id AS story_message FROM outbox o LEFT JOIN stories s ON s.id=o.story_id "
-            "WHERE o.status='pending' ORDER BY o.id").fetchall()
+            "SELECT o.*, s.message_id AS story_message, s.message_chat AS story_chat FROM outbox o "
+            "LEFT JOIN stories s ON s.id=o.story_id WHERE o.status='pending' ORDER BY o.id").fetchall()
         alerts = []
         for r in rows:
-            if r["action"] == "edit" and r["story_message"] is None:
+            action, message_id = r["action"], r["story_message"]
+            if action == "edit" and message_id is None:
                 continue
-            alerts.append(Alert(id=r["id"], story_id=r["story_id"], action=r["action"], text=r["text"],
-                                plain=r["plain"], message_id=r["story_message"]))
+            if action == "edit" and channel and r["story_chat"] not in (None, channel):
+                action, message_id = "post", None  # the story's message is not in this channel
+            alerts.append(Alert(id=r["id"], story_id=r["story_id"], action=action, text=r["text"],
+                                plain=r["plain"], message_id=message_id))
         return alerts
 
-    def record_outcome(self, alert: Alert, outcome: SendOutcome, now: datetime) -> None:
-        """Apply what Telegram said about one outbox row."""
+    def record_outcome(self, alert: Alert, outcome: SendOutcome, now: datetime,
+                       channel: str | None = None) -> None:
+        """Apply what Telegram said about one outbox row; a post's message id is recorded with
+        the ``channel`` it belongs to (see ``pending_alerts``)."""
         with self.transaction():
             if outcome.status in ("sent", "maybe_sent", "rejected"):
                 self.db.execute("UPDATE outbox SET status=?, attempts=attempts+1, sent_at=?, message_id=?,"
                                 " last_error=? WHERE id=?",
                                 (outcome.status, _iso(now), outcome.message_id, outcome.error, alert.id))
                 if alert.action == "post" and outcome.message_id is not None and alert.story_id is not None:
-                    self.db.execute("UPDATE stories SET message_id=? WHERE id=?", (outcome.message_id, alert.story_id))
+                    self.db.execute("UPDATE stories SET message_id=?, message_chat=? WHERE id=?",
+                                    (outcome.message_id, channel, alert.story_id))
             else:  # retry / fatal: not delivered, queued again
                 self.db.execute("UPDATE outbox SET status='pending', attempts=attempts+1, last_error=?"
                                 " WHERE id=?", (outcome.error, alert.id))
@@ -606,4 +652,4 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-__all__ = ["Store", "StateLock", "StateLockedError", "FeedState", "identities", "utcnow"]
+__all__ = ["Store", "StateLock", "StateLockedError", "StateGoneError", "FeedState", "identities", "utcnow"]
