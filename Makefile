@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test demo eval bench-poll bench-cron bench-match bench-state check clean
+.PHONY: run test demo eval bench-poll bench-cron bench-match bench-state bench-hostile check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench-match: $(STAMP)
 
 bench-state: $(STAMP)
 	$(BIN)/python bench/bench_state.py
+
+bench-hostile: $(STAMP)
+	$(BIN)/python bench/bench_hostile.py
 
 clean:
 	rm -rf $(VENV) *.egg-info

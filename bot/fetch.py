@@ -35,6 +35,7 @@ import time
 import urllib.parse
 import urllib.request
 import zlib
+from collections import Counter
 from collections.abc import Mapping
 from datetime import timezone
 from typing import Sequence
@@ -184,6 +185,7 @@ class Fetcher:
         self._ssl: ssl.SSLContext | None = None  # one CA bundle load (~90 ms) for all pools
         self._all = asyncio.Semaphore(max_concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._holders: dict[str, Counter] = {}  # host -> feeds holding its slots (for errors)
         # Built once, copied per request: header validation and URL parsing are a visible part
         # of a warm (all 304) cycle's CPU, and neither changes between cycles.
         self._base_headers = httpx.Headers({"User-Agent": self.user_agent, "Accept": ACCEPT,
@@ -263,7 +265,12 @@ class Fetcher:
 
     async def _fetch_http(self, url: str, validators: Validators) -> FetchResult:
         loop = asyncio.get_running_loop()
-        deadline: float | None = None  # starts when the first request may go out, not in queue
+        # The deadline starts when the fetch is asked for, so it also bounds the wait for one of
+        # the host's connection slots: 12 slow feeds on one host used to delay a good feed there
+        # by minutes, because its clock started only once a slot was free (issue 13, class 3).
+        # Waiting for a global slot (our own WATCHBOT_CONCURRENCY) is added back: that queue is
+        # not the host's doing.
+        deadline = loop.time() + self.total_timeout
         current = url
         seen = {url}
         all_permanent = True
@@ -271,9 +278,23 @@ class Fetcher:
         while True:
             # Host slot first, then a global slot: a task waiting for a busy host must not
             # hold one of the global slots that other hosts could use meanwhile.
-            async with self._host_semaphore(current), self._all:
-                if deadline is None:
-                    deadline = loop.time() + self.total_timeout
+            host = (urllib.parse.urlsplit(current).hostname or "").lower()
+            host_slots = self._host_semaphore(current)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await host_slots.acquire()
+            except TimeoutError:
+                held = sorted(self._holders.get(host, ()))
+                shown = ", ".join(held[:3]) + (f" and {len(held) - 3} more" if len(held) > 3 else "")
+                return FetchResult(url=url, status=0, error=(
+                    f"timeout after {_secs(self.total_timeout)} waiting for one of the "
+                    f"{self.per_host} connections to {host}, held by {shown or 'other feeds'}"))
+            holders = self._holders.setdefault(host, Counter())
+            holders[url] += 1
+            try:
+                queued = loop.time()
+                await self._all.acquire()
+                deadline += loop.time() - queued
                 try:
                     async with asyncio.timeout_at(deadline):
                         outcome = await self._one_request(current, validators)
@@ -302,6 +323,13 @@ class Fetcher:
                                        error=f"{type(exc).__name__}: {_one_line(exc)}")
                 except (zlib.error, ValueError) as exc:
                     return FetchResult(url=url, status=0, error=f"bad body encoding: {_one_line(exc)}")
+                finally:
+                    self._all.release()
+            finally:
+                host_slots.release()
+                holders[url] -= 1
+                if holders[url] <= 0:
+                    del holders[url]
 
             status, headers, body = outcome
             if status in REDIRECT_CODES and headers.get("location"):

@@ -397,18 +397,28 @@ class Pipeline:
         if decision.kind == "alert":
             html, plain = render_alert(item, matches, decision)
             return [("post", html, plain)]
+        # An update's edit shows the whole story with all its sources, so it is rendered when it
+        # is sent (drain → _render_story), once, not here for every update: that made a poll of
+        # 2,000 near-duplicates quadratic (62 s; issue 13, class 2). Only the newest pending
+        # edit of a story is ever sent (the store supersedes older ones), and an empty text
+        # marks the row as "render when sending".
+        return [("edit", "", "")]
+
+    def _render_story(self, story_id: int) -> tuple[str, str] | None:
+        """(html, plain) of a story's message as it should read now: its first report with every
+        other source listed; None if the story or its first item is gone."""
         story = self.store.story(story_id)
         original_key = self.store.story_item_key(story_id)
         original = self.store.item(original_key) if original_key else None
         if story is None or original is None:
-            return []
+            return None
         original_matches = [Match(m["watchlist"], m["title"],
                                   tuple(TermHit(t, "", "title", t) for t in m["terms"]))
                             for m in self.store.item_matches(original.key)]
         html, plain = render_alert(original, original_matches,
                                    Decision("alert", watchlist=story.watchlist, story_id=story.id),
                                    sources=story.sources[1:])
-        return [("edit", html, plain)]
+        return html, plain
 
     # ------------------------------------------------------------------ delivery
 
@@ -435,7 +445,15 @@ class Pipeline:
                     # The state must still be ours: a deleted folder means another instance may
                     # start on it and post this very alert (StateGoneError stops us).
                     self.store.verify_on_disk()
-                    # Committed before the request: a crash from here on cannot cause a resend.
+                    if not alert.text:  # an edit rendered only now (see _render)
+                        rendered = self._render_story(alert.story_id) if alert.story_id else None
+                        if rendered is None:
+                            self.store.mark_orphaned(alert, "the story is gone; nothing to edit")
+                            progressed = True
+                            continue
+                        alert = replace(alert, text=rendered[0], plain=rendered[1])
+                    # Committed before the request (with the text it sends): a crash from here
+                    # on cannot cause a resend.
                     self.store.mark_sending(alert)
                     try:
                         outcome = await self.channel.deliver(alert)

@@ -605,9 +605,17 @@ class Store:
                                 " WHERE id=?", (outcome.error, alert.id))
 
     def mark_sending(self, alert: Alert) -> None:
-        """Commit that ``alert``'s request is about to go out (see the module docstring)."""
+        """Commit that ``alert``'s request is about to go out (see the module docstring), with
+        the text it carries (an edit's text is rendered just before it is sent)."""
         with self.transaction(durable=True):
-            self.db.execute("UPDATE outbox SET status='sending' WHERE id=? AND status='pending'", (alert.id,))
+            self.db.execute("UPDATE outbox SET status='sending', text=?, plain=? WHERE id=? AND "
+                            "status='pending'", (alert.text, alert.plain, alert.id))
+
+    def mark_orphaned(self, alert: Alert, reason: str) -> None:
+        """Close a row that can never be sent (its story is gone)."""
+        with self.transaction():
+            self.db.execute("UPDATE outbox SET status='orphaned', last_error=? WHERE id=? AND "
+                            "status='pending'", (reason, alert.id))
 
     def recover_interrupted_sends(self, now: datetime) -> int:
         """Rows a crashed process left 'sending' become 'maybe_sent' (Telegram may have them).

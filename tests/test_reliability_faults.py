@@ -302,3 +302,27 @@ async def test_without_named_folders_no_local_feed_is_read(tmp_path, clock):
     finally:
         await pipeline.aclose()
     assert "refused to read local file" in report.polls[0].error
+
+
+# ---------------------------------------------------------------------------------- class 3
+
+
+async def test_waiting_for_a_busy_hosts_slot_counts_against_the_deadline_and_names_the_holders(feed_server):
+    """Feeds queued behind slow feeds of their host end within their own deadline instead of after three rounds, and say which feeds held the host's connections."""
+    from bot.fetch import Fetcher
+
+    for i in range(12):
+        feed_server.set_feed(f"/slow-{i}.xml", rss("Slow", []), latency=5)
+    feed_server.set_feed("/good.xml", rss("Good", [ALERT]))
+    async with Fetcher(per_host=4, total_timeout=1.0) as fetcher:
+        results = await asyncio.gather(*(fetcher.fetch(feed_server.url(f"/slow-{i}.xml")) for i in range(12)),
+                                       fetcher.fetch(feed_server.url("/good.xml")))
+    *slow, good = results
+    # Before: three rounds of four slow feeds, each with a fresh deadline, then the good feed.
+    # Now the first round holds the connections until every deadline has (nearly) passed; a
+    # feed whose slot frees in the very last moment may still send its request.
+    assert sum(len(feed_server.requests(f"/slow-{i}.xml")) for i in range(12)) <= 8
+    assert good.status == 0 and good.error.startswith("timeout after 1 s")
+    assert all(r.status == 0 and r.error.startswith("timeout after 1 s") for r in slow)
+    waited = [r.error for r in results if "waiting for one of the 4 connections to 127.0.0.1" in r.error]
+    assert waited and all("held by" in e and "/slow-" in e for e in waited)
