@@ -39,6 +39,10 @@ FATAL_COOLDOWN = timedelta(minutes=30)
 FIRST_RETRY = 60  # seconds after a feed's first failure; doubled after each further one
 
 
+# The longest interval between two polls of a feed, whatever the feed list or settings say.
+MAX_INTERVAL = 30 * 24 * 3600
+
+
 class Channel(Protocol):
     """What the pipeline needs from delivery (TelegramChannel, ConsoleChannel)."""
 
@@ -282,7 +286,10 @@ class Pipeline:
     def _apply_poll(self, feed: Feed, state: FeedState, result: FetchResult,
                     parsed: ParsedFeed | None) -> PollReport:
         now = self.clock()
-        interval = feed.interval or self.settings.watchbot_interval
+        # Clamped like a server's number: an OPML outline's interval="99999999999999" (a feed
+        # reader's export, a typo) must not overflow the timedelta below for the whole cycle.
+        interval = server_seconds(feed.interval or self.settings.watchbot_interval,
+                                  ceiling=MAX_INTERVAL) or self.settings.watchbot_interval
         report = PollReport(feed.url, result.status)
         common: dict[str, Any] = {"now": now, "status": result.status,
                                   "current_url": result.permanent_url}

@@ -326,3 +326,24 @@ async def test_waiting_for_a_busy_hosts_slot_counts_against_the_deadline_and_nam
     assert all(r.status == 0 and r.error.startswith("timeout after 1 s") for r in slow)
     waited = [r.error for r in results if "waiting for one of the 4 connections to 127.0.0.1" in r.error]
     assert waited and all("held by" in e and "/slow-" in e for e in waited)
+
+
+async def test_an_absurd_interval_in_the_feed_list_is_clamped_and_the_cycle_still_delivers(tmp_path, feed_server, bot_api, clock):
+    """An OPML outline with interval="99999999999999" neither crashes run_once nor blocks another feed's alert; its next check is at most 30 days away."""
+    feed_server.set_feed("/odd.xml", rss("Odd", []))
+    feed_server.set_feed("/good.xml", rss("Good", [ALERT]))
+    settings = make_settings(tmp_path, [], watchbot_backfill=5)
+    settings.watchbot_feeds.write_text(
+        f'<opml version="2.0"><body><outline xmlUrl="{feed_server.url("/odd.xml")}" interval="99999999999999"/>'
+        f'<outline xmlUrl="{feed_server.url("/good.xml")}"/></body></opml>', encoding="utf-8")
+    channel = TelegramChannel(TOKEN, DEFAULT_CHAT, api_url=bot_api.root, min_interval=0)
+    await channel.start()
+    pipeline = Pipeline.build(settings, channel=channel, clock=clock)
+    try:
+        report = await pipeline.run_once()
+        odd = pipeline.store.feed_state(feed_server.url("/odd.xml"))
+    finally:
+        await pipeline.aclose()
+        await channel.aclose()
+    assert report.alerts == 1 and len(bot_api.messages(DEFAULT_CHAT)) == 1
+    assert clock.now < odd.next_check <= clock.now + timedelta(days=30)
