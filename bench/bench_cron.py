@@ -147,7 +147,9 @@ class Site:
         (root / "feeds.opml").write_text(write_opml([Feed(url=u) for u in urls]), encoding="utf-8")
         (root / "watchbot.toml").write_text(
             f'WATCHBOT_FEEDS = "feeds.opml"\nWATCHBOT_WATCHLISTS = "{REPO / "watchlists"}"\n'
-            f'WATCHBOT_STATE = "state"\n', encoding="utf-8")
+            # Interval 1 s and no jitter: every cron run finds each feed due, as a crontab line
+            # run at the feeds' interval does (run --once skips feeds that are not due yet).
+            f'WATCHBOT_STATE = "state"\nWATCHBOT_INTERVAL = 1\nWATCHBOT_JITTER = 0\n', encoding="utf-8")
 
     @property
     def state(self) -> Path:
