@@ -20,8 +20,6 @@ import click
 # must not pay for httpx, feedparser, python-telegram-bot or rich (issue 15; the test
 # tests/test_cli.py::test_help_imports_no_stage_libraries keeps it so).
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from bot.config import Settings
     from bot.models import Item
     from bot.pipeline import Pipeline
@@ -533,7 +531,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
                     if state not in ("pending", "sent", "maybe_sent", "rejected"))
     click.echo(line)
     for event in events:
-        click.echo(_fit(f"{event['at']} {event['level']}: {event['message']}", STATUS_WIDTH))
+        message = " ".join(event["message"].split())  # one line each; `status --json` has it whole
+        click.echo(_fit(f"{event['at']} {event['level']}: {message}", STATUS_WIDTH))
 
 
 def _feed_json(feed, fs) -> dict:
@@ -604,10 +603,6 @@ def _print_status_table(shown) -> None:
 
 def _when_short(dt) -> str:
     return dt.strftime("%m-%d %H:%M") if dt else "-"
-
-
-def _when(dt: datetime | None) -> str:
-    return dt.strftime("%Y-%m-%d %H:%M UTC") if dt else "-"
 
 
 @cli.command()

@@ -564,10 +564,3 @@ def write_opml(feeds: list[Feed], title: str = "watchbot feeds") -> str:
         ET.SubElement(body, "outline", attrs)
     ET.indent(opml)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(opml, encoding="unicode") + "\n"
-
-
-def merge_feeds(current: list[Feed], incoming: list[Feed]) -> tuple[list[Feed], int]:
-    """Current feeds plus the incoming ones not already listed; returns (merged, added)."""
-    urls = {f.url for f in current}
-    added = [f for f in incoming if f.url not in urls]
-    return current + added, len(added)
