@@ -4,10 +4,13 @@ One module per language (``bot/lang/<code>.py``, ISO 639-1), each defining:
 
 - ``NAME``: the language's English name;
 - ``LETTERS``: its letters -> Latin (only for letters of a non-Latin script that no other
-  module already writes; Cyrillic is in ``ru``, Arabic in ``ar``);
+  module already writes; Cyrillic is in ``ru``, Arabic in ``ar``); a key of two or more
+  letters is a sequence written as one sound (Armenian "ու" -> "u"), replaced before the
+  single letters;
 - ``EVENTS``: event kind -> word stems in the language's own spelling ("освобожд", "serbest
   bırak", "freigelassen"); a stem matches at a word start of the folded, transliterated text;
-- ``MONTHS``: month word or stem -> month number ("октябр" covers октября, октябре);
+- ``MONTHS``: month word or stem -> month number ("октябр" covers октября, октябре; a
+  trailing space means the whole word only: "marca ");
 - ``ANNIVERSARY``: phrases that mark an anniversary recap ("годовщин", "yıl dönümü");
 - ``STOPWORDS``: capitalised words that start sentences without naming anything;
 - ``NEGATIONS``: words that, one or two words before an event word, deny it ("without
@@ -32,7 +35,8 @@ from types import ModuleType
 from bot.text import fold
 
 #: Every language module, in load order (a letter defined twice keeps its first writing).
-LANGUAGE_CODES = ("en", "ru", "uk", "kk", "az", "tr", "ar", "fa")
+LANGUAGE_CODES = ("en", "ru", "uk", "kk", "bg", "az", "tr", "ar", "fa", "hy", "ka", "he", "de",
+                  "fr", "it", "es", "pt", "pl")
 
 #: The event kinds a module may use (a typo in a module's kind is an error at load).
 KINDS = frozenset({
@@ -61,9 +65,22 @@ def _letters() -> dict[int, str]:
     table: dict[int, str] = {}
     for mod in modules():
         for ch, latin in getattr(mod, "LETTERS", {}).items():
+            if len(ch) > 1:
+                continue  # a sequence: see _sequences
             table.setdefault(ord(fold(ch)), latin)
             table.setdefault(ord(ch), latin)
     return table
+
+
+@lru_cache(maxsize=1)
+def _sequences() -> tuple[tuple[str, str], ...]:
+    """(folded letter sequence, Latin) pairs of every module, longest first."""
+    seqs: dict[str, str] = {}
+    for mod in modules():
+        for chars, latin in getattr(mod, "LETTERS", {}).items():
+            if len(chars) > 1:
+                seqs.setdefault(fold(chars), latin)
+    return tuple(sorted(seqs.items(), key=lambda kv: -len(kv[0])))
 
 
 _DIGITS = re.compile(r"[\u0660-\u0669\u06f0-\u06f9]")
@@ -77,7 +94,13 @@ def _ascii_digit(m: re.Match) -> str:
 def translit(text: str) -> str:
     """Fold case and diacritics (bot.text.fold), then write every registered script in Latin
     letters, and Arabic-Indic digits as ASCII digits."""
-    out = fold(text).translate(_letters())
+    out = fold(text)
+    if out.isascii():
+        return out
+    for chars, latin in _sequences():
+        if chars in out:
+            out = out.replace(chars, latin)
+    out = out.translate(_letters())
     return _DIGITS.sub(_ascii_digit, out) if _DIGITS.search(out) else out
 
 
@@ -101,7 +124,8 @@ def event_stems() -> dict[str, tuple[str, ...]]:
 @lru_cache(maxsize=1)
 def month_words() -> tuple[dict[str, int], dict[str, int]]:
     """(exact month words, month stems that may take up to 3 more letters), transliterated.
-    An entry of 5 or more letters is a stem; shorter ones ("may", "mart") must match whole."""
+    An entry of 5 or more letters is a stem; shorter ones ("may", "mart") and entries written
+    with a trailing space ("marca ") must match whole."""
     exact: dict[str, int] = {}
     stems: dict[str, int] = {}
     for mod in modules():
@@ -109,7 +133,9 @@ def month_words() -> tuple[dict[str, int], dict[str, int]]:
             k = _key(word)
             if not k:
                 continue
-            (stems if len(k) >= 5 else exact).setdefault(k, int(month))
+            whole = k.endswith(" ")
+            k = k.strip()
+            (stems if len(k) >= 5 and not whole else exact).setdefault(k, int(month))
     return exact, stems
 
 
