@@ -4,6 +4,8 @@ NAME = "German"
 
 LETTERS = {"ß": "ss"}
 
+# "bericht" alone would also match "berichtet" (reports: the attribution verb of every
+# outlet), so only report phrases are listed.
 EVENTS = {
     "release": ("freigelassen", "freilass", "freigekommen", "kommt frei", "kam frei",
                 "haftentlass", "aus der haft entlassen", "begnadig", "gefangenenaustausch",
@@ -20,7 +22,8 @@ EVENTS = {
                "staatsangehörigkeit", "aberkannt", "des landes verwiesen"),
     "payment": ("entschädig", "schadenersatz", "schadensersatz", "zahlung", "gezahlt",
                 "bezahlt", "zahlt "),
-    "report": ("abschlussbericht", "untersuchungsbericht", "bericht", "gutachten",
+    "report": ("abschlussbericht", "untersuchungsbericht", "zwischenbericht", "bericht über",
+               "bericht zum", "bericht zur", "bericht vor", "gutachten",
                "ergebnisse der"),
     "talks": ("gespräch", "verhandlungen", "verhandelt", "treffen", "getroffen", "traf ",
               "trafen", "besuch", "gipfel", "telefonat", "telefoniert", "beriet", "beraten",
