@@ -73,14 +73,19 @@ def _letters() -> dict[int, str]:
 
 
 @lru_cache(maxsize=1)
-def _sequences() -> tuple[tuple[str, str], ...]:
-    """(folded letter sequence, Latin) pairs of every module, longest first."""
+def _sequences() -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """Letter sequences of every module, folded, grouped by their last letter:
+    ((last letter, ((sequence, Latin), ...longest first)), ...). translit looks for the few
+    last letters (one fast scan each) before replacing any sequence."""
     seqs: dict[str, str] = {}
     for mod in modules():
         for chars, latin in getattr(mod, "LETTERS", {}).items():
             if len(chars) > 1:
                 seqs.setdefault(fold(chars), latin)
-    return tuple(sorted(seqs.items(), key=lambda kv: -len(kv[0])))
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for chars, latin in sorted(seqs.items(), key=lambda kv: -len(kv[0])):
+        groups.setdefault(chars[-1], []).append((chars, latin))
+    return tuple((last, tuple(pairs)) for last, pairs in groups.items())
 
 
 _DIGITS = re.compile(r"[\u0660-\u0669\u06f0-\u06f9]")
@@ -97,9 +102,10 @@ def translit(text: str) -> str:
     out = fold(text)
     if out.isascii():
         return out
-    for chars, latin in _sequences():
-        if chars in out:
-            out = out.replace(chars, latin)
+    for last, pairs in _sequences():
+        if last in out:
+            for chars, latin in pairs:
+                out = out.replace(chars, latin)
     out = out.translate(_letters())
     return _DIGITS.sub(_ascii_digit, out) if _DIGITS.search(out) else out
 
