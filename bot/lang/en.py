@@ -2,6 +2,8 @@
 
 NAME = "English"
 
+# Whole words where a stem would run into other words: "sold" (soldiers), "record"
+# (Spanish "recordó", recalled).
 EVENTS = {
     "release": ("releas", "freed", "free ", "set free", "pardon", "swap", "exchange"),
     "return": ("sent back", "returned", "return", "flew", "flown", "arrived"),
@@ -18,9 +20,9 @@ EVENTS = {
     "arrest": ("arrest", "detain", "detention", "raid", "search"),
     "charge": ("charged", "accused", "indict", "criminal case"),
     "death": ("died", "killed", "dead", "death"),
-    "sale": ("sell", "sale", "sold", "stake"),
+    "sale": ("sell", "sale", "sold ", "stake"),
     "launch": ("launch", "commission", "opened", "open "),
-    "growth": ("increas", "grew", "growth", "rose", "record"),
+    "growth": ("increas", "grew", "growth", "rose", "record ", "records "),
     "apology": ("apolog",),
     "complaint": ("complain",),
     "office": ("appoint", "resign", "dismiss", "sacked", "fired"),

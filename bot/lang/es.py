@@ -33,7 +33,7 @@ EVENTS = {
     "sale": ("venta", "vendid", "vende ", "vender", "participación"),
     "launch": ("inaugur", "lanzamiento", "lanzad", "puesta en marcha", "puesta en servicio",
                "entró en funcionamiento", "apertura"),
-    "growth": ("crecimiento", "creció", "aumento", "aument", "récord", "subió", "al alza"),
+    "growth": ("crecimiento", "creció", "aumento", "aument", "récord ", "récords ", "subió", "al alza"),
     "apology": ("disculp", "pidió perdón", "pide perdón"),
     "complaint": ("se queja", "se quejó", "queja"),
     "office": ("nombrad", "nombramiento", "dimisión", "dimitió", "renunci", "destituid",

@@ -32,7 +32,7 @@ EVENTS = {
     "sale": ("vendita", "venduto", "ceduto", "cessione", "partecipazione"),
     "launch": ("inaugurat", "avviat", "lanciat", "lancio", "messa in servizio",
                "entrato in funzione"),
-    "growth": ("crescit", "cresciut", "aumentat", "aumento", "record", "in rialzo", "balzo"),
+    "growth": ("crescit", "cresciut", "aumentat", "aumento", "record ", "in rialzo", "balzo"),
     "apology": ("scuse ", "si scusa", "chiede scusa", "chiesto scusa", "scusat"),
     "complaint": ("lamenta", "lamentat"),
     "office": ("nominat", "nomina ", "dimess", "dimissioni", "rimoss", "licenziat",
