@@ -395,7 +395,7 @@ def check(ctx: click.Context, online: bool, as_json: bool) -> None:
     settings = report.settings
     problems = list(report.problems)
     feeds, feed_problems = load_feeds(settings.watchbot_feeds)
-    problems += feed_problems
+    problems += feed_problems + _local_feed_problems(settings, feeds)
     try:
         rules = Rules.load(settings.watchbot_watchlists)
     except RulesError as exc:
@@ -432,6 +432,51 @@ def check(ctx: click.Context, online: bool, as_json: bool) -> None:
                f"timeline valid; Telegram {telegram}")
 
 
+def _feed_positions(path: Path) -> dict[str, tuple[int, int]]:
+    """feed_key(url) -> (line, column) of its outline, for problems found after load_feeds."""
+    from bot.opml import feed_key, read_outlines
+
+    base = path.resolve().parent
+    positions: dict[str, tuple[int, int]] = {}
+    try:
+        for o in read_outlines(path.read_bytes()):
+            url = o.get("xmlUrl").strip()
+            if url and "://" not in url and not Path(url).is_absolute():
+                url = str((base / url).resolve())  # as load_feeds resolves it
+            positions.setdefault(feed_key(url), (o.line, o.column))
+    except Exception:  # an unreadable list is already reported by load_feeds
+        pass
+    return positions
+
+
+def _local_feed_problems(settings: Settings, feeds) -> list:
+    """Local feed files `run` would refuse: outside every folder named in WATCHBOT_LOCAL_FEEDS."""
+    import os
+    from urllib.parse import urlsplit
+    from urllib.request import url2pathname
+
+    from bot.opml import feed_key
+    from bot.yamlconf import ConfigProblem
+
+    roots = [os.path.realpath(r) for r in settings.local_feed_folders]
+    positions = None
+    problems = []
+    for feed in feeds:
+        if feed.url.lower().startswith(("http://", "https://")):
+            continue
+        path = url2pathname(urlsplit(feed.url).path) if feed.url.lower().startswith("file:") else feed.url
+        real = os.path.realpath(os.path.expanduser(path))
+        if any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in roots):
+            continue
+        positions = positions if positions is not None else _feed_positions(settings.watchbot_feeds)
+        line, col = positions.get(feed_key(feed.url), (None, None))
+        problems.append(ConfigProblem(str(settings.watchbot_feeds), line, col,
+                                      f"feed {feed.url}: a local file outside WATCHBOT_LOCAL_FEEDS "
+                                      f"({', '.join(roots) or 'none set'}); run refuses to read it",
+                                      f"add {os.path.dirname(real)} to WATCHBOT_LOCAL_FEEDS"))
+    return problems
+
+
 async def _check_online(settings: Settings, feeds) -> tuple[list, list[str]]:
     """Problems found by asking Telegram and every feed, plus one line per thing that is fine."""
     import asyncio
@@ -439,7 +484,7 @@ async def _check_online(settings: Settings, feeds) -> tuple[list, list[str]]:
     from bot.fetch import Fetcher
     from bot.health import verify_telegram
     from bot.models import Validators
-    from bot.opml import feed_key, read_outlines
+    from bot.opml import feed_key
     from bot.store import Store
     from bot.yamlconf import ConfigProblem
 
@@ -451,12 +496,7 @@ async def _check_online(settings: Settings, feeds) -> tuple[list, list[str]]:
         else:
             problems.append(ConfigProblem("telegram",
                                           None, None, tg.detail))
-    positions: dict[str, tuple[int, int]] = {}
-    try:
-        for o in read_outlines(settings.watchbot_feeds.read_bytes()):
-            positions[feed_key(o.get("xmlUrl").strip())] = (o.line, o.column)
-    except Exception:  # already reported by load_feeds
-        pass
+    positions = _feed_positions(settings.watchbot_feeds)
     validators = {}
     if settings.database.exists():
         store = Store(settings.database)

@@ -221,3 +221,20 @@ def test_impossible_timeline_dates_and_one_file_listed_twice_are_located(tmp_pat
     assert run.returncode == 2
     assert re.search(rf"timeline\.yaml:{line}:11: events\[0\] \(aktau-crash\): date: day is out of range", run.stderr), run.stderr
     assert re.search(rf"feeds\.opml:4:1: feed file://{re.escape(str(feed))}: listed twice", run.stderr), run.stderr
+
+
+def test_check_refuses_a_local_feed_that_run_would_not_read(tmp_path):
+    """A local feed file outside WATCHBOT_LOCAL_FEEDS fails check at its outline, as run refuses it; inside, it passes."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "feed.xml").write_bytes(rss("Archived", OLD))
+    cfg = project(tmp_path, opml_body='<outline xmlUrl="archive/feed.xml"/>\n')
+    run = watchbot(tmp_path, "--config", str(cfg), "check")
+    assert run.returncode == 2
+    assert re.search(r"feeds\.opml:3:1: feed .*archive/feed\.xml: a local file outside WATCHBOT_LOCAL_FEEDS "
+                     rf".*\(add {re.escape(str(archive.resolve()))} to WATCHBOT_LOCAL_FEEDS\)", run.stderr), run.stderr
+    daemon = watchbot(tmp_path, "--config", str(cfg), "run", "--once")
+    assert "WATCHBOT_LOCAL_FEEDS" in daemon.stderr
+    cfg = project(tmp_path, 'WATCHBOT_LOCAL_FEEDS = "archive"\n', opml_body='<outline xmlUrl="archive/feed.xml"/>\n')
+    assert watchbot(tmp_path, "--config", str(cfg), "check").returncode == 0
+    assert watchbot(tmp_path, "--config", str(cfg), "run", "--once").returncode == 0
