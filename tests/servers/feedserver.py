@@ -400,7 +400,7 @@ _WORDS_RU = ("правительство министр парламент по�
              "суд доклад энергетика экспорт саммит делегация визит безопасность").split()
 
 
-def outlet_feed(index: int, items: int = 30, target_size: int = 20_000) -> bytes:
+def outlet_feed(index: int, items: int = 30, target_size: int = 20_000, ttl: int = 15) -> bytes:
     """A realistic RSS 2.0 outlet feed (HTML descriptions, GUIDs, dates, tracking params)."""
     rnd = random.Random(index)
     words = _WORDS_RU if index % 3 == 0 else _WORDS_EN
@@ -413,7 +413,7 @@ def outlet_feed(index: int, items: int = 30, target_size: int = 20_000) -> bytes
         'xmlns:media="http://search.yahoo.com/mrss/">\n<channel>\n'
         f"<title>Outlet {index} News</title>\n<link>{base}/</link>\n"
         f"<description>News from outlet {index}</description>\n<language>{lang}</language>\n"
-        "<ttl>15</ttl>\n"
+        + (f"<ttl>{ttl}</ttl>\n" if ttl else "")
     ]
     t0 = 1_700_000_000 - index * 600
     for i in range(items):
@@ -457,11 +457,11 @@ def bench_url(i: int, port: int, hosts: int) -> str:
 
 
 def populate_bench(srv: FeedServer, n: int, *, latency: float = 0.05, items: int = 30,
-                   size: int = 20_000) -> list[str]:
+                   size: int = 20_000, ttl: int = 15) -> list[str]:
     """Register ``n`` outlet feeds on ``srv``; returns their paths."""
     paths = bench_paths(n)
     for i, p in enumerate(paths):
-        srv.set_feed(p, outlet_feed(i, items, size), latency=latency,
+        srv.set_feed(p, outlet_feed(i, items, size, ttl), latency=latency,
                      last_modified="Tue, 14 Nov 2023 22:13:20 GMT")
     return paths
 
@@ -473,6 +473,7 @@ def _main(argv: list[str] | None = None) -> None:
     ap.add_argument("--latency", type=float, default=0.05, help="seconds before each answer")
     ap.add_argument("--items", type=int, default=30)
     ap.add_argument("--size", type=int, default=20_000)
+    ap.add_argument("--ttl", type=int, default=15, help="<ttl> of the outlet feeds in minutes (0: none)")
     ap.add_argument("--hosts", type=int, default=1,
                     help="serve on this many loopback addresses (127.0.0.1, .2, ...)")
     args = ap.parse_args(argv)
@@ -482,7 +483,7 @@ def _main(argv: list[str] | None = None) -> None:
         srv = FeedServer(hosts[0], port=args.port, aliases=hosts[1:])
         if args.bench_feeds:
             populate_bench(srv, args.bench_feeds, latency=args.latency, items=args.items,
-                           size=args.size)
+                           size=args.size, ttl=args.ttl)
         await srv.start()
         print(f"PORT {srv.port}", flush=True)
         loop = asyncio.get_running_loop()
