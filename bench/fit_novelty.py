@@ -68,7 +68,28 @@ def label_match(watchlist: str) -> list[Match]:
     return [Match(watchlist, watchlist, (TermHit(watchlist, "label", "title", ""),))]
 
 
-def training_rows(items: list[dict], timeline, embedder) -> tuple[list, list, list]:
+def real_matches(items: list[dict], watchlists_dir: Path | None) -> dict[str, list[Match]]:
+    """Item id -> the matches the shipped matcher gives it, when they include its labelled
+    watchlist (first), so training sees the matched terms exactly as the pipeline does; other
+    items get a label match."""
+    if watchlists_dir is None:
+        return {}
+    from bot.match import Matcher
+    from bot.watchlists import load_watchlists
+
+    watchlists, _ = load_watchlists(watchlists_dir)
+    matcher = Matcher.compile(watchlists)
+    out = {}
+    for it in items:
+        ms = matcher.match(to_item(it))
+        own = [m for m in ms if m.watchlist == it["watchlist"]]
+        if own:
+            out[it["id"]] = own + [m for m in ms if m.watchlist != it["watchlist"]]
+    return out
+
+
+def training_rows(items: list[dict], timeline, embedder,
+                  watchlists_dir: Path | None = ROOT / "watchlists") -> tuple[list, list, list]:
     """(update rows [(item id, story cluster, features, label)], alert rows [(features, label)],
     update groups [(item id, should-update cluster or None, [(cluster, features)])])."""
     engine = NoveltyEngine(timeline, embedder=embedder,
@@ -77,6 +98,7 @@ def training_rows(items: list[dict], timeline, embedder) -> tuple[list, list, li
                    key=lambda it: (item_date(it.get("published")) is None,
                                    item_date(it.get("published")) or datetime(2025, 7, 5, tzinfo=timezone.utc),
                                    it["id"]))
+    matched = real_matches(order, watchlists_dir)
     story_of_cluster: dict[str, int] = {}
     cluster_of_story: dict[int, str] = {}
     upd_rows, alert_rows, groups = [], [], []
@@ -84,7 +106,7 @@ def training_rows(items: list[dict], timeline, embedder) -> tuple[list, list, li
     for it in order:
         item = to_item(it)
         now = item.published or datetime(2025, 7, 5, tzinfo=timezone.utc)
-        matches = label_match(it["watchlist"])
+        matches = matched.get(it["id"]) or label_match(it["watchlist"])
         cluster = it["cluster"] if it["novelty"] == "new_development" else None
         view = engine.training_view(item, matches, now)
         if view is None:

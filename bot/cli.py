@@ -982,8 +982,8 @@ def try_(ctx: click.Context, text: str | None, feed: str | None, as_json: bool) 
     rules = _rules(settings)
     if settings.database.exists():
         store = Store(settings.database)
-        try:
-            rules.novelty.load(store.stories())
+        try:  # the stories novelty compares with: its window, as `run` loads them
+            rules.novelty.load(store.stories(datetime.now(timezone.utc) - rules.novelty.index_window))
         finally:
             store.close()
     if feed:

@@ -202,13 +202,15 @@ class Story:
 
 @dataclass(frozen=True)
 class Source:
-    """One report of a story: the alert's own item or a folded update."""
+    """One report of a story: the alert's own item or a folded update (``signature``: novelty's
+    opaque summary of an update, e.g. its vector; None for the alert's own item)."""
 
     title: str
     link: str | None
     outlet: str
     language: str | None
     published: datetime | None
+    signature: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,8 @@ class Decision:
     - known: restates the baseline timeline or an earlier story, or predates the baseline.
     - ignored: matched no watchlist.
     ``nearest`` names the closest known event or story, ``similarity`` how close (0..1),
-    ``new_facts`` the facts not found in it. ``signature`` is what to store with a new story.
+    ``new_facts`` the facts not found in it. ``signature`` is what to store with a new story
+    (alert) or with the report folded into one (update: its vector).
     ``step`` names the decision step that decided (bot.novelty), ``score`` the fitted model's
     probability there, ``facts`` what novelty found in the item and ``compared`` the nearest
     baseline event and story with their similarity (both for ``watchbot try``).

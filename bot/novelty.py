@@ -53,6 +53,7 @@ STRONG_KINDS = frozenset({"release", "verdict", "custody", "appeal", "deport", "
 #: story costs a JSON parse, not a feature extraction (start-up independent of history).
 SIGNATURE_VERSION = 2
 _VEC_KEEP = 100  # n-grams kept per story vector (bounds time and memory per story)
+_SOURCE_EMBS = 12  # report vectors kept per story besides its own (bounds compare time)
 
 #: The features of the two fitted models with the sign their weight must have (+1: more of it
 #: makes the outcome likelier, -1: less likely, 0: either). The signs are what the feature
@@ -87,6 +88,7 @@ class _Ref:
     words: set[str] = field(default_factory=set)  # lower-case words: "corridor" is no name
     keys: set[str] = field(default_factory=set)  # names | numbers, for the fact overlap
     emb: Any = None  # embedding (numpy vector) when an embedder is configured
+    source_embs: list = field(default_factory=list)  # vectors of reports folded into a story
 
     def __post_init__(self) -> None:
         self.names |= set(self.facts.names)
@@ -273,6 +275,10 @@ class NoveltyEngine:
                 ref.emb = self._embedder.vector(item_text(title, summary))
         for src in story.sources:
             self._fold_into(ref, src.title, "", _utc_date(src.published) or published)
+            if ref.emb is not None and src.signature and "emb" in src.signature:
+                from bot.embed import unpack
+
+                self._keep_source_emb(ref, unpack(src.signature["emb"]))
         return ref
 
     # ---------------------------------------------------------------- state changes
@@ -298,6 +304,18 @@ class NoveltyEngine:
         if ref is None:
             return
         self._fold_into(ref, item.title, item.summary, _utc_date(item.published) or ref.start)
+        if self._embedder is not None:
+            from bot.embed import item_text
+
+            self._keep_source_emb(ref, self._embedder.vector(item_text(item.title, item.summary)))
+
+    @staticmethod
+    def _keep_source_emb(ref: _Ref, emb: Any) -> None:
+        """A story is compared with each of its reports, not only the first: the next outlet's
+        wording is often closer to another outlet's report than to the first one. Bounded: the
+        first reports of a story are the ones in other languages and outlets."""
+        if len(ref.source_embs) < _SOURCE_EMBS:
+            ref.source_embs.append(emb)
 
     def _fold_into(self, ref: _Ref, title: str, summary: str, published: date) -> None:
         f = extract(title, summary, published)
@@ -360,7 +378,10 @@ class NoveltyEngine:
     def _sem(self, seen: _Seen, ref: _Ref) -> float:
         """Embedding cosine when both sides have a vector, else the n-gram cosine."""
         if seen.emb is not None and ref.emb is not None:
-            return float(seen.emb @ ref.emb)
+            sim = float(seen.emb @ ref.emb)
+            for v in ref.source_embs:
+                sim = max(sim, float(seen.emb @ v))
+            return sim
         return self._lex(seen, ref)
 
     @staticmethod
@@ -392,7 +413,9 @@ class NoveltyEngine:
             from bot.embed import item_text
 
             emb = self._embedder.vector(item_text(item.title, item.summary))
-        weights = {k: self._name_weight(k) for k in facts.names if k not in match_names}
+        # Matched names still count as shared facts (two reports naming Belousov), only never
+        # as new ones (see _new_facts' known names).
+        weights = {k: self._name_weight(k) for k in facts.names}
         weights.update({n: 0.5 for n in facts.numbers})
         return _Seen(item, published, facts, vec, emb, weights, match_names, match_words)
 
@@ -404,7 +427,7 @@ class NoveltyEngine:
                                      title_only=True, known_words=known_words)
         f_score, _ = self._new_facts(seen.facts, known_names, ref.numbers, ref.kinds,
                                      title_only=False, known_words=known_words)
-        theirs = {k for k in ref.facts.title_names if k not in seen.match_names} | set(ref.facts.title_numbers)
+        theirs = set(ref.facts.title_names) | set(ref.facts.title_numbers)
         found = (sum(1 for k in theirs if k in seen.facts.names or k in seen.facts.numbers)
                  / len(theirs)) if theirs else 0.0
         unchecked = not (seen.facts.title_names or seen.facts.title_numbers) or not theirs
@@ -524,8 +547,14 @@ class NoveltyEngine:
         p, ref, feats = best
         _, details = self._new_facts(seen.facts, ref.names | topic_names, ref.numbers, ref.kinds,
                                      title_only=False, known_words=ref.words | seen.match_words)
+        signature = None
+        if seen.emb is not None:
+            from bot.embed import pack
+
+            signature = {"v": SIGNATURE_VERSION, "emb": pack(seen.emb)}
         return Decision(
             kind="update", watchlist=sorted(ref.watchlists)[0], story_id=int(ref.key),
+            signature=signature,
             nearest=ref.label, similarity=round(feats["sem"], 3), new_facts=tuple(details),
             step="same-development", score=round(p, 3),
             reasons=(f"same development as {ref.label} (p={p:.2f} >= {self.model.update.threshold:.2f}; "

@@ -160,8 +160,10 @@ class Pipeline:
             self.parser.close()
 
     def _load_stories(self) -> None:
-        """Give novelty the stories it must compare with (bounded by retention)."""
-        since = self.clock() - timedelta(days=self.settings.watchbot_retention_days)
+        """Give novelty the stories of its comparison window, not the whole retention period:
+        start-up costs the same after a year of use as after a month (each story's facts and
+        vectors are stored with it, so loading one is a JSON parse)."""
+        since = self.clock() - self.rules.novelty.index_window - timedelta(days=1)
         self.rules.novelty.load(self.store.stories(since))
 
     # ------------------------------------------------------------------ rules reload

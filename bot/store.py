@@ -91,6 +91,7 @@ _ADDED_COLUMNS = (
     ("feeds", "last_warning", "TEXT"),   # what the last good poll had to repair (bad byte ...)
     ("feeds", "first_seen", "TEXT"),     # first successful poll: dates long before it are bogus
     ("stories", "message_chat", "TEXT"),  # the channel message_id belongs to (console, chat id)
+    ("items", "signature", "TEXT"),      # novelty's summary of an update (its vector)
 )
 
 
@@ -482,7 +483,8 @@ class Store:
                      item.title, item.link, item.outlet, item.language, _iso(item.published),
                      _iso(now), json.dumps(decision.signature or {}, ensure_ascii=False)))
                 story_id = cur.lastrowid
-            self._insert_item(item, now, matches, decision.kind, story_id, decision.reasons)
+            self._insert_item(item, now, matches, decision.kind, story_id, decision.reasons,
+                              decision.signature if decision.kind == "update" else None)
             outbox_ids = []
             if render is not None and decision.kind in ("alert", "update") and story_id is not None:
                 for action, text, plain in render(story_id):
@@ -498,15 +500,17 @@ class Store:
             return story_id, outbox_ids
 
     def _insert_item(self, item: Item, now: datetime, matches: Sequence[Match], decision: str,
-                     story_id: int | None, reasons: Sequence[str]) -> None:
+                     story_id: int | None, reasons: Sequence[str], signature: dict | None = None) -> None:
         matches_json = json.dumps([{"watchlist": m.watchlist, "title": m.title, "terms": list(m.terms)}
                                    for m in matches], ensure_ascii=False) if matches else None
         self.db.execute(
             "INSERT OR REPLACE INTO items(key, feed_url, link, title, summary, published, outlet, language,"
-            " first_seen, matches, decision, story_id, reasons) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " first_seen, matches, decision, story_id, reasons, signature)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (item.key, item.feed_url, item.link, item.title, item.summary, _iso(item.published),
              item.outlet, item.language, _iso(now), matches_json, decision, story_id,
-             json.dumps(list(reasons), ensure_ascii=False) if reasons else None))
+             json.dumps(list(reasons), ensure_ascii=False) if reasons else None,
+             json.dumps(signature, ensure_ascii=False) if signature else None))
         self.db.executemany("INSERT OR IGNORE INTO identities(ident) VALUES (?)",
                             [(d,) for d in self._digests(item)])
 
@@ -542,9 +546,11 @@ class Store:
     def _story(self, row: sqlite3.Row) -> Story:
         sources = tuple(
             Source(title=r["title"], link=r["link"], outlet=r["outlet"] or "", language=r["language"],
-                   published=_dt(r["published"]))
-            for r in self.db.execute("SELECT title, link, outlet, language, published FROM items "
-                                     "WHERE story_id=? ORDER BY first_seen, rowid", (row["id"],)))
+                   published=_dt(r["published"]),
+                   signature=json.loads(r["signature"]) if r["signature"] else None)
+            for r in self.db.execute("SELECT title, link, outlet, language, published, signature "
+                                     "FROM items WHERE story_id=? ORDER BY first_seen, rowid",
+                                     (row["id"],)))
         return Story(id=row["id"], watchlist=row["watchlist"], title=row["title"], link=row["link"],
                      outlet=row["outlet"] or "", published=_dt(row["published"]),
                      first_seen=_dt(row["first_seen"]), signature=json.loads(row["signature"]),

@@ -198,3 +198,37 @@ def test_facts_of_a_russian_lede():
     assert "release" in f.title_kinds
     assert (date(2025, 10, 10), date(2025, 10, 10)) in f.dates
     assert "10" not in f.numbers  # a day of the month is a date, not a number
+
+
+def test_a_story_is_compared_with_its_folded_reports_also_after_a_restart(tmp_path):
+    """Updates store their vector; a restarted engine compares new items with every stored report
+    of a story, as the running one did, and gives the same decisions."""
+    r = Runner(tmp_path)
+    first = r.run(item("763eb6e302"), "sputnik_azerbaijan")
+    ru = r.run(item("120949dbeb"), "sputnik_azerbaijan")
+    assert (first.kind, ru.kind) == ("alert", "update")
+    story = r.store.story(first.story_id)
+    assert [s.signature is not None and "emb" in s.signature for s in story.sources] == [False, True]
+    restarted = NoveltyEngine(timeline(), embedder=load_embedder())
+    restarted.load(r.store.stories())
+    assert len(restarted._stories[first.story_id].source_embs) == 1
+    later = item("2e25e90d4f")
+    live = r.engine.decide(later, match("sputnik_azerbaijan"), later.published)
+    again = restarted.decide(later, match("sputnik_azerbaijan"), later.published)
+    assert (again.kind, again.story_id, again.score) == (live.kind, live.story_id, live.score)
+
+
+def test_a_state_folder_from_before_update_vectors_gains_the_column(tmp_path):
+    """A database whose items table predates the signature column is upgraded in place."""
+    import sqlite3
+
+    db = tmp_path / "old.sqlite"
+    Store(db).close()
+    con = sqlite3.connect(db)
+    con.execute("ALTER TABLE items DROP COLUMN signature")
+    con.commit()
+    con.close()
+    store = Store(db)
+    cols = {r[1] for r in store.db.execute("PRAGMA table_info(items)")}
+    store.close()
+    assert "signature" in cols
