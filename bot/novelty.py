@@ -19,9 +19,9 @@ fifth.
 Decision steps for an item matching watchlists W (``Decision.step`` names the one that decided):
 1. ``predates-baseline``: published on or before the timeline's as_of -> known;
 2. ``anniversary``: anniversary/recap wording -> known;
-3. ``same-development``: among stories of W first reported within ``update_window_days``, the
-   one the update model finds likeliest to be the same development; at or above its threshold
-   -> update of that story;
+3. ``same-development``: among stories of W first reported within ``update_window_days`` whose
+   reports already state every strong event kind of the item's headline, the one the update
+   model finds likeliest to be the same development; at or above its threshold -> update;
 4. ``restates-story``: nearer to an older story of W than to any baseline event, and every
    fact it states is already that story's -> known (a rehash; no threshold: fact by fact);
 5. ``restates-baseline``: nothing the nearest baseline event and the topic's names lack, or
@@ -532,12 +532,21 @@ class NoveltyEngine:
                         reasons=("anniversary/recap wording",
                                  f"recalls {event.label} (similarity {e_sim:.2f})"))
 
+    @staticmethod
+    def _may_fold(seen: _Seen, ref: _Ref) -> bool:
+        """False when the headline says something happened that no report of the story said (a
+        release after an arrest, a verdict after a trial): a development of its own, whatever
+        the similarity."""
+        return not (seen.facts.title_kinds & STRONG_KINDS) - ref.kinds
+
     def _same_development(self, seen: _Seen, candidates: list[_Ref],
                           topic_names: set[str]) -> Decision | None:
         recent = [r for r in candidates
                   if abs((seen.published - r.start).days) <= self.update_window.days]
         best: tuple[float, _Ref, dict[str, float]] | None = None
         for ref in recent:
+            if not self._may_fold(seen, ref):
+                continue
             feats = self.update_features(seen, ref, topic_names)
             p = self.model.update.probability(feats)
             if best is None or p > best[0]:
@@ -665,6 +674,8 @@ class NoveltyEngine:
         topic_names = set().union(*(self._topic_names.get(t, set()) for t in topics)) | seen.match_names
         candidates = [r for r in self._stories.values()
                       if r.watchlists & topics and r.start >= published - self.index_window]
+        # Candidates the fact gate (_may_fold) excludes stay in: the update model is fitted on
+        # every recent pair, and the gate overrides it at decision time.
         recent = [(r.key, self.update_features(seen, r, topic_names)) for r in candidates
                   if abs((published - r.start).days) <= self.update_window.days]
         s_sim, story = max(((self._sem(seen, r), r) for r in candidates),

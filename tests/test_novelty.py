@@ -232,3 +232,16 @@ def test_a_state_folder_from_before_update_vectors_gains_the_column(tmp_path):
     cols = {r[1] for r in store.db.execute("PRAGMA table_info(items)")}
     store.close()
     assert "signature" in cols
+
+
+def test_a_release_the_day_after_a_custody_ruling_is_not_folded_into_it(tmp_path):
+    """A headline with a strong event kind that no report of a recent story stated (released,
+    a day after 'custody extended') starts its own story, however similar the wording."""
+    r = Runner(tmp_path)
+    arrest = item("a", title="Baku court extends custody of Sputnik Azerbaijan editor Yevgeny Belousov "
+                  "by 3 months", summary="", published="2025-10-20", outlet="Synthetic")
+    release = item("b", title="Sputnik Azerbaijan editor Yevgeny Belousov released from custody in Baku",
+                   summary="", published="2025-10-21", outlet="Synthetic")
+    first, second = r.run(arrest, "sputnik_azerbaijan"), r.run(release, "sputnik_azerbaijan")
+    assert first.kind == "alert"
+    assert second.kind == "alert" and second.story_id != first.story_id, second.reasons
