@@ -264,15 +264,12 @@ class NoveltyEngine:
                        frozenset({story.watchlist}), published, published, facts,
                        words=set(words(f"{title}\n{summary}")))
             ref.keep_vec(tfidf(char_ngrams(f"{title}\n{summary}"), self._idf, self._default_idf))
-        if self._embedder is not None:
-            if "emb" in sig:
-                from bot.embed import unpack
+        # A story stored without a vector (written in lexical mode, or by an older version) is
+        # compared lexically: embedding it here would cost ~70 ms per story at EVERY start-up.
+        if self._embedder is not None and "emb" in sig:
+            from bot.embed import unpack
 
-                ref.emb = unpack(sig["emb"])
-            else:
-                from bot.embed import item_text
-
-                ref.emb = self._embedder.vector(item_text(title, summary))
+            ref.emb = unpack(sig["emb"])
         for src in story.sources:
             self._fold_into(ref, src.title, "", _utc_date(src.published) or published)
             if ref.emb is not None and src.signature and "emb" in src.signature:

@@ -245,3 +245,27 @@ def test_a_release_the_day_after_a_custody_ruling_is_not_folded_into_it(tmp_path
     first, second = r.run(arrest, "sputnik_azerbaijan"), r.run(release, "sputnik_azerbaijan")
     assert first.kind == "alert"
     assert second.kind == "alert" and second.story_id != first.story_id, second.reasons
+
+
+def test_loading_a_story_stored_without_a_vector_embeds_nothing(tmp_path):
+    """Start-up never embeds: a story stored without a vector is compared lexically instead."""
+    r = Runner(tmp_path, NoveltyEngine(timeline()))  # lexical engine: its stories carry no vector
+    first = r.run(item("763eb6e302"), "sputnik_azerbaijan")
+    assert "emb" not in r.store.story(first.story_id).signature
+
+    class Counting:
+        calls = 0
+
+        def __init__(self, inner):
+            self.inner = inner
+
+        def vectors(self, texts):
+            Counting.calls += len(texts)
+            return self.inner.vectors(texts)
+
+        def vector(self, text):
+            return self.vectors([text])[0]
+
+    engine = NoveltyEngine(timeline(), embedder=Counting(load_embedder()))
+    engine.load(r.store.stories())
+    assert Counting.calls == 0 and engine._stories[first.story_id].emb is None
