@@ -176,8 +176,6 @@ def _engine_with_a_year(timeline, per_day: int, end: datetime, model=None) -> No
     """An engine that remembered ``per_day`` synthetic stories a day for a year, each with the
     stored signature the pipeline writes (facts, n-grams and, with the embedder, a vector: a
     random unit vector here, since what it costs to compare does not depend on its values)."""
-    from bot.embed import pack
-
     rng = random.Random(7)
     engine = NoveltyEngine(timeline, embedder=EMBEDDER, model=model)
     start = end - timedelta(days=365)
@@ -198,8 +196,6 @@ def _engine_with_a_year(timeline, per_day: int, end: datetime, model=None) -> No
                 n = sum(x * x for x in v) ** 0.5
                 emb = [x / n for x in v]
             sig = engine.signature(item, wl, day.date(), emb=emb)
-            if emb is not None:
-                sig["emb"] = pack(emb)
             engine.remember(Story(sid, wl, title, None, "synthetic", day, day, sig))
     return engine
 

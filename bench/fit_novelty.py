@@ -33,35 +33,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bot.models import Item, Match, Story, TermHit  # noqa: E402
+from bot.models import Match, Story, TermHit  # noqa: E402
 from bot.novelty import ALERT_FEATURES, ALERT_SIGNS, UPDATE_FEATURES, UPDATE_SIGNS, NoveltyEngine  # noqa: E402
 from bot.novelty_model import Logistic, NoveltyModel, fit_logistic, load_model  # noqa: E402
 from bot.timeline import load_timeline  # noqa: E402
+from eval import TOPICS, item_date, to_item  # noqa: E402  (bench/eval.py: one reading of the labels)
 
-TOPICS = {"aktau_crash", "sputnik_azerbaijan", "north_south", "akkuyu", "diaspora_arrests"}
 #: Cost of a missed new development relative to one superfluous alert (see module docstring).
 MISS_COST = 2.0
 #: Cost of a report not folded into its story: it becomes a duplicate alert only when the alert
 #: model then calls it new, and one story has many reports.
 UNFOLDED_COST = 0.5
 _GRID = [i / 100 for i in range(5, 96, 5)]
-
-
-def item_date(raw: str | None) -> datetime | None:
-    if not raw:
-        return None
-    parts = [int(p) for p in raw.split("-")]
-    if len(parts) == 1:
-        return datetime(parts[0], 7, 1, 12, tzinfo=timezone.utc)
-    if len(parts) == 2:
-        return datetime(parts[0], parts[1], 15, 12, tzinfo=timezone.utc)
-    return datetime(parts[0], parts[1], parts[2], 12, tzinfo=timezone.utc)
-
-
-def to_item(it: dict) -> Item:
-    return Item(key=f"guid:dev-{it['id']}", feed_url=f"dev:{it['outlet']}", title=it["title"],
-                link=it["url"], summary=it.get("summary") or "", published=item_date(it.get("published")),
-                outlet=it["outlet"], language=it.get("language"))
 
 
 def label_match(watchlist: str) -> list[Match]:
@@ -128,19 +111,12 @@ def training_rows(items: list[dict], timeline, embedder,
             sid = next_id
             next_id += 1
             published = item.published.date() if item.published else now.date()
-            sig = engine.signature(item, it["watchlist"], published,
-                                   emb=engine._embedder.vector(_text(item)) if engine._embedder else None)
+            sig = engine.signature(item, it["watchlist"], published)
             engine.remember(Story(sid, it["watchlist"], item.title, item.link, item.outlet,
                                   item.published, now, sig))
             story_of_cluster[cluster] = sid
             cluster_of_story[sid] = cluster
     return upd_rows, alert_rows, groups
-
-
-def _text(item: Item) -> str:
-    from bot.embed import item_text
-
-    return item_text(item.title, item.summary)
 
 
 def _update_threshold(model: Logistic, groups) -> float:

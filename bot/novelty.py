@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable, Sequence
 
+from bot.embed import item_text, pack, unpack
 from bot.features import (Facts, char_ngrams, cosine, extract, facts_from_json, facts_to_json,
                           name_keys, tfidf, translit, words)
 from bot.models import Decision, Item, Match, Story
@@ -116,6 +117,20 @@ class _Seen:
     weights: dict[str, float]  # fact key -> weight (common names weigh less)
     match_names: set[str]
     match_words: set[str]
+
+
+@dataclass
+class _Context:
+    """An item and the nearest things it could restate (see NoveltyEngine._context)."""
+
+    seen: _Seen
+    primary: str  # the first matched watchlist: a new story's watchlist
+    event: _Ref  # nearest baseline event of the matched watchlists
+    e_sim: float
+    candidates: list[_Ref]  # stories of the matched watchlists in the index window
+    story: _Ref | None  # the nearest of them
+    s_sim: float
+    topic_names: set[str]  # names the matched watchlists' events and terms already give
 
 
 def _utc_date(dt: datetime | None) -> date | None:
@@ -217,8 +232,6 @@ class NoveltyEngine:
         self._resolve()
         if self._events_embedded or self._embedder is None:
             return
-        from bot.embed import item_text
-
         texts = [item_text(e.what, " ".join(e.phrases)) for e in self.timeline.events]
         for ref, emb in zip(self._events, self._embedder.vectors(texts)):
             ref.emb = emb
@@ -239,9 +252,9 @@ class NoveltyEngine:
             "words": sorted(words(f"{item.title}\n{item.summary}")),
             "vec": {g: round(v, 4) for g, v in sorted(vec.items(), key=lambda kv: -kv[1])[:_VEC_KEEP]},
         }
+        if emb is None and self._embedder is not None:
+            emb = self._embedder.vector(item_text(item.title, item.summary))
         if emb is not None:
-            from bot.embed import pack
-
             sig["emb"] = pack(emb)
         return sig
 
@@ -267,14 +280,10 @@ class NoveltyEngine:
         # A story stored without a vector (written in lexical mode, or by an older version) is
         # compared lexically: embedding it here would cost ~70 ms per story at EVERY start-up.
         if self._embedder is not None and "emb" in sig:
-            from bot.embed import unpack
-
             ref.emb = unpack(sig["emb"])
         for src in story.sources:
             self._fold_into(ref, src.title, "", _utc_date(src.published) or published)
             if ref.emb is not None and src.signature and "emb" in src.signature:
-                from bot.embed import unpack
-
                 self._keep_source_emb(ref, unpack(src.signature["emb"]))
         return ref
 
@@ -302,8 +311,6 @@ class NoveltyEngine:
             return
         self._fold_into(ref, item.title, item.summary, _utc_date(item.published) or ref.start)
         if self._embedder is not None:
-            from bot.embed import item_text
-
             self._keep_source_emb(ref, self._embedder.vector(item_text(item.title, item.summary)))
 
     @staticmethod
@@ -407,8 +414,6 @@ class NoveltyEngine:
         vec = tfidf(char_ngrams(item.text), self._idf, self._default_idf)
         emb = None
         if self._embedder is not None:
-            from bot.embed import item_text
-
             emb = self._embedder.vector(item_text(item.title, item.summary))
         # Matched names still count as shared facts (two reports naming Belousov), only never
         # as new ones (see _new_facts' known names).
@@ -440,10 +445,10 @@ class NoveltyEngine:
             "unchecked_headline": float(unchecked),
         }
 
-    def alert_features(self, seen: _Seen, event: _Ref, story: _Ref | None,
-                       topic_names: set[str]) -> tuple[dict[str, float], list[str]]:
-        """What the item adds to the nearest baseline event and the nearest older story
-        (features of the alert model), and the new facts to show as reasons."""
+    def alert_features(self, c: "_Context") -> tuple[dict[str, float], list[str]]:
+        """What the item adds to the nearest baseline event and the nearest story (features of
+        the alert model), and the new facts to show as reasons."""
+        seen, event, story, topic_names = c.seen, c.event, c.story, c.topic_names
         as_of = self.timeline.as_of
         facts = seen.facts
         score, new = self._new_facts(facts, event.names | topic_names, set(event.numbers),
@@ -452,7 +457,7 @@ class NoveltyEngine:
         dated_before = bool(facts.dates) and all(d[1] <= as_of for d in facts.dates)
         only_voices = all(not _is_event_fact(f) for f in new)
         feats = {
-            "event_sem": self._sem(seen, event), "event_lex": self._lex(seen, event),
+            "event_sem": c.e_sim, "event_lex": self._lex(seen, event),
             "new_facts": min(score, 6.0),
             "new_kinds": float(sum(1 for f in new if f.startswith("<") and f[1:-1] in STRONG_KINDS)),
             "new_numbers": float(sum(1 for f in new if f.replace(".", "").isdigit())),
@@ -475,42 +480,43 @@ class NoveltyEngine:
                 new_facts=min(score, s_score, 6.0),
                 new_kinds=float(sum(1 for f in both_new if f.startswith("<") and f[1:-1] in STRONG_KINDS)),
                 new_numbers=float(sum(1 for f in both_new if f.replace(".", "").isdigit())),
-                story_closer=max(0.0, self._sem(seen, story) - feats["event_sem"]),
+                story_closer=max(0.0, c.s_sim - c.e_sim),
                 story_voices=float(voices and bool(s_new)))
         return feats, new
 
     # ---------------------------------------------------------------- deciding
-    def decide(self, item: Item, matches: Sequence[Match], now: datetime) -> Decision:
-        """The verdict on one item (does not change state; see module docstring)."""
-        if not matches:
-            return Decision(kind="ignored", step="no-match", reasons=("matched no watchlist",))
+    def _context(self, item: Item, matches: Sequence[Match], now: datetime) -> "_Context":
+        """Everything the steps compare an item with, computed once per item."""
         topics = {m.watchlist for m in matches}
-        primary = matches[0].watchlist
         published = _utc_date(item.published) or _utc_date(now)
         assert published is not None
         self._embed_events()
         seen = self._see(item, matches, published)
         events = [r for r in self._events if r.watchlists & topics] or self._events
         e_sim, event = max(((self._sem(seen, r), r) for r in events), key=lambda x: x[0])
-        facts_note = self._facts_note(seen.facts)
-
         candidates = [r for r in self._stories.values()
                       if r.watchlists & topics and r.start >= published - self.index_window]
-        compared = [f"nearest baseline event: {event.label} ({self.similarity_kind} similarity {e_sim:.2f})"]
-        if candidates:
-            s_sim, story = max(((self._sem(seen, r), r) for r in candidates), key=lambda x: x[0])
-            compared.append(f"nearest story: {story.label} ({self.similarity_kind} similarity {s_sim:.2f})")
+        s_sim, story = max(((self._sem(seen, r), r) for r in candidates),
+                           key=lambda x: x[0]) if candidates else (0.0, None)
+        topic_names = set().union(*(self._topic_names.get(t, set()) for t in topics)) | seen.match_names
+        return _Context(seen, matches[0].watchlist, event, e_sim, candidates, story, s_sim, topic_names)
+
+    def decide(self, item: Item, matches: Sequence[Match], now: datetime) -> Decision:
+        """The verdict on one item (does not change state; see module docstring)."""
+        if not matches:
+            return Decision(kind="ignored", step="no-match", reasons=("matched no watchlist",))
+        c = self._context(item, matches, now)
+        compared = [f"nearest baseline event: {c.event.label} ({self.similarity_kind} similarity {c.e_sim:.2f})"]
+        if c.story is not None:
+            compared.append(f"nearest story: {c.story.label} ({self.similarity_kind} similarity {c.s_sim:.2f})")
         else:
             compared.append("nearest story: none of this watchlist in the last "
                             f"{self.index_window.days} days")
-
-        early = self._predates_baseline(seen, primary, event, e_sim) or self._anniversary(
-            seen, primary, event, e_sim)
-        if early is None:
-            topic_names = set().union(*(self._topic_names.get(t, set()) for t in topics)) | seen.match_names
-            early = self._same_development(seen, candidates, topic_names) or self._known_or_new(
-                seen, primary, candidates, event, e_sim, topic_names)
-        return early.with_facts(facts_note, tuple(compared))
+        decision = (self._predates_baseline(c.seen, c.primary, c.event, c.e_sim)
+                    or self._anniversary(c.seen, c.primary, c.event, c.e_sim)
+                    or self._same_development(c.seen, c.candidates, c.topic_names)
+                    or self._known_or_new(c))
+        return decision.with_facts(self._facts_note(c.seen.facts), tuple(compared))
 
     def _predates_baseline(self, seen: _Seen, primary: str, event: _Ref, e_sim: float) -> Decision | None:
         as_of = self.timeline.as_of
@@ -555,8 +561,6 @@ class NoveltyEngine:
                                      title_only=False, known_words=ref.words | seen.match_words)
         signature = None
         if seen.emb is not None:
-            from bot.embed import pack
-
             signature = {"v": SIGNATURE_VERSION, "emb": pack(seen.emb)}
         return Decision(
             kind="update", watchlist=sorted(ref.watchlists)[0], story_id=int(ref.key),
@@ -568,13 +572,9 @@ class NoveltyEngine:
                      f"{int(feats['days_apart'])} d apart)",
                      "details: " + (", ".join(details[:6]) if details else "none new")))
 
-    def _known_or_new(self, seen: _Seen, primary: str, candidates: list[_Ref], event: _Ref,
-                      e_sim: float, topic_names: set[str]) -> Decision:
-        story = None
-        s_sim = 0.0
-        if candidates:
-            s_sim, story = max(((self._sem(seen, r), r) for r in candidates), key=lambda x: x[0])
-        feats, new = self.alert_features(seen, event, story, topic_names)
+    def _known_or_new(self, c: "_Context") -> Decision:
+        seen, primary, event, e_sim, story, s_sim = c.seen, c.primary, c.event, c.e_sim, c.story, c.s_sim
+        feats, new = self.alert_features(c)
         restated = self._restates_story(seen, story, s_sim, e_sim) or self._restates_baseline(
             seen, primary, feats, new, event, e_sim)
         if restated is not None:
@@ -660,25 +660,14 @@ class NoveltyEngine:
         decide it before the alert model) for one item against the current state, exactly as
         ``decide`` computes them (bench/fit_novelty.py fits the models on these). None when
         steps 1-2 decide the item."""
-        topics = {m.watchlist for m in matches}
-        published = _utc_date(item.published) or _utc_date(now)
-        self._embed_events()
-        seen = self._see(item, matches, published)
-        if published <= self.timeline.as_of or seen.facts.anniversary:
+        c = self._context(item, matches, now)
+        if c.seen.published <= self.timeline.as_of or c.seen.facts.anniversary:
             return None
-        events = [r for r in self._events if r.watchlists & topics] or self._events
-        _, event = max(((self._sem(seen, r), r) for r in events), key=lambda x: x[0])
-        topic_names = set().union(*(self._topic_names.get(t, set()) for t in topics)) | seen.match_names
-        candidates = [r for r in self._stories.values()
-                      if r.watchlists & topics and r.start >= published - self.index_window]
         # Candidates the fact gate (_may_fold) excludes stay in: the update model is fitted on
         # every recent pair, and the gate overrides it at decision time.
-        recent = [(r.key, self.update_features(seen, r, topic_names)) for r in candidates
-                  if abs((published - r.start).days) <= self.update_window.days]
-        s_sim, story = max(((self._sem(seen, r), r) for r in candidates),
-                           key=lambda x: x[0]) if candidates else (0.0, None)
-        feats, new = self.alert_features(seen, event, story, topic_names)
-        e_sim = self._sem(seen, event)
-        gated = (self._restates_story(seen, story, s_sim, e_sim) or self._restates_baseline(
-            seen, "", feats, new, event, e_sim)) is not None
+        recent = [(r.key, self.update_features(c.seen, r, c.topic_names)) for r in c.candidates
+                  if abs((c.seen.published - r.start).days) <= self.update_window.days]
+        feats, new = self.alert_features(c)
+        gated = (self._restates_story(c.seen, c.story, c.s_sim, c.e_sim) or self._restates_baseline(
+            c.seen, c.primary, feats, new, c.event, c.e_sim)) is not None
         return recent, feats, gated

@@ -60,4 +60,24 @@ def make_settings(tmp_path: Path, feed_urls: list[str], **overrides) -> Settings
     return replace(base, **overrides)
 
 
-__all__ = ["DEFAULT_CHAT", "TOKEN", "REPO", "WATCHLISTS", "FixedClock", "make_settings"]
+def cli_run(tmp_path: Path, feed_urls: list[str], api_root: str, *, once: bool,
+            **env_extra: str) -> tuple[list[str], dict]:
+    """The command line and environment of `watchbot run` (``--once`` or the daemon) over the
+    shipped watchlists and ``feed_urls``, posting to the Bot API stand-in at ``api_root``."""
+    import os
+    import sys
+
+    (tmp_path / "feeds.opml").write_text(
+        '<opml version="2.0"><body>' + "".join(f'<outline xmlUrl="{u}"/>' for u in feed_urls)
+        + "</body></opml>", encoding="utf-8")
+    (tmp_path / "watchbot.toml").write_text(
+        f'WATCHBOT_WATCHLISTS = "{WATCHLISTS}"\nWATCHBOT_STATE = "state"\n'
+        'WATCHBOT_FEEDS = "feeds.opml"\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WATCHBOT_"))}
+    env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_CHAT_ID=str(DEFAULT_CHAT), TELEGRAM_API_URL=api_root,
+               WATCHBOT_JITTER="0", WATCHBOT_SEND_INTERVAL="0", WATCHBOT_BACKFILL="5", **env_extra)
+    cmd = [sys.executable, "-m", "bot", "--config", str(tmp_path / "watchbot.toml"), "run"]
+    return (cmd + ["--once"] if once else cmd), env
+
+
+__all__ = ["cli_run", "DEFAULT_CHAT", "TOKEN", "REPO", "WATCHLISTS", "FixedClock", "make_settings"]

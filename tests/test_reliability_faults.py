@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sqlite3
 import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -21,7 +18,7 @@ from bot.models import Decision, Item
 from bot.pipeline import Pipeline
 from bot.schedule import Daemon
 from bot.store import Store
-from tests.conftest import DEFAULT_CHAT, REPO, TOKEN, make_settings
+from tests.conftest import DEFAULT_CHAT, TOKEN, cli_run, make_settings
 from tests.feedgen import Entry, rss
 from tests.servers.botapi import BotApiStandIn
 from tests.servers.feedserver import FeedServer
@@ -207,26 +204,13 @@ async def test_persistently_malformed_answers_keep_the_alert_queued_and_visible(
 # ---------------------------------------------------------------------------------- class 13
 
 
-def _cli_config(tmp_path: Path, feed_urls: list[str], api_root: str) -> tuple[list[str], dict]:
-    (tmp_path / "feeds.opml").write_text(
-        '<opml version="2.0"><body>' + "".join(f'<outline xmlUrl="{u}"/>' for u in feed_urls)
-        + "</body></opml>", encoding="utf-8")
-    (tmp_path / "watchbot.toml").write_text(
-        f'WATCHBOT_WATCHLISTS = "{REPO / "watchlists"}"\nWATCHBOT_STATE = "state"\n'
-        'WATCHBOT_FEEDS = "feeds.opml"\n', encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WATCHBOT_"))}
-    env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_CHAT_ID=str(DEFAULT_CHAT), TELEGRAM_API_URL=api_root,
-               WATCHBOT_JITTER="0", WATCHBOT_SEND_INTERVAL="0", WATCHBOT_BACKFILL="5",
-               WATCHBOT_PARSE_WORKERS="0")
-    return [sys.executable, "-m", "bot", "--config", str(tmp_path / "watchbot.toml"), "run", "--once"], env
-
-
 def test_cron_runs_keep_feed_waits_and_telegram_flood_waits(tmp_path):
     """A second `run --once` right after the first fetches no feed that is not due (interval, Retry-After) and sends nothing into a stored flood wait."""
     with FeedServer.in_thread() as srv, BotApiStandIn.in_thread() as api:
         srv.set_feed("/news.xml", rss("News", [ALERT]))
         srv.set_status("/busy.xml", 503, headers={"Retry-After": "3600"})
-        cmd, env = _cli_config(tmp_path, [srv.url("/news.xml"), srv.url("/busy.xml")], api.root)
+        cmd, env = cli_run(tmp_path, [srv.url("/news.xml"), srv.url("/busy.xml")], api.root, once=True,
+                           WATCHBOT_PARSE_WORKERS="0")
         api.fail_429(1, retry_after=3600, method="sendMessage")
         for _ in range(2):
             done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)

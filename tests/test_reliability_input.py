@@ -4,7 +4,6 @@ the feed. Through the real path: the local feed server, worker processes, `pytho
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import sqlite3
@@ -12,7 +11,6 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import psutil
 import pytest
@@ -20,7 +18,7 @@ import pytest
 from bot.deliver import TelegramChannel
 from bot.parse import ParsePool
 from bot.pipeline import Pipeline
-from tests.conftest import DEFAULT_CHAT, REPO, TOKEN, make_settings
+from tests.conftest import DEFAULT_CHAT, REPO, TOKEN, cli_run, make_settings
 from tests.feedgen import Entry, rss
 from tests.servers.botapi import BotApiStandIn
 from tests.servers.feedserver import FeedServer
@@ -51,20 +49,6 @@ def _hostile_feed(name: str, text: str) -> bytes:
             "</channel></rss>").encode()
 
 
-def _config(tmp_path: Path, feed_urls: list[str], api_root: str, **env_extra: str) -> tuple[list[str], dict]:
-    (tmp_path / "feeds.opml").write_text(
-        '<opml version="2.0"><body>' + "".join(f'<outline xmlUrl="{u}"/>' for u in feed_urls)
-        + "</body></opml>", encoding="utf-8")
-    (tmp_path / "watchbot.toml").write_text(
-        f'WATCHBOT_WATCHLISTS = "{REPO / "watchlists"}"\nWATCHBOT_STATE = "state"\n'
-        'WATCHBOT_FEEDS = "feeds.opml"\n', encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WATCHBOT_"))}
-    env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_CHAT_ID=str(DEFAULT_CHAT), TELEGRAM_API_URL=api_root,
-               WATCHBOT_JITTER="0", WATCHBOT_SEND_INTERVAL="0", WATCHBOT_BACKFILL="5",
-               WATCHBOT_PARSE_WORKERS="1", PYTHONUNBUFFERED="1", **env_extra)
-    return [sys.executable, "-m", "bot", "--config", str(tmp_path / "watchbot.toml"), "run"], env
-
-
 def test_hostile_markup_does_not_stall_run_once_and_the_good_feed_is_delivered(tmp_path):
     """A feed whose items hold ~1 MB of unclosed comments, scripts and hyphenated tags is parsed and a good feed's alert is posted by `run --once`."""
     body = (b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Hostile</title>'
@@ -76,7 +60,8 @@ def test_hostile_markup_does_not_stall_run_once_and_the_good_feed_is_delivered(t
     with FeedServer.in_thread() as srv, BotApiStandIn.in_thread() as api:
         srv.set_feed("/hostile.xml", body)
         srv.set_feed("/good.xml", rss("Good", [ENGLISH]))
-        cmd, env = _config(tmp_path, [srv.url("/hostile.xml"), srv.url("/good.xml")], api.root)
+        cmd, env = cli_run(tmp_path, [srv.url("/hostile.xml"), srv.url("/good.xml")], api.root, once=False,
+                           WATCHBOT_PARSE_WORKERS="1", PYTHONUNBUFFERED="1")
         done = subprocess.run(cmd + ["--once"], env=env, cwd=tmp_path, capture_output=True, timeout=240)
         assert done.returncode == 0, done.stderr.decode()[-2000:]
         texts = [m["text"] for m in api.messages(DEFAULT_CHAT)]
@@ -141,7 +126,8 @@ def test_sigterm_during_a_long_parse_leaves_no_process_behind(tmp_path, mode):
     """SIGTERM while a worker is parsing stops watchbot (once or daemon) and none of its processes outlives it."""
     with FeedServer.in_thread() as srv, BotApiStandIn.in_thread() as api:
         srv.set_feed("/big.xml", _big_feed(40_000))
-        cmd, env = _config(tmp_path, [srv.url("/big.xml")], api.root, WATCHBOT_MAX_BODY_BYTES="30000000")
+        cmd, env = cli_run(tmp_path, [srv.url("/big.xml")], api.root, once=False, WATCHBOT_PARSE_WORKERS="1",
+                           PYTHONUNBUFFERED="1", WATCHBOT_MAX_BODY_BYTES="30000000")
         proc = subprocess.Popen(cmd + (["--once"] if mode == "run --once" else []), env=env, cwd=tmp_path,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:

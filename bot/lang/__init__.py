@@ -88,17 +88,9 @@ def _sequences() -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
     return tuple((last, tuple(pairs)) for last, pairs in groups.items())
 
 
-_DIGITS = re.compile(r"[\u0660-\u0669\u06f0-\u06f9]")
-
-
-def _ascii_digit(m: re.Match) -> str:
-    cp = ord(m.group())
-    return str(cp - 0x0660 if cp < 0x06F0 else cp - 0x06F0)
-
-
 def translit(text: str) -> str:
-    """Fold case and diacritics (bot.text.fold), then write every registered script in Latin
-    letters, and Arabic-Indic digits as ASCII digits."""
+    """Fold case and diacritics (bot.text.fold, which also writes Arabic-Indic digits as ASCII),
+    then write every registered script in Latin letters."""
     out = fold(text)
     if out.isascii():
         return out
@@ -106,8 +98,7 @@ def translit(text: str) -> str:
         if last in out:
             for chars, latin in pairs:
                 out = out.replace(chars, latin)
-    out = out.translate(_letters())
-    return _DIGITS.sub(_ascii_digit, out) if _DIGITS.search(out) else out
+    return out.translate(_letters())
 
 
 def _key(phrase: str) -> str:
