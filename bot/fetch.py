@@ -280,11 +280,14 @@ class Fetcher:
             # hold one of the global slots that other hosts could use meanwhile.
             host = (urllib.parse.urlsplit(current).hostname or "").lower()
             host_slots = self._host_semaphore(current)
+            # Who held the slots when the wait began: the holders often time out at the same
+            # instant as this wait (same deadline), and the message must still name them.
+            holders_then = set(self._holders.get(host, ())) if host_slots.locked() else set()
             try:
                 async with asyncio.timeout_at(deadline):
                     await host_slots.acquire()
             except TimeoutError:
-                held = sorted(self._holders.get(host, ()))
+                held = sorted(self._holders.get(host) or holders_then)
                 shown = ", ".join(held[:3]) + (f" and {len(held) - 3} more" if len(held) > 3 else "")
                 return FetchResult(url=url, status=0, error=(
                     f"timeout after {_secs(self.total_timeout)} waiting for one of the "
