@@ -81,3 +81,35 @@ def cli_run(tmp_path: Path, feed_urls: list[str], api_root: str, *, once: bool,
 
 
 __all__ = ["cli_run", "DEFAULT_CHAT", "TOKEN", "REPO", "WATCHLISTS", "FixedClock", "make_settings"]
+
+
+# ---------------------------------------------------------------------------- PostgreSQL
+
+def _in_ci() -> bool:
+    import os
+
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One throw-away PostgreSQL server for the whole session (tests/pg_server.py), started on
+    first use. Skipped with the reason when this machine cannot run one; in CI that fails."""
+    from tests.pg_server import PgServer
+
+    reason = PgServer.unavailable()
+    if reason:
+        if _in_ci():
+            pytest.fail(f"PostgreSQL tests cannot run in CI: {reason}")
+        pytest.skip(f"PostgreSQL tests skipped: {reason}")
+    server = PgServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """The URL of a fresh, empty PostgreSQL database."""
+    return pg_server.create_database()
