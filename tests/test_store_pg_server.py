@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import psycopg
-
 
 def test_server_gives_each_test_its_own_empty_database(pg_server, pg_url):
     """A database from pg_url is new and empty, and a second one is a different database."""
+    import psycopg  # here, not at the top: without it the fixture says why the test is skipped
+
     with psycopg.connect(pg_url) as conn:
         tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname='public'").fetchone()[0]
         conn.execute("CREATE TABLE marker (x int)")
