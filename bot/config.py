@@ -161,6 +161,29 @@ class Settings:
         return out
 
 
+def redact_url(url: str) -> str:
+    """A database URL with its password masked: safe for log lines and error messages."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:
+        return "(unreadable URL)"
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def _url_password(url: object) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        return isinstance(url, str) and urlsplit(url).password is not None
+    except ValueError:
+        return False
+
+
 class ConfigError(Exception):
     """The configuration is unusable; ``problems`` says where and why."""
 

@@ -113,3 +113,49 @@ def pg_server():
 def pg_url(pg_server) -> str:
     """The URL of a fresh, empty PostgreSQL database."""
     return pg_server.create_database()
+
+
+class StoreBackend:
+    """One backend the store tests run on: opens stores on one database and reads what another
+    connection (another process, after a crash) would find committed there."""
+
+    def __init__(self, name: str, target):
+        self.name = name
+        self.target = target  # a SQLite file path or a PostgreSQL URL
+
+    def open(self):
+        if self.name == "sqlite":
+            from bot.store import Store
+
+            return Store(self.target)
+        from bot.store_pg import PgStore
+
+        return PgStore(self.target)
+
+    def committed(self, sql: str) -> list[tuple]:
+        """Rows of ``sql`` as a separate connection sees them."""
+        if self.name == "sqlite":
+            import sqlite3
+
+            other = sqlite3.connect(str(self.target))
+            try:
+                return [tuple(r) for r in other.execute(sql)]
+            finally:
+                other.close()
+        import psycopg
+
+        with psycopg.connect(self.target) as other:
+            return [tuple(r) for r in other.execute(sql)]
+
+    def settings_overrides(self) -> dict:
+        """What make_settings needs to put a pipeline's state on this backend."""
+        return {} if self.name == "sqlite" else {"watchbot_database_url": self.target}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request, tmp_path) -> StoreBackend:
+    """Each store test that takes this runs twice: on a SQLite file and on a fresh PostgreSQL
+    database (skipped with the reason where no PostgreSQL can be started, failing in CI)."""
+    if request.param == "sqlite":
+        return StoreBackend("sqlite", tmp_path / "state.sqlite3")
+    return StoreBackend("postgresql", request.getfixturevalue("pg_url"))

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 
 from bot.models import Decision, Item
 from bot.pipeline import Pipeline
-from bot.store import Store
 from tests.conftest import make_settings
 from tests.feedgen import Entry, rss
 
@@ -46,9 +45,9 @@ async def test_pruned_item_that_reappears_is_not_new(tmp_path, feed_server, cloc
         pipeline.store.close()
 
 
-def test_prune_keeps_stories_with_unsent_alerts(tmp_path):
-    """A story whose post is still queued survives prune, so nothing unsent is lost."""
-    store = Store(tmp_path / "state.sqlite3")
+def test_prune_keeps_stories_with_unsent_alerts(backend):
+    """A story whose post is still queued survives prune, so nothing unsent is lost (both backends)."""
+    store = backend.open()
     t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
     for i, status in enumerate(["sent", "pending"]):
         item = Item(key=f"guid:{i}", feed_url="f", title=f"Story {i}", link=f"https://x.example/{i}")

@@ -1,0 +1,146 @@
+"""Versioned schemas of the state database, for both backends, and the steps between versions.
+
+The schema version is the ``schema_version`` row of the ``meta`` table. A store opened on:
+- an empty database creates the current schema;
+- an older version: SQLite applies the missing steps at once (one process owns a state
+  folder, and ``make run`` must need nothing else); PostgreSQL refuses and says to run
+  ``watchbot db upgrade``, because other workers of the older version may still be using it
+  and the operator decides when they stop;
+- a newer version than this watchbot knows: both refuse with a clear message (an older bot
+  would misread or damage what a newer one wrote); upgrade watchbot instead.
+
+A step is a list of statements taking version N-1 to N (``SQLITE_STEPS[N]``, ``PG_STEPS[N]``),
+applied in one transaction with the new version number. Columns added before versions existed
+(schema 2 as shipped lacked them) are still added in place by the SQLite store
+(``Store._add_columns``), so every old state file keeps opening.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+LATEST = 2
+
+# Schema 2 as the SQLite store creates it (bot/store.py) plus its added columns, in PostgreSQL
+# types: ids are bigserial, identities bytea, times stay ISO text (compared as text, the same
+# on both backends, and copied verbatim by `watchbot db copy`). items.rowid gives "the order
+# recorded" that SQLite's implicit rowid gives.
+PG_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE feeds (
+    url TEXT PRIMARY KEY, current_url TEXT NOT NULL, title TEXT DEFAULT '',
+    etag TEXT, last_modified TEXT, body_hash TEXT,
+    last_fetch TEXT, last_success TEXT, last_status INTEGER, last_error TEXT,
+    consecutive_errors INTEGER NOT NULL DEFAULT 0,
+    next_check TEXT, paused_reason TEXT, ttl_minutes INTEGER,
+    items_total INTEGER NOT NULL DEFAULT 0, last_new INTEGER NOT NULL DEFAULT 0,
+    seeded INTEGER NOT NULL DEFAULT 0,
+    last_warning TEXT, first_seen TEXT
+);
+CREATE TABLE items (
+    key TEXT PRIMARY KEY,
+    feed_url TEXT NOT NULL, link TEXT, title TEXT NOT NULL, summary TEXT, published TEXT,
+    outlet TEXT, language TEXT, first_seen TEXT NOT NULL, matches TEXT,
+    decision TEXT NOT NULL, story_id BIGINT, reasons TEXT, signature TEXT,
+    rowid BIGSERIAL
+);
+CREATE INDEX items_first_seen ON items(first_seen);
+CREATE INDEX items_story ON items(story_id);
+CREATE TABLE identities (ident BYTEA PRIMARY KEY);
+CREATE TABLE stories (
+    id BIGSERIAL PRIMARY KEY,
+    watchlist TEXT NOT NULL, item_key TEXT NOT NULL, title TEXT NOT NULL, link TEXT,
+    outlet TEXT, language TEXT, published TEXT, first_seen TEXT NOT NULL,
+    signature TEXT NOT NULL, message_id BIGINT, message_chat TEXT
+);
+CREATE INDEX stories_first_seen ON stories(first_seen);
+CREATE TABLE outbox (
+    id BIGSERIAL PRIMARY KEY,
+    story_id BIGINT, action TEXT NOT NULL, text TEXT NOT NULL, plain TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    created TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+    sent_at TEXT, message_id BIGINT
+);
+CREATE INDEX outbox_pending ON outbox(status, id);
+CREATE TABLE events (
+    id BIGSERIAL PRIMARY KEY, at TEXT NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL
+);
+"""
+
+# Columns PostgreSQL has that SQLite keeps implicitly (left out when the two are compared).
+PG_ONLY_COLUMNS = {("items", "rowid")}
+
+# version -> statements from version-1 to version. None yet past 2: the first schema change
+# adds one entry to each.
+SQLITE_STEPS: dict[int, list[str]] = {}
+PG_STEPS: dict[int, list[str]] = {}
+
+# Any number: the advisory lock that serialises creating and upgrading the PostgreSQL schema
+# between workers starting at the same moment.
+_PG_SCHEMA_LOCK = 0x77617463  # "watc"
+
+
+class SchemaError(RuntimeError):
+    """The database's schema is not one this watchbot can use as it is; the message says why."""
+
+
+def too_new(where: str, found: int) -> SchemaError:
+    return SchemaError(
+        f"{where} has schema version {found}, newer than this watchbot knows (up to {LATEST}): "
+        "it was written by a newer watchbot. Run that version (or newer) instead; an older one "
+        "would misread it. Nothing was changed.")
+
+
+def _version(raw: str | None, where: str) -> int:
+    try:
+        return int(raw or "")
+    except ValueError:
+        raise SchemaError(f"{where}: schema_version {raw!r} is not a number") from None
+
+
+def pending(found: int, steps: dict[int, list[str]]) -> list[tuple[int, list[str]]]:
+    """The steps from ``found`` to LATEST, in order."""
+    return [(v, steps.get(v, [])) for v in range(found + 1, LATEST + 1)]
+
+
+# ---------------------------------------------------------------------------- PostgreSQL
+
+def open_pg(conn, *, upgrade: bool = False, where: str | None = None) -> tuple[int, int]:
+    """Make ``conn``'s database usable by this watchbot; returns (version found, version now).
+
+    Under an advisory lock (two workers starting together create the schema once). An empty
+    database gets the current schema; an older one is upgraded only with ``upgrade`` (else
+    SchemaError naming `watchbot db upgrade`); a newer one is refused.
+    """
+    where = where or "the PostgreSQL database"
+    raw = conn.raw
+    with raw.transaction():
+        raw.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_SCHEMA_LOCK,))
+        exists = raw.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]
+        if not exists:
+            raw.execute(PG_SCHEMA)
+            raw.execute("INSERT INTO meta VALUES ('schema_version', %s)", (str(LATEST),))
+            conn.schema_changed()
+            return 0, LATEST
+        row = raw.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        found = _version(row[0] if row else None, where)
+        if found > LATEST:
+            raise too_new(where, found)
+        if found < LATEST:
+            if not upgrade:
+                raise SchemaError(
+                    f"{where} has schema version {found}; this watchbot uses {LATEST}. Stop the "
+                    "workers of the older version, then run `watchbot db upgrade`.")
+            _apply(lambda sql: raw.execute(sql), pending(found, PG_STEPS))
+            raw.execute("UPDATE meta SET value=%s WHERE key='schema_version'", (str(LATEST),))
+            conn.schema_changed()
+        return found, LATEST
+
+
+def _apply(run: Callable[[str], object], steps: list[tuple[int, list[str]]]) -> None:
+    for _version_number, statements in steps:
+        for sql in statements:
+            run(sql)
+
+
+__all__ = ["LATEST", "PG_SCHEMA", "SchemaError", "open_pg", "pending", "too_new"]

@@ -1,0 +1,217 @@
+"""PostgreSQL state: the same store as bot/store.py, in a database several machines can share.
+
+``PgStore`` keeps every decision of the SQLite store (identities inserted with conflict
+handling so storage decides what is new, the outbox written in the item's transaction, batches
+of savepoints, pruning that leaves tombstones) by running the *same methods*: it subclasses
+``Store`` and gives it a connection that speaks PostgreSQL. Why not a second copy of each
+query: several people change the store's queries at once, and two hand-kept copies drift
+apart silently; here a query changed in store.py changes on both backends, and the store tests
+run on both (tests/test_store_pg*.py) to prove it.
+
+What the connection translates (``_translate``, once per distinct statement): ``?``
+placeholders to psycopg's ``%s``; SQLite's ``INSERT OR IGNORE`` to ``ON CONFLICT DO NOTHING``;
+``INSERT OR REPLACE`` to ``ON CONFLICT (key) DO UPDATE`` of every column (columns the
+statement does not name get their default, as SQLite's delete-and-insert gives them);
+``BEGIN IMMEDIATE`` to ``BEGIN``; an ``INSERT`` into a table with an ``id`` gets
+``RETURNING id`` for ``lastrowid``. The tables are created by bot/migrations.py with
+PostgreSQL types (``bytea`` identities, ``bigserial`` ids); ``items`` has a ``rowid`` column
+so that "in the order recorded" reads the same on both.
+
+Connections: one per ``PgStore``, in autocommit mode (``transaction()`` issues BEGIN/COMMIT
+itself, exactly as with SQLite). The bot opens one store per thread that touches state (the
+event loop's, the metrics server's), and a store is used by one thread at a time, so a pool
+would hold the same connections: none is needed (psycopg_pool is not installed here).
+
+What is not done yet: the multi-worker guarantees of issue 12 (feed leases, novelty and the
+sender under advisory locks). Until then, run one watchbot per database.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from bot import migrations
+from bot.config import redact_url
+from bot.store import Store
+
+_LITERAL = re.compile(r"('(?:[^']|'')*')")
+_INSERT = re.compile(r"^\s*INSERT\s+(?:OR\s+(IGNORE|REPLACE)\s+)?INTO\s+(\w+)\s*(\(([^)]*)\))?",
+                     re.IGNORECASE)
+
+
+class _Row(tuple):
+    """A result row readable by position and by column name, as ``sqlite3.Row`` is."""
+
+    __slots__ = ()
+    _names: dict[str, int] = {}
+
+    def __getitem__(self, key):  # type: ignore[override]
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._names[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+
+def _row_factory(cursor):
+    names = {c.name: i for i, c in enumerate(cursor.description or ())}
+    row_type = type("Row", (_Row,), {"__slots__": (), "_names": names})
+    return lambda values: row_type(values)
+
+
+class _Cursor:
+    """The part of ``sqlite3.Cursor`` the store uses: rows, ``rowcount``, ``lastrowid``."""
+
+    def __init__(self, cursor, lastrowid: int | None = None):
+        self._cursor = cursor
+        self.rowcount = cursor.rowcount
+        self.lastrowid = lastrowid
+
+    def fetchone(self):
+        return self._cursor.fetchone() if self._cursor.description else None
+
+    def fetchall(self) -> list:
+        return self._cursor.fetchall() if self._cursor.description else []
+
+    def __iter__(self) -> Iterator:
+        return iter(self.fetchall())
+
+
+class PgConnection:
+    """A psycopg connection that accepts the SQLite store's statements (see the module docstring)."""
+
+    def __init__(self, url: str):
+        import psycopg
+        from psycopg.adapt import Loader
+
+        self.url = url
+        self.raw = psycopg.connect(url, autocommit=True, row_factory=_row_factory)
+
+        class _Number(Loader):  # sum() of integers is numeric in PostgreSQL, an int in SQLite
+            def load(self, data):
+                value = float(bytes(data))
+                return int(value) if value.is_integer() else value
+
+        self.raw.adapters.register_loader("numeric", _Number)
+        self._tables: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] | None = None
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def tables(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        """{table: (primary-key columns, all columns in order)} of the current schema."""
+        if self._tables is None:
+            columns: dict[str, list[str]] = {}
+            for r in self.raw.execute(
+                    "SELECT table_name, column_name FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"):
+                columns.setdefault(r[0], []).append(r[1])
+            keys: dict[str, list[str]] = {}
+            for r in self.raw.execute(
+                    "SELECT tc.table_name, kcu.column_name FROM information_schema.table_constraints tc "
+                    "JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = "
+                    "tc.constraint_name AND kcu.table_schema = tc.table_schema WHERE "
+                    "tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = current_schema() "
+                    "ORDER BY kcu.ordinal_position"):
+                keys.setdefault(r[0], []).append(r[1])
+            self._tables = {t: (tuple(keys.get(t, ())), tuple(cols)) for t, cols in columns.items()}
+        return self._tables
+
+    def schema_changed(self) -> None:
+        """Forget the table layout (after a migration)."""
+        self._tables = None
+        _translate.cache_clear()
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> _Cursor:
+        text, returning = _translate(sql, self._layout())
+        cur = self.raw.execute(text, tuple(params or ()))
+        lastrowid = None
+        if returning:
+            row = cur.fetchone()
+            lastrowid = row[0] if row else None
+        return _Cursor(cur, lastrowid)
+
+    def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> None:
+        text, _ = _translate(sql, self._layout(), many=True)
+        rows = [tuple(p) for p in seq]
+        if rows:
+            with self.raw.cursor() as cur:
+                cur.executemany(text, rows)
+
+    def _layout(self) -> "_Layout":
+        return _Layout(self.tables())
+
+
+class _Layout:
+    """The table layout as a hashable value, so translations are cached per schema."""
+
+    __slots__ = ("tables", "_key")
+
+    def __init__(self, tables: dict):
+        self.tables = tables
+        self._key = id(tables)
+
+    def __hash__(self) -> int:
+        return self._key
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Layout) and other._key == self._key
+
+
+@lru_cache(maxsize=1024)
+def _translate(sql: str, layout: _Layout, many: bool = False) -> tuple[str, bool]:
+    """(PostgreSQL statement, whether it returns the new row's id) for one SQLite statement."""
+    stripped = sql.strip()
+    if re.fullmatch(r"BEGIN\s+IMMEDIATE", stripped, re.IGNORECASE):
+        return "BEGIN", False
+    # Placeholders and literal percent signs outside (and inside) string literals.
+    parts = _LITERAL.split(stripped)
+    text = "".join(p.replace("%", "%%") if i % 2 else p.replace("%", "%%").replace("?", "%s")
+                   for i, p in enumerate(parts))
+    m = _INSERT.match(text)
+    if not m:
+        return text, False
+    mode, table = (m.group(1) or "").upper(), m.group(2)
+    keys, columns = layout.tables.get(table, ((), ()))
+    text = re.sub(r"^\s*INSERT\s+OR\s+(IGNORE|REPLACE)\s+INTO", "INSERT INTO", text, flags=re.IGNORECASE)
+    if mode == "IGNORE":
+        text += " ON CONFLICT DO NOTHING"
+    elif mode == "REPLACE":
+        named = [c.strip() for c in m.group(4).split(",")] if m.group(4) else list(columns)
+        sets = [f"{c} = EXCLUDED.{c}" if c in named else f"{c} = DEFAULT"
+                for c in columns if c not in keys]
+        text += f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(sets)}"
+    returning = not many and "id" in columns and "RETURNING" not in text.upper()
+    if returning:
+        text += " RETURNING id"
+    return text, returning
+
+
+class PgStore(Store):
+    """The store of one PostgreSQL database (``postgresql://...``), same contract as ``Store``."""
+
+    def __init__(self, url: str):
+        # Not Store.__init__: that opens SQLite. The attributes its methods rely on are set here.
+        self.url = url
+        self.path = Path(redact_url(url))  # only named in messages
+        self.db = PgConnection(url)
+        try:
+            migrations.open_pg(self.db)
+        except BaseException:
+            self.db.close()
+            raise
+        self._file_id = None
+        self._depth = 0
+        self._batch_since = None
+        self._batch_open = False
+        self._digest_memo = {}
+
+    def verify_on_disk(self) -> None:
+        """Nothing to check: a server's database cannot be replaced by a file under us."""
+
+
+__all__ = ["PgStore", "PgConnection"]
