@@ -88,6 +88,38 @@ class FetchResult:
 
 
 @dataclass(frozen=True)
+class PollPlan:
+    """What one poll changes in a feed's stored row: the typed intent ``bot.poll_policy``
+    decides and ``Store.record_poll`` applies as it is (plain values, any backend).
+
+    - ``success``: the feed was read (200 or 304): the error count resets, ``last_success``
+      and (the first time) the feed's ``first_seen`` are set and ``new_items`` adds to its
+      total; otherwise the error count grows by one.
+    - Always written: ``polled_at``, ``status``, ``next_check``, ``error`` and
+      ``paused_reason`` (None clears them), ``new_items`` (the last poll's count).
+    - Written only when not None (None keeps the stored value): ``validators``,
+      ``current_url`` (after a permanent redirect), ``title``, ``ttl_minutes``, ``seeded``
+      (the first-sight flag) and ``body_hash`` (a body that was parsed; its ``warning``
+      then replaces the stored one, None clearing it).
+    """
+
+    polled_at: datetime
+    status: int
+    next_check: datetime
+    success: bool = True
+    error: str | None = None
+    paused_reason: str | None = None
+    new_items: int = 0
+    validators: Validators | None = None
+    current_url: str | None = None
+    title: str | None = None
+    ttl_minutes: int | None = None
+    seeded: bool | None = None
+    body_hash: str | None = None
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
 class Item:
     """One feed entry, cleaned and identified; the unit every later stage works on.
 
@@ -125,6 +157,9 @@ class ParsedFeed:
     ttl_minutes: int | None = None  # RSS <ttl>: a floor on the polling interval
     error: str | None = None  # feedparser's bozo exception, when nothing usable was found
     warning: str | None = None  # a bozo problem that still yielded items
+    # Set (with ``error``) only when parsing itself broke on an exception nothing anticipated: a
+    # bug in watchbot, not a fault of the feed. Logged as an error; tests assert it never is.
+    internal_error: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------

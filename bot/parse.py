@@ -2,7 +2,8 @@
 
 ``parse_feed`` is pure and never raises: a body that yields nothing usable comes back as a
 ParsedFeed with no items and ``error`` set; a body with problems that still yields items sets
-``warning``. The steps, each defending against something real feeds do:
+``warning``; an exception the steps below did not anticipate is caught too, and also sets
+``internal_error`` (a bug to fix, never expected for any input). The steps, each defending against something real feeds do:
 
 1. Decode the bytes ourselves (BOM, then valid UTF-8, then the declared charsets, then a
    Cyrillic/Latin guess) and hand feedparser UTF-8 labelled as such. feedparser's own fallback
@@ -587,7 +588,10 @@ def parse_feed(body: bytes, headers: dict[str, str], url: str, *,
     try:
         return _parse(body, headers or {}, url, feed_url, now or datetime.now(timezone.utc))
     except Exception as exc:  # never raise: a hostile or broken feed is data, not a crash
-        return ParsedFeed(items=(), error=f"parser failure: {_one_line(exc)}")
+        # ...but an exception here is a case _parse failed to handle: flagged apart from the
+        # feed errors it does report, so tests can tell "refused" from "crashed and caught".
+        problem = f"{type(exc).__name__}: {_one_line(exc)}"
+        return ParsedFeed(items=(), error=f"parser failure: {_one_line(exc)}", internal_error=problem)
 
 
 def _parse(body: bytes, headers: dict[str, str], url: str, feed_url: str | None,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -24,6 +23,7 @@ from bot.fetch import Fetcher
 from bot.limits import server_seconds
 from bot.models import Alert, Decision, Feed, FetchResult, Item, Match, ParsedFeed, SendOutcome, TermHit
 from bot.parse import ParsePool, parse_feed
+from bot.poll_policy import Notice, PollPolicy, publication_order
 from bot.store import FeedState, Store, utcnow
 from bot.novelty_model import NoveltyModel
 from bot.rules import Rules, RulesError, rules_fingerprint
@@ -36,11 +36,6 @@ Clock = Callable[[], datetime]
 # Why 30 min: a 400 "chat not found"/403 "kicked" needs a human; probing again now and then
 # lets the bot heal by itself once the channel is fixed, without hammering Telegram.
 FATAL_COOLDOWN = timedelta(minutes=30)
-FIRST_RETRY = 60  # seconds after a feed's first failure; doubled after each further one
-
-
-# The longest interval between two polls of a feed, whatever the feed list or settings say.
-MAX_INTERVAL = 30 * 24 * 3600
 
 
 class Channel(Protocol):
@@ -287,95 +282,47 @@ class Pipeline:
 
     def _apply_poll(self, feed: Feed, state: FeedState, result: FetchResult,
                     parsed: ParsedFeed | None) -> PollReport:
+        """Carry out what the poll policy decides: record the poll, and admit the new items."""
         now = self.clock()
-        # Clamped like a server's number: an OPML outline's interval="99999999999999" (a feed
-        # reader's export, a typo) must not overflow the timedelta below for the whole cycle.
-        interval = server_seconds(feed.interval or self.settings.watchbot_interval,
-                                  ceiling=MAX_INTERVAL) or self.settings.watchbot_interval
-        report = PollReport(feed.url, result.status)
-        common: dict[str, Any] = {"now": now, "status": result.status,
-                                  "current_url": result.permanent_url}
-        if result.permanent_url:
-            log.info("%s moved permanently to %s", feed.url, result.permanent_url)
-
-        if result.gone:
-            reason = "HTTP 410 Gone: the publisher removed this feed; polling stopped (remove it from the feed list)"
-            self.store.record_poll(feed.url, error=reason, next_check=now, paused_reason=reason,
-                                   success=False, **common)
-            self.store.log_event("warning", f"{feed.url}: {reason}", now)
-            log.warning("%s: %s", feed.url, reason)
-            report.error = reason
+        policy = PollPolicy.from_settings(self.settings)
+        decision = policy.decide(feed, state, result, parsed, now)
+        report = PollReport(feed.url, result.status, error=decision.plan.error)
+        if decision.items is None:
+            self.store.record_poll(feed.url, decision.plan)
+            self._announce(decision.notices, now)
             return report
-
-        failure = result.error
-        if result.ok and parsed is not None and parsed.error and not parsed.items:
-            failure = f"not a usable feed: {parsed.error}"
-        elif not result.ok and not result.not_modified:
-            failure = failure or f"HTTP {result.status}"
-
-        if failure:
-            errors = state.consecutive_errors + 1
-            # The first retry comes soon (a network blip at boot must not stall every feed for
-            # two intervals), then the wait doubles up to WATCHBOT_MAX_BACKOFF.
-            backoff = min(self.settings.watchbot_max_backoff,
-                          min(FIRST_RETRY, interval) * 2 ** min(errors - 1, 16))
-            wait = max(backoff, server_seconds(result.retry_after) or 0)
-            self.store.record_poll(feed.url, error=failure, next_check=now + timedelta(seconds=wait),
-                                   success=False, **common)
-            log.warning("%s: %s (error %d in a row, next try in %ds)", feed.url, failure, errors, wait)
-            report.error = failure
-            return report
-
-        ttl_seconds = (parsed.ttl_minutes if parsed and parsed.ttl_minutes else state.ttl_minutes or 0) * 60
-        next_check = now + timedelta(seconds=max(interval, ttl_seconds))  # RSS <ttl> is a floor
-        if parsed is None:  # 304, or the same body again
-            self.store.record_poll(feed.url, error=None, next_check=next_check,
-                                   validators=result.validators, **common)
-            return report
-
-        items = parsed.items
-        warning = parsed.warning
-        if parsed.warning and parsed.warning != state.last_warning:
-            # Once per change, not every poll: the feed was read, but something was repaired.
-            log.warning("%s: %s", feed.url, parsed.warning)
-            self.store.log_event("warning", f"{feed.url}: {parsed.warning}", now)
+        self._announce(decision.notices, now)
         # One transaction per response: its items, their outbox rows and the new validators
         # commit together (a crash re-fetches instead of skipping). In run_once's batch the
         # commits of many responses coalesce into one.
         try:
             with self.store.transaction():
-                fresh, redated = _credible_dates(self.store.unseen(items), state.first_seen or now, now)
-                if redated:
-                    note = (f"{redated} new item(s) dated before 1990 or years before this feed was "
-                            "first seen: their first-seen time is used as their date")
-                    warning = f"{warning}; {note}" if warning else note
-                    log.warning("%s: %s", feed.url, note)
-                    self.store.log_event("warning", f"{feed.url}: {note}", now)
-                if not state.seeded:
-                    backfill = feed.backfill if feed.backfill is not None else self.settings.watchbot_backfill
-                    newest = sorted(fresh, key=_published_key, reverse=True)
-                    let_through = newest[:backfill] if backfill else []
-                    self.store.record_seen(newest[len(let_through):], now)
-                    report.seeded = len(newest) - len(let_through)
-                    fresh = let_through
-                report.new_items = len(fresh)
-                fresh = sorted(fresh, key=_published_key)
+                admission = policy.admit(decision, self.store.unseen(decision.items), feed=feed,
+                                         state=state, now=now)
+                self._announce(admission.notices, now)
+                if admission.seed:
+                    self.store.record_seen(admission.seed, now)
+                report.seeded = len(admission.seed)
+                report.new_items = len(admission.process)
                 # One automaton pass for the whole response: the same matches as item by item.
-                for item, matches in zip(fresh, self.rules.matcher.match_many(fresh)):
-                    _, decision = self.process_item(item, now, matches)
-                    report.alerts += decision.kind == "alert"
-                    report.updates += decision.kind == "update"
-                self.store.record_poll(feed.url, error=None, next_check=next_check,
-                                       validators=result.validators, body_hash=result.body_hash,
-                                       title=parsed.title or None, ttl_minutes=parsed.ttl_minutes,
-                                       warning=warning,
-                                       new_items=report.new_items + (0 if state.seeded else len(items)),
-                                       seeded=True, **common)
+                for item, matches in zip(admission.process,
+                                         self.rules.matcher.match_many(admission.process)):
+                    _, item_decision = self.process_item(item, now, matches)
+                    report.alerts += item_decision.kind == "alert"
+                    report.updates += item_decision.kind == "update"
+                self.store.record_poll(feed.url, admission.plan)
         except Exception:
             # Rolled back: novelty may have learnt stories the store no longer has.
             self._load_stories()
             raise
         return report
+
+    def _announce(self, notices: Sequence[Notice], now: datetime) -> None:
+        """Write the policy's notices to the log (and the event log, where it asks)."""
+        for notice in notices:
+            log.log(logging.getLevelName(notice.level.upper()), "%s", notice.message)
+            if notice.event:
+                self.store.log_event(notice.level, notice.message, now)
 
     # ------------------------------------------------------------------ one item
 
@@ -550,38 +497,6 @@ def _log_admin_failure(task: asyncio.Task) -> None:
         log.warning("could not notify the admin chat: %s", task.exception())
 
 
-# A publication date this far before the feed's own first sight is not evidence that the item
-# is old: CMSs write epoch 0 (1970-01-01) or a template's default year for "no date", and novelty
-# would call such an item "known" because it looks older than the baseline (issue 13, class 12).
-# An archive item that really is years old is not news to alert on either way.
-IMPLAUSIBLE_BEFORE = datetime(1990, 1, 1, tzinfo=timezone.utc)
-FIRST_SIGHT_SLACK = timedelta(days=2 * 365)
-
-
-def _credible_dates(items: Sequence[Item], feed_first_seen: datetime,
-                    now: datetime) -> tuple[list[Item], int]:
-    """New items with implausible dates re-dated to ``now`` (their first-seen time); and how many.
-
-    Implausible: before 1990, or more than two years before the feed was first seen."""
-    floor = max(IMPLAUSIBLE_BEFORE, feed_first_seen - FIRST_SIGHT_SLACK)
-    out, redated = [], 0
-    for item in items:
-        if item.published is not None and item.published < floor:
-            item = replace(item, published=now)
-            redated += 1
-        out.append(item)
-    return out, redated
-
-
-def _published_key(item: Item) -> tuple:
-    # Items without a date sort after dated ones of the batch, keeping feed order among them.
-    return (item.published is None, item.published or datetime.min.replace(tzinfo=timezone.utc))
-
-
-def jittered(when: datetime, jitter: int) -> datetime:
-    return when + timedelta(seconds=random.uniform(0, jitter)) if jitter else when
-
-
 # ---------------------------------------------------------------------------------------------
 # Replay: backtest rules on archived feed files with a simulated clock
 # ---------------------------------------------------------------------------------------------
@@ -610,7 +525,7 @@ def replay_items(files: Sequence[Path]) -> tuple[list[Item], list[str]]:
         if parsed.error and not parsed.items:
             problems.append(f"{path}: {parsed.error}")
         items.extend(parsed.items)
-    items.sort(key=_published_key)
+    items.sort(key=publication_order)
     return items, problems
 
 

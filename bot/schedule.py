@@ -26,7 +26,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
 from bot.models import Feed
-from bot.pipeline import Pipeline, jittered
+from bot.pipeline import Pipeline
+from bot.poll_policy import jittered
 from bot.store import StateGoneError
 
 log = logging.getLogger("watchbot")

@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from bot.models import Alert, Decision, Feed, Item, Match, SendOutcome, Source, Story, Validators
+from bot.models import Alert, Decision, Feed, Item, Match, PollPlan, SendOutcome, Source, Story, Validators
 from bot.text import fold
 
 SCHEMA_VERSION = 2
@@ -391,40 +391,35 @@ class Store:
             items_total=row["items_total"], last_new=row["last_new"], seeded=bool(row["seeded"]),
             last_warning=row["last_warning"], first_seen=_dt(row["first_seen"]))
 
-    def record_poll(self, url: str, *, now: datetime, status: int, error: str | None,
-                    next_check: datetime, validators: Validators | None = None,
-                    body_hash: str | None = None, current_url: str | None = None,
-                    title: str | None = None, ttl_minutes: int | None = None,
-                    new_items: int = 0, paused_reason: str | None = None,
-                    success: bool = True, seeded: bool | None = None,
-                    warning: str | None = None) -> None:
-        """Record the outcome of one poll. Validators are stored only here, after the items of
-        the response were recorded, so a crash in between re-fetches instead of skipping them.
+    def record_poll(self, url: str, plan: PollPlan) -> None:
+        """Apply one poll's plan to the feed's row (see ``PollPlan`` for what each field does).
 
-        ``warning``: what a successful poll had to repair (kept until the next parsed body)."""
+        Validators are stored only here, after the items of the response were recorded, so a
+        crash in between re-fetches instead of skipping them."""
         sets = ["last_fetch=?", "last_status=?", "last_error=?", "next_check=?", "paused_reason=?",
                 "last_new=?"]
-        args: list = [_iso(now), status, error, _iso(next_check), paused_reason, new_items]
-        if success:
+        args: list = [_iso(plan.polled_at), plan.status, plan.error, _iso(plan.next_check),
+                      plan.paused_reason, plan.new_items]
+        if plan.success:
             sets += ["consecutive_errors=0", "last_success=?", "items_total=items_total+?",
                      "first_seen=COALESCE(first_seen, ?)"]
-            args += [_iso(now), new_items, _iso(now)]
+            args += [_iso(plan.polled_at), plan.new_items, _iso(plan.polled_at)]
         else:
             sets.append("consecutive_errors=consecutive_errors+1")
-        if validators is not None:
+        if plan.validators is not None:
             sets += ["etag=?", "last_modified=?"]
-            args += [validators.etag, validators.last_modified]
-        if body_hash is not None:  # a newly parsed body: its own warning replaces the old one
+            args += [plan.validators.etag, plan.validators.last_modified]
+        if plan.body_hash is not None:  # a newly parsed body: its own warning replaces the old one
             sets.append("last_warning=?")
-            args.append(warning)
-        for column, value in (("body_hash", body_hash), ("current_url", current_url),
-                              ("title", title), ("ttl_minutes", ttl_minutes)):
+            args.append(plan.warning)
+        for column, value in (("body_hash", plan.body_hash), ("current_url", plan.current_url),
+                              ("title", plan.title), ("ttl_minutes", plan.ttl_minutes)):
             if value is not None:
                 sets.append(f"{column}=?")
                 args.append(value)
-        if seeded is not None:
+        if plan.seeded is not None:
             sets.append("seeded=?")
-            args.append(int(seeded))
+            args.append(int(plan.seeded))
         args.append(url)
         with self.transaction():
             self.db.execute(f"UPDATE feeds SET {', '.join(sets)} WHERE url=?", args)

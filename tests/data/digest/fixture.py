@@ -16,7 +16,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from bot.models import Decision, Feed, Item, Match, TermHit
+from bot.models import Decision, Feed, Item, Match, PollPlan, TermHit
 from bot.store import Store
 
 HERE = Path(__file__).resolve().parent
@@ -89,22 +89,21 @@ def add_feeds(store: Store, now: datetime = NOW) -> None:
     store.sync_feeds(list(FEEDS.values()))
     later = now + timedelta(minutes=15)
     for key in ("news", "ru"):
-        store.record_poll(FEEDS[key].url, now=now - timedelta(minutes=5), status=200, error=None,
-                          next_check=later, seeded=True)
+        store.record_poll(FEEDS[key].url, PollPlan(now - timedelta(minutes=5), 200, later, seeded=True))
     broken = FEEDS["broken"].url
-    store.record_poll(broken, now=now - timedelta(days=2), status=200, error=None, next_check=later)
+    store.record_poll(broken, PollPlan(now - timedelta(days=2), 200, later))
     for k in range(3):
-        store.record_poll(broken, now=now - timedelta(hours=3 - k), status=503, error="HTTP 503",
-                          next_check=later, success=False)
+        store.record_poll(broken, PollPlan(now - timedelta(hours=3 - k), 503, later, success=False,
+                                           error="HTTP 503"))
     gone = FEEDS["gone"].url
     reason = "HTTP 410 Gone: the publisher removed this feed; polling stopped"
-    store.record_poll(gone, now=now - timedelta(hours=6), status=410, error=reason, next_check=later,
-                      paused_reason=reason, success=False)
-    store.record_poll(FEEDS["never"].url, now=now - timedelta(hours=1), status=0,
-                      error="connection refused", next_check=later, success=False)
+    store.record_poll(gone, PollPlan(now - timedelta(hours=6), 410, later, success=False, error=reason,
+                                     paused_reason=reason))
+    store.record_poll(FEEDS["never"].url, PollPlan(now - timedelta(hours=1), 0, later, success=False,
+                                                   error="connection refused"))
     # A never-successful feed with a zeroed error count would be "quiet"; ours keeps failing.
     stale = FEEDS["stale"].url
-    store.record_poll(stale, now=now - timedelta(minutes=10), status=304, error=None, next_check=later)
+    store.record_poll(stale, PollPlan(now - timedelta(minutes=10), 304, later))
     old = now - timedelta(days=12)
     store.record_seen([Item(key="guid:stale-1", feed_url=stale, title="An old post", outlet="Stale blog")], old)
 
