@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot import migrations
-from bot.models import Decision, Item, SendOutcome, Validators
+from bot.models import Decision, Item, PollPlan, SendOutcome, Validators
 
 NOW = datetime(2025, 7, 10, 12, 0, tzinfo=timezone.utc)
 
@@ -79,11 +79,11 @@ def test_feed_state_and_meta_survive_a_reopen(backend):
     from bot.models import Feed
 
     store.sync_feeds([Feed(url="https://o.example/rss", title="O")])
-    store.record_poll("https://o.example/rss", now=NOW, status=200, error=None,
-                      next_check=NOW + timedelta(minutes=15), validators=Validators('"e1"', None),
-                      body_hash="h", new_items=3, seeded=True, warning="bad byte")
-    store.record_poll("https://o.example/rss", now=NOW, status=503, error="busy", success=False,
-                      next_check=NOW + timedelta(minutes=1))
+    store.record_poll("https://o.example/rss", PollPlan(
+        NOW, 200, NOW + timedelta(minutes=15), validators=Validators('"e1"', None), body_hash="h",
+        new_items=3, seeded=True, warning="bad byte"))
+    store.record_poll("https://o.example/rss", PollPlan(NOW, 503, NOW + timedelta(minutes=1),
+                                                        success=False, error="busy"))
     store.set_meta("flood_until", "2025-07-10T12:01:00+00:00")
     store.set_meta("gone", "x")
     store.set_meta("gone", None)
