@@ -131,6 +131,10 @@ class _Context:
     story: _Ref | None  # the nearest of them
     s_sim: float
     topic_names: set[str]  # names the matched watchlists' events and terms already give
+    # Filled by the steps as they run (each computed once): what the item adds to the nearest
+    # event and story (alert_features), and the likeliest recent story (step 3).
+    added: tuple[dict[str, float], list[str]] | None = None
+    best_update: tuple[float, "_Ref", dict[str, float]] | None = None
 
 
 def _utc_date(dt: datetime | None) -> date | None:
@@ -447,7 +451,10 @@ class NoveltyEngine:
 
     def alert_features(self, c: "_Context") -> tuple[dict[str, float], list[str]]:
         """What the item adds to the nearest baseline event and the nearest story (features of
-        the alert model), and the new facts to show as reasons."""
+        the alert model), and the new facts to show as reasons. Computed once per item (kept on
+        the context: steps 5 and 6 both read it)."""
+        if c.added is not None:
+            return c.added
         seen, event, story, topic_names = c.seen, c.event, c.story, c.topic_names
         as_of = self.timeline.as_of
         facts = seen.facts
@@ -455,25 +462,19 @@ class NoveltyEngine:
                                      set(event.kinds), title_only=False,
                                      known_words=event.words | seen.match_words)
         dated_before = bool(facts.dates) and all(d[1] <= as_of for d in facts.dates)
-        only_voices = all(not _is_event_fact(f) for f in new)
         feats = {
             "event_sem": c.e_sim, "event_lex": self._lex(seen, event),
             "new_facts": min(score, 6.0),
             "new_kinds": float(sum(1 for f in new if f.startswith("<") and f[1:-1] in STRONG_KINDS)),
             "new_numbers": float(sum(1 for f in new if f.replace(".", "").isdigit())),
-            "only_voices": float(only_voices), "dated_before": float(dated_before),
+            "only_voices": float(self._only_voices(seen, new)), "dated_before": float(dated_before),
             "later_date": float(any(d[0] > as_of for d in facts.dates)),
             "story_closer": 0.0, "story_voices": 0.0,
         }
         if story is not None:
             # A fact counts as new only if neither the event nor the story has it; an item
             # closer to an older story than to any baseline event is about that story.
-            s_score, s_new = self._new_facts(facts, story.names | seen.match_names, story.numbers,
-                                             story.kinds, title_only=False,
-                                             known_words=story.words | seen.match_words)
-            headline = {translit(facts.names[k]).strip("'-") for k in facts.title_names}
-            voices = all(not _is_event_fact(f) and translit(f).strip("'-") not in headline
-                         for f in s_new)
+            s_score, s_new = self._new_to_story(seen, story)
             covered = set(new) - set(s_new)
             both_new = [f for f in new if f not in covered]
             feats.update(
@@ -481,8 +482,27 @@ class NoveltyEngine:
                 new_kinds=float(sum(1 for f in both_new if f.startswith("<") and f[1:-1] in STRONG_KINDS)),
                 new_numbers=float(sum(1 for f in both_new if f.replace(".", "").isdigit())),
                 story_closer=max(0.0, c.s_sim - c.e_sim),
-                story_voices=float(voices and bool(s_new)))
-        return feats, new
+                story_voices=float(bool(s_new) and self._only_voices(seen, s_new)))
+        c.added = (feats, new)
+        return c.added
+
+    def _new_to_story(self, seen: _Seen, ref: _Ref, known_names: set[str] | None = None
+                      ) -> tuple[float, list[str]]:
+        """The item's facts that story ``ref`` (every report folded into it) does not state;
+        the words and names that made the item match are never new."""
+        names = ref.names | (seen.match_names if known_names is None else known_names)
+        return self._new_facts(seen.facts, names, ref.numbers, ref.kinds, title_only=False,
+                               known_words=ref.words | seen.match_words)
+
+    @staticmethod
+    def _only_voices(seen: _Seen, new: list[str]) -> bool:
+        """True when the new facts are at most names outside the headline: people quoted about
+        known facts (an analyst, an outlet). A new event kind, number or date, or a new name in
+        the headline (the subject: another person released), is something that happened.
+        (The one definition of "only new voices": steps 4 and 5 and the alert model's
+        ``only_voices`` and ``story_voices`` features all use it.)"""
+        headline = {translit(seen.facts.names[k]).strip("'-") for k in seen.facts.title_names}
+        return all(not _is_event_fact(f) and translit(f).strip("'-") not in headline for f in new)
 
     # ---------------------------------------------------------------- deciding
     def _context(self, item: Item, matches: Sequence[Match], now: datetime) -> "_Context":
@@ -502,39 +522,46 @@ class NoveltyEngine:
         return _Context(seen, matches[0].watchlist, event, e_sim, candidates, story, s_sim, topic_names)
 
     def decide(self, item: Item, matches: Sequence[Match], now: datetime) -> Decision:
-        """The verdict on one item (does not change state; see module docstring)."""
+        """The verdict on one item: the first step of the module docstring that decides, in
+        order (does not change state)."""
         if not matches:
             return Decision(kind="ignored", step="no-match", reasons=("matched no watchlist",))
         c = self._context(item, matches, now)
-        compared = [f"nearest baseline event: {c.event.label} ({self.similarity_kind} similarity {c.e_sim:.2f})"]
-        if c.story is not None:
-            compared.append(f"nearest story: {c.story.label} ({self.similarity_kind} similarity {c.s_sim:.2f})")
-        else:
-            compared.append("nearest story: none of this watchlist in the last "
-                            f"{self.index_window.days} days")
-        decision = (self._predates_baseline(c.seen, c.primary, c.event, c.e_sim)
-                    or self._anniversary(c.seen, c.primary, c.event, c.e_sim)
-                    or self._same_development(c.seen, c.candidates, c.topic_names)
-                    or self._known_or_new(c))
-        return decision.with_facts(self._facts_note(c.seen.facts), tuple(compared))
+        decision = (self._predates_baseline(c) or self._anniversary(c)
+                    or self._same_development(c) or self._restates_story(c)
+                    or self._restates_baseline(c) or self._known_or_new(c))
+        return decision.with_facts(self._facts_note(c.seen.facts), self._compared(c))
 
-    def _predates_baseline(self, seen: _Seen, primary: str, event: _Ref, e_sim: float) -> Decision | None:
+    def _compared(self, c: "_Context") -> tuple[str, ...]:
+        """The nearest baseline event and story with their similarity (for ``watchbot try``)."""
+        kind = self.similarity_kind
+        event = f"nearest baseline event: {c.event.label} ({kind} similarity {c.e_sim:.2f})"
+        if c.story is None:
+            return (event, f"nearest story: none of this watchlist in the last {self.index_window.days} days")
+        return (event, f"nearest story: {c.story.label} ({kind} similarity {c.s_sim:.2f})")
+
+    # Step 1
+    def _predates_baseline(self, c: "_Context") -> Decision | None:
+        """Published on or before the timeline's as_of: the baseline already tells it."""
         as_of = self.timeline.as_of
-        if seen.published > as_of:
+        if c.seen.published > as_of:
             return None
-        return Decision(kind="known", watchlist=primary, nearest=event.label, step="predates-baseline",
-                        similarity=round(e_sim, 3),
-                        reasons=(f"published {seen.published} on or before the baseline date {as_of}",
-                                 f"nearest event {event.label} (similarity {e_sim:.2f})"))
+        return Decision(kind="known", watchlist=c.primary, nearest=c.event.label,
+                        step="predates-baseline", similarity=round(c.e_sim, 3),
+                        reasons=(f"published {c.seen.published} on or before the baseline date {as_of}",
+                                 f"nearest event {c.event.label} (similarity {c.e_sim:.2f})"))
 
-    def _anniversary(self, seen: _Seen, primary: str, event: _Ref, e_sim: float) -> Decision | None:
-        if not seen.facts.anniversary:
+    # Step 2
+    def _anniversary(self, c: "_Context") -> Decision | None:
+        """Anniversary or recap wording in any registered language."""
+        if not c.seen.facts.anniversary:
             return None
-        return Decision(kind="known", watchlist=primary, nearest=event.label, step="anniversary",
-                        similarity=round(e_sim, 3),
+        return Decision(kind="known", watchlist=c.primary, nearest=c.event.label, step="anniversary",
+                        similarity=round(c.e_sim, 3),
                         reasons=("anniversary/recap wording",
-                                 f"recalls {event.label} (similarity {e_sim:.2f})"))
+                                 f"recalls {c.event.label} (similarity {c.e_sim:.2f})"))
 
+    # Step 3
     @staticmethod
     def _may_fold(seen: _Seen, ref: _Ref) -> bool:
         """False when the headline says something happened that no report of the story said (a
@@ -542,23 +569,33 @@ class NoveltyEngine:
         the similarity."""
         return not (seen.facts.title_kinds & STRONG_KINDS) - ref.kinds
 
-    def _same_development(self, seen: _Seen, candidates: list[_Ref],
-                          topic_names: set[str]) -> Decision | None:
-        recent = [r for r in candidates
-                  if abs((seen.published - r.start).days) <= self.update_window.days]
+    def _recent(self, c: "_Context") -> list[_Ref]:
+        """Stories of the item's watchlists first reported within the update window."""
+        return [r for r in c.candidates
+                if abs((c.seen.published - r.start).days) <= self.update_window.days]
+
+    def _likeliest_story(self, c: "_Context") -> tuple[float, _Ref, dict[str, float]] | None:
+        """(p, story, features) of the recent story the update model finds likeliest to be the
+        item's development, among those the fact gate lets it fold into."""
         best: tuple[float, _Ref, dict[str, float]] | None = None
-        for ref in recent:
-            if not self._may_fold(seen, ref):
+        for ref in self._recent(c):
+            if not self._may_fold(c.seen, ref):
                 continue
-            feats = self.update_features(seen, ref, topic_names)
+            feats = self.update_features(c.seen, ref, c.topic_names)
             p = self.model.update.probability(feats)
             if best is None or p > best[0]:
                 best = (p, ref, feats)
+        return best
+
+    def _same_development(self, c: "_Context") -> Decision | None:
+        """Another report of a recent story: the likeliest one at or above the update model's
+        threshold."""
+        best = c.best_update = self._likeliest_story(c)
         if best is None or best[0] < self.model.update.threshold:
             return None
         p, ref, feats = best
-        _, details = self._new_facts(seen.facts, ref.names | topic_names, ref.numbers, ref.kinds,
-                                     title_only=False, known_words=ref.words | seen.match_words)
+        seen = c.seen
+        _, details = self._new_to_story(seen, ref, c.topic_names)
         signature = None
         if seen.emb is not None:
             signature = {"v": SIGNATURE_VERSION, "emb": pack(seen.emb)}
@@ -572,40 +609,15 @@ class NoveltyEngine:
                      f"{int(feats['days_apart'])} d apart)",
                      "details: " + (", ".join(details[:6]) if details else "none new")))
 
-    def _known_or_new(self, c: "_Context") -> Decision:
-        seen, primary, event, e_sim, story, s_sim = c.seen, c.primary, c.event, c.e_sim, c.story, c.s_sim
-        feats, new = self.alert_features(c)
-        restated = self._restates_story(seen, story, s_sim, e_sim) or self._restates_baseline(
-            seen, primary, feats, new, event, e_sim)
-        if restated is not None:
-            return restated
-        p = self.model.alert.probability(feats)
-        near, near_sim = (story, s_sim) if story is not None and s_sim > e_sim else (event, e_sim)
-        if p < self.model.alert.threshold:
-            return Decision(
-                kind="known", watchlist=primary, nearest=near.label, similarity=round(near_sim, 3),
-                new_facts=tuple(new), step="known-or-new", score=round(p, 3),
-                reasons=(f"restates {near.label} ({self.similarity_kind} similarity {near_sim:.2f})",
-                         f"p(new)={p:.2f} < {self.model.alert.threshold:.2f}; "
-                         + ("no new fact" if not new else f"new details: {', '.join(new[:6])}")))
-        return Decision(
-            kind="alert", watchlist=primary, nearest=near.label, similarity=round(near_sim, 3),
-            new_facts=tuple(new), step="known-or-new", score=round(p, 3),
-            signature=self.signature(seen.item, primary, seen.published, seen.facts, seen.vec, seen.emb),
-            reasons=(f"new development: p(new)={p:.2f} >= {self.model.alert.threshold:.2f}; "
-                     + (f"new facts {', '.join(new[:8])}" if new else "no listed fact"),
-                     f"nearest {near.label} ({self.similarity_kind} similarity {near_sim:.2f})"))
-
-    def _restates_story(self, seen: _Seen, story: _Ref | None, s_sim: float,
-                        e_sim: float) -> Decision | None:
+    # Step 4
+    def _restates_story(self, c: "_Context") -> Decision | None:
         """A rehash of an alerted story: nearer to that story than to any baseline event, and
-        every fact it states (names, numbers, event kinds, later dates) is already the story's.
-        No threshold to fit: "nothing new" is checked fact by fact."""
-        if story is None or s_sim <= e_sim:
+        every fact it states (names, numbers, event kinds, later dates) is already the story's,
+        or only new voices. No threshold to fit: "nothing new" is checked fact by fact."""
+        seen, story, s_sim = c.seen, c.story, c.s_sim
+        if story is None or s_sim <= c.e_sim:
             return None
-        score, new = self._new_facts(seen.facts, story.names | seen.match_names, story.numbers,
-                                     story.kinds, title_only=False,
-                                     known_words=story.words | seen.match_words)
+        _, new = self._new_to_story(seen, story)
         if not (seen.facts.names or seen.facts.kinds) or not self._only_voices(seen, new):
             return None
         why = ("every name, number and event it states is the story's" if not new else
@@ -615,31 +627,53 @@ class NoveltyEngine:
                         reasons=(f"restates {story.label} ({self.similarity_kind} similarity "
                                  f"{s_sim:.2f})", why))
 
-    @staticmethod
-    def _only_voices(seen: _Seen, new: list[str]) -> bool:
-        """True when the new facts are at most names outside the headline: people quoted about
-        known facts (an analyst, an outlet). A new event kind, number or date, or a new name in
-        the headline (the subject: another person released), is something that happened."""
-        headline = {translit(seen.facts.names[k]).strip("'-") for k in seen.facts.title_names}
-        return all(not _is_event_fact(f) and translit(f).strip("'-") not in headline for f in new)
-
-    def _restates_baseline(self, seen: _Seen, primary: str, feats: dict[str, float],
-                           new: list[str], event: _Ref, e_sim: float) -> Decision | None:
+    # Step 5
+    def _restates_baseline(self, c: "_Context") -> Decision | None:
         """Known without weighing: the item states nothing the baseline (its nearest event and
-        the topic's names) lacks, or it dates everything it tells on or before the baseline
-        date and names no new event kind. Facts, not thresholds."""
+        the topic's names) lacks, or only new voices, or it dates everything it tells on or
+        before the baseline date and names no new event kind. Facts, not thresholds."""
+        feats, new = self.alert_features(c)
         if not new:
             why = "states no name, number, event or date the baseline lacks"
-        elif self._only_voices(seen, new):
+        elif self._only_voices(c.seen, new):
             why = f"only new voices in the lede ({', '.join(new[:4])}), nothing new happened"
         elif feats["dated_before"] and not feats["new_kinds"] and not feats["later_date"]:
             why = f"dates what it tells on or before the baseline date {self.timeline.as_of}"
         else:
             return None
-        return Decision(kind="known", watchlist=primary, nearest=event.label,
-                        similarity=round(e_sim, 3), new_facts=tuple(new), step="restates-baseline",
-                        reasons=(f"restates {event.label} ({self.similarity_kind} similarity {e_sim:.2f})",
-                                 why))
+        return Decision(kind="known", watchlist=c.primary, nearest=c.event.label,
+                        similarity=round(c.e_sim, 3), new_facts=tuple(new), step="restates-baseline",
+                        reasons=(f"restates {c.event.label} ({self.similarity_kind} similarity "
+                                 f"{c.e_sim:.2f})", why))
+
+    # Step 6
+    def _known_or_new(self, c: "_Context") -> Decision:
+        """The alert model weighs what the item adds: below its threshold known, else alert."""
+        seen, primary, story = c.seen, c.primary, c.story
+        feats, new = self.alert_features(c)
+        p = self.model.alert.probability(feats)
+        near, near_sim = (story, c.s_sim) if story is not None and c.s_sim > c.e_sim else (c.event, c.e_sim)
+        unfolded = ()
+        if c.best_update is not None:
+            bp, bref, _ = c.best_update
+            unfolded = (f"not another report of {bref.label} (p={bp:.2f} < "
+                        f"{self.model.update.threshold:.2f})",)
+        if p < self.model.alert.threshold:
+            return Decision(
+                kind="known", watchlist=primary, nearest=near.label, similarity=round(near_sim, 3),
+                new_facts=tuple(new), step="known-or-new", score=round(p, 3),
+                reasons=(f"restates {near.label} ({self.similarity_kind} similarity {near_sim:.2f})",
+                         f"p(new)={p:.2f} < {self.model.alert.threshold:.2f}; "
+                         + ("no new fact" if not new else f"new details: {', '.join(new[:6])}"),
+                         *unfolded))
+        return Decision(
+            kind="alert", watchlist=primary, nearest=near.label, similarity=round(near_sim, 3),
+            new_facts=tuple(new), step="known-or-new", score=round(p, 3),
+            signature=self.signature(seen.item, primary, seen.published, seen.facts, seen.vec, seen.emb),
+            reasons=(f"new development: p(new)={p:.2f} >= {self.model.alert.threshold:.2f}; "
+                     + (f"new facts {', '.join(new[:8])}" if new else "no listed fact"),
+                     f"nearest {near.label} ({self.similarity_kind} similarity {near_sim:.2f})",
+                     *unfolded))
 
     @staticmethod
     def _facts_note(facts: Facts) -> str:
@@ -661,13 +695,11 @@ class NoveltyEngine:
         ``decide`` computes them (bench/fit_novelty.py fits the models on these). None when
         steps 1-2 decide the item."""
         c = self._context(item, matches, now)
-        if c.seen.published <= self.timeline.as_of or c.seen.facts.anniversary:
+        if self._predates_baseline(c) or self._anniversary(c):
             return None
         # Candidates the fact gate (_may_fold) excludes stay in: the update model is fitted on
         # every recent pair, and the gate overrides it at decision time.
-        recent = [(r.key, self.update_features(c.seen, r, c.topic_names)) for r in c.candidates
-                  if abs((c.seen.published - r.start).days) <= self.update_window.days]
-        feats, new = self.alert_features(c)
-        gated = (self._restates_story(c.seen, c.story, c.s_sim, c.e_sim) or self._restates_baseline(
-            c.seen, c.primary, feats, new, c.event, c.e_sim)) is not None
+        recent = [(r.key, self.update_features(c.seen, r, c.topic_names)) for r in self._recent(c)]
+        feats, _new = self.alert_features(c)
+        gated = (self._restates_story(c) or self._restates_baseline(c)) is not None
         return recent, feats, gated
