@@ -96,7 +96,7 @@ def build_year_state(state: Path, stories: int, days: int = 365) -> dict:
     from bot.deliver import render_alert
     from bot.models import Item, SendOutcome
     from bot.rules import Rules
-    from bot.store import Store
+    from bot.storage import open_store
 
     rnd = random.Random(15)
 
@@ -106,7 +106,7 @@ def build_year_state(state: Path, stories: int, days: int = 365) -> dict:
 
     state.mkdir(parents=True, exist_ok=True)
     settings = Settings(watchbot_watchlists=REPO / "watchlists", watchbot_state=state)
-    store = Store(settings.database)
+    store = open_store(settings)
     rules = Rules.load(settings.watchbot_watchlists)
     end = datetime.now(timezone.utc) - timedelta(hours=1)
     start = end - timedelta(days=days)

@@ -207,8 +207,7 @@ async def run_cycles(urls: list[str], state: Path, sampler: PeakRss, port: int,
         out["warm_same_body"] = await cycle("warm_same_body", 200)
     finally:
         control(port, "honour_validators/1")
-    items = pipeline.store.db.execute("SELECT COUNT(*) FROM items").fetchone()[0] \
-        if hasattr(pipeline.store, "db") else None
+    items = pipeline.store.count_items()
     out["items_in_store"] = items
     await pipeline.aclose()
     return out

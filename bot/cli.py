@@ -121,7 +121,8 @@ def _admin(settings: Settings):
 
 def _lock(state: Path) -> StateLock:
     """The state folder's lock, acquired; another running instance is a configuration error."""
-    from bot.store import StateLock, StateLockedError
+    from bot.storage import StateLockedError
+    from bot.store import StateLock
 
     lock = StateLock(state)
     try:
@@ -225,7 +226,7 @@ async def _run(settings: Settings, rules: Rules, once: bool) -> int:
     import signal
 
     from bot.pipeline import Pipeline
-    from bot.store import StateGoneError
+    from bot.storage import StateGoneError
 
     channel = _StartingChannel(settings, _channel(settings))
     from bot.config import fetch_proxies
@@ -485,7 +486,7 @@ async def _check_online(settings: Settings, feeds) -> tuple[list, list[str]]:
     from bot.health import verify_telegram
     from bot.models import Validators
     from bot.opml import feed_key
-    from bot.store import Store
+    from bot.storage import open_store
     from bot.yamlconf import ConfigProblem
 
     problems, notes = [], []
@@ -499,7 +500,7 @@ async def _check_online(settings: Settings, feeds) -> tuple[list, list[str]]:
     positions = _feed_positions(settings.watchbot_feeds)
     validators = {}
     if settings.database.exists():
-        store = Store(settings.database)
+        store = open_store(settings)
         try:
             validators = {fs.url: fs.validators for fs in store.feed_states()}
         finally:
@@ -534,7 +535,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     import json
 
     from bot.config import load_feeds
-    from bot.store import Store
+    from bot.storage import open_store
 
     settings = _settings(ctx)
     if not settings.database.exists():
@@ -544,11 +545,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"no state yet in {settings.watchbot_state}: run `watchbot run --once` first")
         return
     listed, _ = load_feeds(settings.watchbot_feeds)
-    store = Store(settings.database)
+    store = open_store(settings)
     try:
         states = {fs.url: fs for fs in store.feed_states()}
         counts = store.outbox_counts()
-        events = [dict(e) for e in store.recent_events(5)]
+        events = store.recent_events(5)
     finally:
         store.close()
     # The feed list's order, and only what it lists: a removed feed's row stays in the store
@@ -560,7 +561,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
             "feeds": [_feed_json(feed, fs) for feed, fs in shown],
             "outbox": {k: counts.get(k, 0) for k in ("pending", "sending", "sent", "maybe_sent",
                                                      "rejected", "superseded", "orphaned")},
-            "events": [{"at": e["at"], "level": e["level"], "message": e["message"]} for e in events],
+            "events": [{"at": e.at.isoformat(), "level": e.level, "message": e.message} for e in events],
         }, ensure_ascii=False))
         return
     _print_status_table(shown)
@@ -571,8 +572,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
                     if state not in ("pending", "sent", "maybe_sent", "rejected"))
     click.echo(line)
     for event in events:
-        message = " ".join(event["message"].split())  # one line each; `status --json` has it whole
-        click.echo(_fit(f"{event['at']} {event['level']}: {message}", STATUS_WIDTH))
+        message = " ".join(event.message.split())  # one line each; `status --json` has it whole
+        click.echo(_fit(f"{event.at.isoformat()} {event.level}: {message}", STATUS_WIDTH))
 
 
 def _feed_json(feed, fs) -> dict:
@@ -655,13 +656,13 @@ def health(ctx: click.Context, as_json: bool) -> None:
 
     from bot.config import load_feeds
     from bot.health import assess
-    from bot.store import Store
+    from bot.storage import open_store
 
     settings = _settings(ctx)
     if not settings.database.exists():
         ok, problems, facts = False, [f"no state in {settings.watchbot_state}: the bot has not run"], {}
     else:
-        store = Store(settings.database)
+        store = open_store(settings)
         try:
             result = assess(store, settings, datetime.now(timezone.utc), load_feeds(settings.watchbot_feeds)[0])
         finally:
@@ -976,12 +977,12 @@ def try_(ctx: click.Context, text: str | None, feed: str | None, as_json: bool) 
 
     from bot.match import format_report
     from bot.models import Item
-    from bot.store import Store
+    from bot.storage import open_store
 
     settings = _settings(ctx)
     rules = _rules(settings)
     if settings.database.exists():
-        store = Store(settings.database)
+        store = open_store(settings)
         try:  # the stories novelty compares with: its window, as `run` loads them
             rules.novelty.load(store.stories(datetime.now(timezone.utc) - rules.novelty.index_window))
         finally:
@@ -1098,12 +1099,12 @@ def replay_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, post: 
 
 async def _replay(settings: Settings, rules: Rules, files, post: bool) -> list[dict]:
     from bot.pipeline import Pipeline, replay
-    from bot.store import Store
+    from bot.storage import open_store
 
     channel = _channel(settings) if post else None
     if channel is not None:
         await channel.start()
-    store = Store(settings.database)
+    store = open_store(settings)
     pipeline = Pipeline(settings=settings, store=store, rules=rules, channel=channel)
     try:
         return await replay(pipeline, files, post=post)
@@ -1138,7 +1139,7 @@ def digest_cmd(ctx: click.Context, since: str | None, until: str | None, watchli
     from rich.console import Console
 
     from bot import digest as dg
-    from bot.store import Store
+    from bot.storage import open_store
 
     settings = _settings(ctx)
     if state_dir:
@@ -1165,7 +1166,7 @@ def digest_cmd(ctx: click.Context, since: str | None, until: str | None, watchli
     unknown = [w for w in watchlist_ids if titles and w not in titles]
     if unknown:
         raise click.UsageError(f"unknown watchlist {', '.join(unknown)}; known: {', '.join(titles)}")
-    store = Store(settings.database)
+    store = open_store(settings)
     try:
         with dg.terminal_progress() as progress:
             digest = dg.build_digest(store, since=start, until=end, watchlists=list(watchlist_ids) or None,

@@ -59,7 +59,7 @@ from zoneinfo import ZoneInfo
 from bot.deliver import (CAPTION_LIMIT, TEXT_LIMIT, cut, fit_html, html_to_plain, one_line, safe_url,
                          visible_length)
 from bot.models import SendOutcome
-from bot.store import Store
+from bot.storage import Store
 from bot.timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -202,26 +202,6 @@ def parse_until(text: str | None, now: datetime, tz: str | ZoneInfo = "UTC") -> 
 # ---------------------------------------------------------------------------------------------
 
 
-def _dt(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def _iso_utc(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
-
-
-def _watchlists_of(matches_json: str | None) -> list[str]:
-    if not matches_json:
-        return []
-    try:
-        return list(dict.fromkeys(m["watchlist"] for m in json.loads(matches_json)))
-    except (ValueError, KeyError, TypeError):
-        return []
-
-
 def build_digest(store: Store, *, since: datetime, until: datetime,
                  watchlists: Sequence[str] | None, timeline: Timeline | None,
                  watchlist_titles: Mapping[str, str], tz: str | ZoneInfo = "UTC",
@@ -236,57 +216,48 @@ def build_digest(store: Store, *, since: datetime, until: datetime,
     """
     zone = _zone(tz)
     since, until = since.astimezone(zone), until.astimezone(zone)
-    since_iso, until_iso = _iso_utc(since), _iso_utc(until)
-    db = store.db
+    # The store compares at one-second precision; so do the checks below.
+    since_s = since.astimezone(timezone.utc).replace(microsecond=0)
 
     # Items of the period: counts per decision and per watchlist.
-    rows = db.execute("SELECT decision, matches, story_id FROM items WHERE first_seen >= ? "
-                      "AND first_seen < ? ORDER BY first_seen, rowid", (since_iso, until_iso)).fetchall()
+    rows = store.period_items(since, until)
     totals: Counter[str] = Counter()
     known: Counter[str] = Counter()
     later_updates: Counter[str] = Counter()
     # The period's stories, plus the earlier ones its updates were folded into (not every
     # story of the retention window).
-    story_rows = {r["id"]: r for r in db.execute(
-        "SELECT * FROM stories WHERE first_seen < ? AND (first_seen >= ? OR id IN ("
-        "SELECT story_id FROM items WHERE decision = 'update' AND first_seen >= ? AND first_seen < ?)) "
-        "ORDER BY first_seen, id", (until_iso, since_iso, since_iso, until_iso))}
+    story_rows = {r.id: r for r in store.period_stories(since, until)}
     for n, row in enumerate(rows, 1):
-        totals[row["decision"]] += 1
-        if row["decision"] == "known":
-            for wl in _watchlists_of(row["matches"]):
+        totals[row.decision] += 1
+        if row.decision == "known":
+            for wl in row.watchlists:
                 known[wl] += 1
-        elif row["decision"] == "update" and row["story_id"] in story_rows:
-            story = story_rows[row["story_id"]]
-            if story["first_seen"] < since_iso:
-                later_updates[story["watchlist"]] += 1
+        elif row.decision == "update" and row.story_id in story_rows:
+            story = story_rows[row.story_id]
+            if story.first_seen < since_s:
+                later_updates[story.watchlist] += 1
         if progress is not None and (n % 200 == 0 or n == len(rows)):
             progress(n, len(rows))
 
-    # Stories first seen in the period, with their sources up to ``until``: two queries for
-    # all of them (not two per story).
-    in_period = "SELECT {} FROM stories WHERE first_seen >= ? AND first_seen < ?"
+    # Stories first seen in the period, with their sources up to ``until``: one query for all
+    # of them (not one per story).
     sources_of: dict[int, list] = {}
-    for s in db.execute("SELECT story_id, outlet, language FROM items WHERE story_id IN ("
-                        + in_period.format("id") + ") AND first_seen < ? ORDER BY first_seen, rowid",
-                        (since_iso, until_iso, until_iso)):
-        sources_of.setdefault(s["story_id"], []).append(s)
-    summary_of = dict(db.execute("SELECT key, summary FROM items WHERE key IN ("
-                                 + in_period.format("item_key") + ")", (since_iso, until_iso)).fetchall())
+    for src in store.period_sources(since, until):
+        sources_of.setdefault(src.story_id, []).append(src)
     stories: dict[str, list[DigestStory]] = {}
     for sid, srow in story_rows.items():
-        if srow["first_seen"] < since_iso:
+        if srow.first_seen < since_s:
             continue
         sources = sources_of.get(sid, [])
-        excerpt = cut(one_line(summary_of.get(srow["item_key"])), _EXCERPT_MAX)
-        stories.setdefault(srow["watchlist"], []).append(DigestStory(
-            id=sid, watchlist=srow["watchlist"], title=one_line(srow["title"]) or "(untitled)",
-            link=srow["link"], outlet=one_line(srow["outlet"]),
-            first_seen=_dt(srow["first_seen"]).astimezone(zone),
-            published=_dt(srow["published"]).astimezone(zone) if srow["published"] else None,
+        excerpt = cut(one_line(srow.summary), _EXCERPT_MAX)
+        stories.setdefault(srow.watchlist, []).append(DigestStory(
+            id=sid, watchlist=srow.watchlist, title=one_line(srow.title) or "(untitled)",
+            link=srow.link, outlet=one_line(srow.outlet),
+            first_seen=srow.first_seen.astimezone(zone),
+            published=srow.published.astimezone(zone) if srow.published else None,
             sources=max(1, len(sources)),
-            languages=tuple(dict.fromkeys(s["language"] for s in sources if s["language"])),
-            outlets=tuple(dict.fromkeys(one_line(s["outlet"]) for s in sources if s["outlet"])),
+            languages=tuple(dict.fromkeys(s.language for s in sources if s.language)),
+            outlets=tuple(dict.fromkeys(one_line(s.outlet) for s in sources if s.outlet)),
             excerpt=excerpt))
 
     explicit = bool(watchlists)
@@ -307,7 +278,7 @@ def build_digest(store: Store, *, since: datetime, until: datetime,
         else:
             sections.append(section)
 
-    failing, quiet_feeds, polled, total = _feed_notes(store, since_iso, until, quiet_after, zone)
+    failing, quiet_feeds, polled, total = _feed_notes(store, since_s, until, quiet_after, zone)
     return Digest(
         since=since, until=until, tz=zone.key, feeds_total=total, feeds_polled=polled,
         failing=failing, quiet=quiet_feeds, watchlists=tuple(sections),
@@ -326,10 +297,9 @@ def _baseline(timeline: Timeline | None, watchlist: str, before: date, n: int) -
                  for e in events[:n])
 
 
-def _feed_notes(store: Store, since_iso: str, until: datetime, quiet_after: timedelta,
+def _feed_notes(store: Store, since: datetime, until: datetime, quiet_after: timedelta,
                 zone: ZoneInfo) -> tuple[tuple[FeedNote, ...], tuple[FeedNote, ...], int, int]:
-    last_item = {r[0]: _dt(r[1]) for r in store.db.execute(
-        "SELECT feed_url, max(first_seen) FROM items GROUP BY feed_url")}
+    last_item = store.last_item_times()
     failing, quiet = [], []
     polled = total = 0
 
@@ -338,7 +308,7 @@ def _feed_notes(store: Store, since_iso: str, until: datetime, quiet_after: time
 
     for fs in store.feed_states():
         total += 1
-        if fs.last_fetch and _iso_utc(fs.last_fetch) >= since_iso:
+        if fs.last_fetch and fs.last_fetch.replace(microsecond=0) >= since:
             polled += 1
         title = fs.title or fs.url
         if fs.paused_reason or fs.consecutive_errors > 0:

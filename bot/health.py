@@ -13,6 +13,9 @@ from typing import Any
 
 from bot.config import Settings
 
+# How the pipeline's event about a refusing channel begins (bot/pipeline.py logs it).
+REFUSED_PREFIX = "Telegram refuses the channel"
+
 
 @dataclass(frozen=True)
 class TelegramCheck:
@@ -108,16 +111,14 @@ def assess(store, settings: Settings, now: datetime, feeds: list | None = None) 
     if active and len(failing) == len(active):
         problems.append(f"every feed is failing ({len(failing)})")
     counts = store.outbox_counts()
-    # Read-only queries over the store's schema (outbox, events); store.py owns the writes.
-    oldest = store.db.execute("SELECT min(created) FROM outbox WHERE status='pending'").fetchone()[0]
-    if oldest and now - datetime.fromisoformat(oldest) > timedelta(hours=1):
+    oldest = store.oldest_pending()
+    if oldest and now - oldest > timedelta(hours=1):
         problems.append(f"{counts.get('pending', 0)} alert(s) pending, the oldest since "
-                        f"{datetime.fromisoformat(oldest):%Y-%m-%d %H:%M} UTC: the channel is not taking them")
-    refused = store.db.execute("SELECT at, message FROM events WHERE level='error' AND message LIKE "
-                               "'Telegram refuses the channel%' ORDER BY id DESC LIMIT 1").fetchone()
-    last_sent = store.db.execute("SELECT max(sent_at) FROM outbox WHERE status='sent'").fetchone()[0]
-    if refused and (last_sent is None or datetime.fromisoformat(last_sent) < datetime.fromisoformat(refused["at"])):
-        problems.append(f"{refused['at']}: {refused['message']}")
+                        f"{oldest:%Y-%m-%d %H:%M} UTC: the channel is not taking them")
+    refused = store.last_event("error", REFUSED_PREFIX)
+    last_sent = store.last_sent()
+    if refused and (last_sent is None or last_sent < refused.at):
+        problems.append(f"{refused.at.isoformat()}: {refused.message}")
     facts = {"feeds": len(states), "feeds_failing": len(failing), "last_fetch":
              last_fetch.isoformat() if last_fetch else None, "outbox": counts}
     return Health(not problems, problems, facts)

@@ -30,11 +30,11 @@ class _StateCollector:
         self.clock = clock
 
     def collect(self) -> Iterable:
-        from bot.store import Store
+        from bot.storage import open_store
 
         feeds = load_feeds(self.settings.watchbot_feeds)[0]
         listed = {f.url for f in feeds}
-        store = Store(self.settings.database)
+        store = open_store(self.settings)
         try:
             states = [fs for fs in store.feed_states() if fs.url in listed]
             counts = store.outbox_counts()
@@ -90,9 +90,9 @@ class MetricsServer:
         if path == "/metrics":
             return self._metrics(environ, start_response)
         if path == "/healthz":
-            from bot.store import Store
+            from bot.storage import open_store
 
-            store = Store(self.settings.database)
+            store = open_store(self.settings)
             try:
                 health = assess(store, self.settings, self.clock(), load_feeds(self.settings.watchbot_feeds)[0])
             finally:

@@ -24,7 +24,8 @@ from bot.limits import server_seconds
 from bot.models import Alert, Decision, Feed, FetchResult, Item, Match, ParsedFeed, SendOutcome, TermHit
 from bot.parse import ParsePool, parse_feed
 from bot.poll_policy import Notice, PollPolicy, publication_order
-from bot.store import FeedState, Store, utcnow
+from bot.storage import FeedState, Store, open_store
+from bot.store import utcnow
 from bot.novelty_model import NoveltyModel
 from bot.rules import Rules, RulesError, rules_fingerprint
 from bot.yamlconf import ConfigProblem
@@ -137,7 +138,7 @@ class Pipeline:
         """Wire the real components from settings. Raises RulesError on unusable rules.
         ``proxies``: for fetching, as bot.config.fetch_proxies gives them (None: direct)."""
         rules = rules or Rules.load(settings.watchbot_watchlists)
-        store = store or Store(settings.database)
+        store = store or open_store(settings)
         fetcher = Fetcher(transport, max_concurrency=settings.watchbot_concurrency,
                           per_host=settings.watchbot_per_host,
                           max_bytes=settings.watchbot_max_body_bytes,
@@ -580,7 +581,7 @@ def replay_files(paths: Iterable[str | Path], *, watchlists_dir: Path, state_dir
     with tempfile.TemporaryDirectory(prefix="watchbot-replay-") as tmp:
         state = Path(state_dir) if state_dir else Path(tmp)
         settings = replace(base, watchbot_watchlists=Path(watchlists_dir), watchbot_state=state)
-        store = Store(settings.database)
+        store = open_store(settings)
         try:
             rules = Rules.load(settings.watchbot_watchlists, novelty_model=novelty_model,
                                embeddings=embeddings)

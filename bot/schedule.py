@@ -28,7 +28,7 @@ from apscheduler.triggers.date import DateTrigger
 from bot.models import Feed
 from bot.pipeline import Pipeline
 from bot.poll_policy import jittered
-from bot.store import StateGoneError
+from bot.storage import StateGoneError
 
 log = logging.getLogger("watchbot")
 

@@ -26,12 +26,13 @@ import os
 import sqlite3
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from bot.models import Alert, Decision, Feed, Item, Match, PollPlan, SendOutcome, Source, Story, Validators
+from bot.storage import (FeedState, LoggedEvent, PeriodItem, SourceRow, StateGoneError, StateLockedError,
+                         StoryChanges, StoryRow, StoryUpdate)
 from bot.text import fold
 
 SCHEMA_VERSION = 2
@@ -103,6 +104,16 @@ def _dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+def _watchlists_of(matches_json: str | None) -> tuple[str, ...]:
+    """The watchlists of an item's stored matches, each once (a damaged value: none)."""
+    if not matches_json:
+        return ()
+    try:
+        return tuple(dict.fromkeys(m["watchlist"] for m in json.loads(matches_json)))
+    except (ValueError, KeyError, TypeError):
+        return ()
+
+
 def ident_digest(ident: str) -> bytes:
     """The stored form of one identity (see the identities table)."""
     return hashlib.blake2b(ident.encode("utf-8", "surrogatepass"), digest_size=16).digest()
@@ -122,43 +133,6 @@ def identities(item: Item) -> tuple[str, ...]:
     if item.title.strip():
         idents.append("title:" + title_id)
     return tuple(dict.fromkeys(idents))
-
-
-@dataclass(frozen=True)
-class FeedState:
-    """What the store remembers about one feed (one row of `watchbot status`)."""
-
-    url: str
-    current_url: str
-    title: str
-    validators: Validators
-    body_hash: str | None
-    last_fetch: datetime | None
-    last_success: datetime | None
-    last_status: int | None
-    last_error: str | None
-    consecutive_errors: int
-    next_check: datetime | None
-    paused_reason: str | None
-    ttl_minutes: int | None
-    items_total: int
-    last_new: int
-    seeded: bool
-    last_warning: str | None = None
-    first_seen: datetime | None = None
-
-
-class StateLockedError(RuntimeError):
-    """Another watchbot process owns this state folder."""
-
-
-class StateGoneError(RuntimeError):
-    """The state database was deleted or replaced under a running watchbot.
-
-    SQLite keeps writing to the open (deleted) file, the lock file went with the folder, and a
-    second watchbot could start on the same path and post the same alerts again; the only safe
-    move is to stop (issue 13, class 7).
-    """
 
 
 class StateLock:
@@ -201,7 +175,8 @@ class StateLock:
 
 
 class Store:
-    """The SQLite database of one state folder. All times are stored as UTC ISO strings."""
+    """The SQLite database of one state folder (``bot.storage.Store``'s embedded backend).
+    All times are stored as UTC ISO strings."""
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
@@ -231,6 +206,9 @@ class Store:
         # Digests of the items this transaction looked up: ``unseen`` computes them and the
         # insert that follows reuses them (emptied when the transaction ends).
         self._digest_memo: dict[tuple, tuple[bytes, ...]] = {}
+        # Bumped by every rollback: a story-change mark of an older generation may name stories
+        # that no longer exist (and ids about to be reused), so ``story_changes`` starts afresh.
+        self._generation = 0
 
     def close(self) -> None:
         self.db.close()
@@ -310,6 +288,7 @@ class Store:
         try:
             yield
         except BaseException:
+            self._generation += 1
             for sql in undo:
                 self.db.execute(sql)
             raise
@@ -326,7 +305,11 @@ class Store:
         if self._batch_open:
             self._batch_open = False
             self._batch_since = time.monotonic()
-            self.db.execute("COMMIT")
+            try:
+                self.db.execute("COMMIT")
+            except BaseException:
+                self._generation += 1  # the batch's work may be lost (SQLite may roll it back)
+                raise
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -423,6 +406,10 @@ class Store:
         args.append(url)
         with self.transaction():
             self.db.execute(f"UPDATE feeds SET {', '.join(sets)} WHERE url=?", args)
+
+    def last_item_times(self) -> dict[str, datetime]:
+        return {r[0]: _dt(r[1]) for r in self.db.execute(
+            "SELECT feed_url, max(first_seen) FROM items GROUP BY feed_url")}
 
     # ------------------------------------------------------------------ items
 
@@ -526,6 +513,12 @@ class Store:
     def count_items(self) -> int:
         return self.db.execute("SELECT count(*) FROM items").fetchone()[0]
 
+    def period_items(self, since: datetime, until: datetime) -> list[PeriodItem]:
+        return [PeriodItem(r["decision"], _watchlists_of(r["matches"]), r["story_id"])
+                for r in self.db.execute(
+                    "SELECT decision, matches, story_id FROM items WHERE first_seen >= ? "
+                    "AND first_seen < ? ORDER BY first_seen, rowid", (_iso(since), _iso(until)))]
+
     # ------------------------------------------------------------------ stories
 
     def stories(self, since: datetime | None = None) -> list[Story]:
@@ -554,6 +547,45 @@ class Store:
     def story_item_key(self, story_id: int) -> str | None:
         row = self.db.execute("SELECT item_key FROM stories WHERE id=?", (story_id,)).fetchone()
         return row["item_key"] if row else None
+
+    def story_changes(self, mark, since: datetime) -> StoryChanges:
+        """See ``bot.storage.Store.story_changes``. The mark is (generation, newest story id,
+        newest item rowid): stories get increasing ids and a recorded item a rowid above every
+        committed one, and a rollback (which may hand the same numbers out again) starts a new
+        generation."""
+        top_story = self.db.execute("SELECT max(id) FROM stories").fetchone()[0] or 0
+        top_item = self.db.execute("SELECT max(rowid) FROM items").fetchone()[0] or 0
+        now_mark = (self._generation, top_story, top_item)
+        if mark is None or mark[0] != self._generation:
+            return StoryChanges(now_mark, True, tuple(self.stories(since)), ())
+        _, seen_story, seen_item = mark
+        if (top_story, top_item) == (seen_story, seen_item):
+            return StoryChanges(now_mark, False, (), ())
+        new = tuple(self._story(r) for r in self.db.execute(
+            "SELECT * FROM stories WHERE id > ? ORDER BY id", (seen_story,)).fetchall())
+        updates = tuple(
+            StoryUpdate(r["story_id"], self._item(r)) for r in self.db.execute(
+                "SELECT * FROM items WHERE rowid > ? AND decision='update' AND story_id <= ? "
+                "ORDER BY rowid", (seen_item, seen_story)).fetchall())
+        return StoryChanges(now_mark, False, new, updates)
+
+    def period_stories(self, since: datetime, until: datetime) -> list[StoryRow]:
+        since_iso, until_iso = _iso(since), _iso(until)
+        return [StoryRow(id=r["id"], watchlist=r["watchlist"], item_key=r["item_key"], title=r["title"],
+                         link=r["link"], outlet=r["outlet"], published=_dt(r["published"]),
+                         first_seen=_dt(r["first_seen"]), summary=r["summary"])
+                for r in self.db.execute(
+                    "SELECT s.*, (SELECT summary FROM items WHERE key=s.item_key) AS summary "
+                    "FROM stories s WHERE s.first_seen < ? AND (s.first_seen >= ? OR s.id IN ("
+                    "SELECT story_id FROM items WHERE decision = 'update' AND first_seen >= ? "
+                    "AND first_seen < ?)) ORDER BY s.first_seen, s.id",
+                    (until_iso, since_iso, since_iso, until_iso))]
+
+    def period_sources(self, since: datetime, until: datetime) -> list[SourceRow]:
+        return [SourceRow(r["story_id"], r["outlet"], r["language"]) for r in self.db.execute(
+            "SELECT story_id, outlet, language FROM items WHERE story_id IN (SELECT id FROM stories "
+            "WHERE first_seen >= ? AND first_seen < ?) AND first_seen < ? ORDER BY first_seen, rowid",
+            (_iso(since), _iso(until), _iso(until)))]
 
     # ------------------------------------------------------------------ outbox
 
@@ -632,14 +664,31 @@ class Store:
     def outbox_counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.db.execute("SELECT status, count(*) FROM outbox GROUP BY status")}
 
+    def oldest_pending(self) -> datetime | None:
+        return _dt(self.db.execute("SELECT min(created) FROM outbox WHERE status='pending'").fetchone()[0])
+
+    def last_sent(self) -> datetime | None:
+        return _dt(self.db.execute("SELECT max(sent_at) FROM outbox WHERE status='sent'").fetchone()[0])
+
     # ------------------------------------------------------------------ events & retention
 
     def log_event(self, level: str, message: str, now: datetime) -> None:
         """Operational events (paused feeds, refused channel) for `status` and the digest."""
         self.db.execute("INSERT INTO events(at, level, message) VALUES (?,?,?)", (_iso(now), level, message))
 
-    def recent_events(self, limit: int = 10) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+    def recent_events(self, limit: int = 10) -> list[LoggedEvent]:
+        return [self._event(r) for r in
+                self.db.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,))]
+
+    def last_event(self, level: str, prefix: str) -> LoggedEvent | None:
+        # substr, not LIKE: a prefix holding '%' or '_' means itself.
+        row = self.db.execute("SELECT * FROM events WHERE level=? AND substr(message, 1, ?)=? "
+                              "ORDER BY id DESC LIMIT 1", (level, len(prefix), prefix)).fetchone()
+        return self._event(row) if row else None
+
+    @staticmethod
+    def _event(row: sqlite3.Row) -> LoggedEvent:
+        return LoggedEvent(row["id"], _dt(row["at"]), row["level"], row["message"])
 
     def prune(self, older_than: datetime) -> int:
         """Delete items and stories first seen before ``older_than``; identities stay (tombstones).

@@ -17,7 +17,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.deliver import TelegramChannel
 from bot.pipeline import Pipeline, Rules, feed_files, replay
-from bot.store import Store
+from bot.storage import open_store
 from tests.feedgen import Entry, rss
 from tests.servers.botapi import DEFAULT_CHAT, BotApiStandIn
 
@@ -52,7 +52,7 @@ async def main() -> None:
         async with BotApiStandIn() as api:
             channel = TelegramChannel("1:demo-token", DEFAULT_CHAT, api_url=api.root, min_interval=0)
             await channel.start()
-            store = Store(settings.database)
+            store = open_store(settings)
             pipeline = Pipeline(settings=settings, store=store, rules=Rules.load(settings.watchbot_watchlists),
                                 channel=channel)
             records = await replay(pipeline, feed_files(files), post=True)

@@ -58,7 +58,7 @@ async def test_broken_edit_while_running_keeps_the_last_good_rules(tmp_path, fee
             assert pipeline.reload_rules_if_changed() is False
         assert pipeline.rules is good
         assert _located(pipeline.rules_problems, broken), [str(p) for p in pipeline.rules_problems]
-        events = [e["message"] for e in pipeline.store.recent_events(5)]
+        events = [e.message for e in pipeline.store.recent_events(5)]
         assert any("rejected" in e and re.search(rf"{broken}:\d+", e) for e in events), events
         assert any(re.search(rf"{broken}:\d+", r.getMessage()) for r in caplog.records)
 
@@ -67,7 +67,7 @@ async def test_broken_edit_while_running_keeps_the_last_good_rules(tmp_path, fee
         report = await pipeline.run_once()
         assert report.alerts == 1 and report.pending == 1
         # The same broken version is reported once, not on every cycle.
-        assert sum("rejected" in e["message"] for e in pipeline.store.recent_events(20)) == 1
+        assert sum("rejected" in e.message for e in pipeline.store.recent_events(20)) == 1
     finally:
         await pipeline.aclose()
         pipeline.store.close()

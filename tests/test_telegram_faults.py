@@ -187,7 +187,7 @@ async def test_chat_not_found_stops_sending_keeps_outbox_and_heals(tmp_path, bot
         assert "chat not found" in (report.delivery_error or "").lower()
         assert report.pending == 3 and _statuses(pipeline) == ["pending"] * 3
         assert any("chat not found" in r.getMessage().lower() and r.levelno == logging.ERROR for r in caplog.records)
-        events = [e["message"] for e in pipeline.store.recent_events(5) if e["level"] == "error"]
+        events = [e.message for e in pipeline.store.recent_events(5) if e.level == "error"]
         assert any("chat not found" in e.lower() for e in events)
         sends = bot_api.calls.count("sendMessage")
         await pipeline.drain()  # inside the cool-down: the refused chat is not hammered
@@ -212,6 +212,6 @@ async def test_bot_kicked_from_the_channel_stops_sending_and_keeps_outbox(tmp_pa
         assert "kicked" in (report.delivery_error or "").lower()
         assert bot_api.calls.count("sendMessage") == 1
         assert _statuses(pipeline) == ["pending", "pending"]
-        assert any("kicked" in e["message"].lower() for e in pipeline.store.recent_events(5))
+        assert any("kicked" in e.message.lower() for e in pipeline.store.recent_events(5))
     finally:
         await _close(pipeline, channel)

@@ -1,0 +1,310 @@
+"""The store boundary: what every part of watchbot may ask of its state, whatever the backend.
+
+``Store`` (the protocol below) lists every call the rest of the code makes on the state; no
+module outside a backend runs SQL or touches a connection. Backends: ``bot.store.Store``
+(SQLite, the embedded default: one file in WATCHBOT_STATE). ``open_store(settings)`` is the one
+place that builds a store; a new backend is one more module plus one branch there.
+
+Rows cross the boundary as frozen dataclasses (below, and ``bot.models``), never as driver
+rows, so a caller cannot depend on a backend's row type. All datetimes are timezone-aware UTC;
+a backend stores them with one-second precision, and every period bound a caller passes is
+compared at that precision (``since`` 10:00:00.7 includes a row first seen at 10:00:00).
+
+Contracts every backend keeps (tests/test_store_*.py check the SQLite one):
+- identity novelty: ``unseen`` says an item is new only if none of its identities (see
+  ``bot.store.identities``) was ever recorded, tombstones of pruned items included;
+- atomicity: the writes inside one ``transaction()`` commit together or not at all; an item and
+  the outbox rows it sends commit together;
+- the outbox: a row is marked 'sending' durably before its request goes out, so an interrupted
+  send becomes 'maybe_sent' (``recover_interrupted_sends``), never a second post;
+- stories: the store owns them; the novelty engine's index is a cache of them, refreshed only
+  through ``story_changes`` (see there).
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Hashable, Iterable, Protocol, Sequence, runtime_checkable
+
+from bot.models import Alert, Decision, Feed, Item, Match, PollPlan, SendOutcome, Story, Validators
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+
+class StateLockedError(RuntimeError):
+    """Another watchbot process owns this state."""
+
+
+class StateGoneError(RuntimeError):
+    """The state database was deleted or replaced under a running watchbot.
+
+    SQLite keeps writing to the open (deleted) file, the lock file went with the folder, and a
+    second watchbot could start on the same path and post the same alerts again; the only safe
+    move is to stop (issue 13, class 7).
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the store remembers about one feed (one row of `watchbot status`)."""
+
+    url: str
+    current_url: str
+    title: str
+    validators: Validators
+    body_hash: str | None
+    last_fetch: datetime | None
+    last_success: datetime | None
+    last_status: int | None
+    last_error: str | None
+    consecutive_errors: int
+    next_check: datetime | None
+    paused_reason: str | None
+    ttl_minutes: int | None
+    items_total: int
+    last_new: int
+    seeded: bool
+    last_warning: str | None = None
+    first_seen: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """One operational event (``log_event``): a paused feed, a refused channel, a reload."""
+
+    id: int
+    at: datetime
+    level: str
+    message: str
+
+
+@dataclass(frozen=True)
+class PeriodItem:
+    """One item first seen in a period, as the digest counts it: its decision, the watchlists it
+    matched (in match order, each once) and the story it started or was folded into."""
+
+    decision: str
+    watchlists: tuple[str, ...]
+    story_id: int | None
+
+
+@dataclass(frozen=True)
+class StoryRow:
+    """A story's own row, without its sources (``summary``: its first report's summary, None
+    when that item was pruned)."""
+
+    id: int
+    watchlist: str
+    item_key: str
+    title: str
+    link: str | None
+    outlet: str | None
+    published: datetime | None
+    first_seen: datetime
+    summary: str | None
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """One report recorded under a story (the alert's own item or a folded update)."""
+
+    story_id: int
+    outlet: str | None
+    language: str | None
+
+
+@dataclass(frozen=True)
+class StoryUpdate:
+    """An update folded into story ``story_id``: the recorded item, as it was decided."""
+
+    story_id: int
+    item: Item
+
+
+@dataclass(frozen=True)
+class StoryChanges:
+    """What changed in the stories since a mark (see ``Store.story_changes``).
+
+    ``reset``: the mark was None or no longer valid (a rollback since, another generation);
+    ``stories`` is then every story of the window and the index must be rebuilt from it alone.
+    Otherwise ``stories`` were created since the mark (with their sources so far) and
+    ``updates`` were folded into stories that existed at the mark, oldest first. ``mark``: pass
+    it to the next call.
+    """
+
+    mark: Hashable
+    reset: bool
+    stories: tuple[Story, ...]
+    updates: tuple[StoryUpdate, ...]
+
+
+# ---------------------------------------------------------------------------------------------
+# The protocol
+# ---------------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Every call the rest of watchbot makes on its state (see the module docstring)."""
+
+    # -------------------------------------------------------------- lifecycle
+    def close(self) -> None:
+        """Release the connection(s); the store is unusable afterwards."""
+
+    def verify_on_disk(self) -> None:
+        """Raise ``StateGoneError`` if the state this store opened was deleted or
+        replaced under it (another instance could start on the same place). Cheap: called
+        before every message sent. A server backend does nothing."""
+
+    # -------------------------------------------------------------- meta
+    def get_meta(self, key: str) -> str | None:
+        """A small piece of state kept across restarts (None: never set)."""
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Store (None: remove) ``key`` durably (committed on return, even inside ``batch``)."""
+
+    # -------------------------------------------------------------- transactions
+    def transaction(self, *, durable: bool = False) -> AbstractContextManager[None]:
+        """One atomic unit; nested uses join the outer one. An exception rolls it back and
+        propagates. Inside ``batch()`` the commit may come later (still all-or-nothing);
+        ``durable=True``: committed when the block ends, batch or not."""
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Coalesce the commits of the transactions inside (a polling cycle); whatever was done
+        is committed when the block ends, even on an error. Nested uses join."""
+
+    # -------------------------------------------------------------- feeds
+    def sync_feeds(self, feeds: Sequence[Feed]) -> None:
+        """Give every configured feed a row (rows of removed feeds stay, for their history)."""
+
+    def feed_state(self, url: str) -> FeedState:
+        """The row of feed ``url``; KeyError if it has none (``sync_feeds`` first)."""
+
+    def feed_states(self) -> list[FeedState]:
+        """Every feed row, by URL."""
+
+    def record_poll(self, url: str, plan: PollPlan) -> None:
+        """Apply one poll's plan to the feed's row (``bot.models.PollPlan`` says what each
+        field does). Validators are stored only here, after the response's items were
+        recorded, so a crash in between re-fetches instead of skipping them."""
+
+    def last_item_times(self) -> dict[str, datetime]:
+        """Feed URL -> when its newest recorded item was first seen (feeds with items only)."""
+
+    # -------------------------------------------------------------- items
+    def unseen(self, items: Iterable[Item]) -> list[Item]:
+        """The items none of whose identities was ever recorded (tombstones included), in the
+        given order; of two with a shared identity in one call, only the first."""
+
+    def record_seen(self, items: Sequence[Item], now: datetime, decision: str = "seeded") -> None:
+        """Record items (and all their identities) without deciding anything about them."""
+
+    def record_item(self, item: Item, matches: Sequence[Match], decision: Decision, now: datetime,
+                    render: Any = None) -> tuple[int | None, list[int]]:
+        """Record one decided item, its identities and, for an alert, a new story, in one
+        transaction with the outbox rows ``render(story_id) -> [(action, text, plain)]`` gives
+        (alerts and updates only; a new edit supersedes the story's pending edits). Returns
+        (story id, outbox row ids)."""
+
+    def item(self, key: str) -> Item | None:
+        """The recorded item with this key, None if never recorded or pruned."""
+
+    def item_matches(self, key: str) -> list[dict]:
+        """The matches recorded with item ``key``: [{watchlist, title, terms}] (empty if none)."""
+
+    def count_items(self) -> int:
+        """How many items are recorded (tombstones not counted)."""
+
+    def period_items(self, since: datetime, until: datetime) -> list[PeriodItem]:
+        """Items first seen in [since, until), in the order they were first seen."""
+
+    # -------------------------------------------------------------- stories
+    def stories(self, since: datetime | None = None) -> list[Story]:
+        """Stories first seen at or after ``since`` (all when None), oldest first, each with its
+        sources in the order they were recorded."""
+
+    def story(self, story_id: int) -> Story | None:
+        """One story with its sources; None if there is none with this id (pruned)."""
+
+    def story_item_key(self, story_id: int) -> str | None:
+        """The key of the item that started story ``story_id``."""
+
+    def story_changes(self, mark: Hashable | None, since: datetime) -> StoryChanges:
+        """The one way the novelty index learns what the store holds.
+
+        ``mark`` None (or a mark a rollback has since invalidated): every story first seen at
+        or after ``since``, ``reset`` True. Otherwise what was created or folded since ``mark``
+        (visible to this store's own open transaction too), and ``since`` is not used. Cheap
+        when nothing changed (no story is read); never reads stories outside the answer."""
+
+    def period_stories(self, since: datetime, until: datetime) -> list[StoryRow]:
+        """Stories first seen in [since, until), plus the earlier ones an update first seen in
+        that period was folded into; by first seen, then id."""
+
+    def period_sources(self, since: datetime, until: datetime) -> list[SourceRow]:
+        """The reports of the stories first seen in [since, until) that were first seen before
+        ``until``, in the order they were recorded."""
+
+    # -------------------------------------------------------------- outbox
+    def pending_alerts(self, channel: str | None = None) -> list[Alert]:
+        """Unsent outbox rows in order, as ``channel`` can send them (see
+        ``bot.store.Store.pending_alerts``: edits wait for their post's message id; an edit of a
+        message in another channel comes back as a post)."""
+
+    def record_outcome(self, alert: Alert, outcome: SendOutcome, now: datetime,
+                       channel: str | None = None) -> None:
+        """Apply what the channel said about one outbox row; a post's message id is kept with
+        the ``channel`` it belongs to."""
+
+    def mark_sending(self, alert: Alert) -> None:
+        """Durably mark ``alert`` as going out now, with the text it carries."""
+
+    def mark_orphaned(self, alert: Alert, reason: str) -> None:
+        """Close a pending row that can never be sent."""
+
+    def recover_interrupted_sends(self, now: datetime) -> int:
+        """Rows left 'sending' by a stopped process become 'maybe_sent'; returns how many."""
+
+    def outbox_counts(self) -> dict[str, int]:
+        """Outbox rows per status (statuses with no row are absent)."""
+
+    def oldest_pending(self) -> datetime | None:
+        """When the oldest pending outbox row was created (None: nothing pending)."""
+
+    def last_sent(self) -> datetime | None:
+        """When the most recent row was confirmed sent (None: never)."""
+
+    # -------------------------------------------------------------- events & retention
+    def log_event(self, level: str, message: str, now: datetime) -> None:
+        """Record an operational event (shown by `status`, used by `health`)."""
+
+    def recent_events(self, limit: int = 10) -> list[LoggedEvent]:
+        """The ``limit`` most recent events, newest first."""
+
+    def last_event(self, level: str, prefix: str) -> LoggedEvent | None:
+        """The most recent event of ``level`` whose message starts with ``prefix``."""
+
+    def prune(self, older_than: datetime) -> int:
+        """Delete items, stories, finished outbox rows and events older than ``older_than``;
+        identities stay (tombstones) and so do stories a pending row still needs. Returns the
+        number of items deleted."""
+
+
+def open_store(settings: "Settings") -> Store:
+    """The store the settings name: the one place a store is built (the SQLite file in
+    WATCHBOT_STATE)."""
+    from bot.store import Store as SQLiteStore
+
+    return SQLiteStore(settings.database)
+
+
+__all__ = ["Store", "open_store", "StateGoneError", "StateLockedError", "FeedState", "LoggedEvent", "PeriodItem", "StoryRow",
+           "SourceRow", "StoryUpdate", "StoryChanges"]
