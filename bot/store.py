@@ -178,6 +178,11 @@ class Store:
     """The SQLite database of one state folder (``bot.storage.Store``'s embedded backend).
     All times are stored as UTC ISO strings."""
 
+    # Bumped by every rollback: a story-change mark of an older generation may name stories
+    # that no longer exist (and ids about to be reused), so ``story_changes`` starts afresh.
+    # A class default, so a subclass with its own __init__ (bot/store_pg.py) starts at 0 too.
+    _generation = 0
+
     def __init__(self, path: Path | str):
         self.path = Path(path)
         if str(path) != ":memory:":
@@ -206,9 +211,6 @@ class Store:
         # Digests of the items this transaction looked up: ``unseen`` computes them and the
         # insert that follows reuses them (emptied when the transaction ends).
         self._digest_memo: dict[tuple, tuple[bytes, ...]] = {}
-        # Bumped by every rollback: a story-change mark of an older generation may name stories
-        # that no longer exist (and ids about to be reused), so ``story_changes`` starts afresh.
-        self._generation = 0
 
     def close(self) -> None:
         self.db.close()

@@ -1,4 +1,4 @@
-"""The store boundary (bot/storage.py): the SQLite store keeps the protocol's contracts."""
+"""The store boundary (bot/storage.py): the protocol's contracts, on both backends (``backend``)."""
 
 from __future__ import annotations
 
@@ -62,9 +62,9 @@ def test_open_store_builds_the_sqlite_store_in_the_state_folder(tmp_path):
         store.close()
 
 
-def test_story_changes_gives_new_stories_and_updates_since_a_mark(tmp_path):
+def test_story_changes_gives_new_stories_and_updates_since_a_mark(backend):
     """After a first full answer, each call returns only what was created or folded since."""
-    store = Store(tmp_path / "s.sqlite3")
+    store = backend.open()
     first = _alert(store, 1)
     full = store.story_changes(None, NOW - timedelta(days=1))
     assert full.reset and [s.id for s in full.stories] == [first] and full.updates == ()
@@ -83,9 +83,9 @@ def test_story_changes_gives_new_stories_and_updates_since_a_mark(tmp_path):
     store.close()
 
 
-def test_story_changes_starts_afresh_after_a_rollback(tmp_path):
+def test_story_changes_starts_afresh_after_a_rollback(backend):
     """A rolled-back story must not survive in a cache: the next answer is a full reset."""
-    store = Store(tmp_path / "s.sqlite3")
+    store = backend.open()
     kept = _alert(store, 1)
     mark = store.story_changes(None, NOW - timedelta(days=1)).mark
     with pytest.raises(RuntimeError):
@@ -97,18 +97,18 @@ def test_story_changes_starts_afresh_after_a_rollback(tmp_path):
     store.close()
 
 
-def test_full_story_changes_read_only_the_window(tmp_path):
+def test_full_story_changes_read_only_the_window(backend):
     """A reset answer holds the stories first seen since the window start, not the history."""
-    store = Store(tmp_path / "s.sqlite3")
+    store = backend.open()
     _alert(store, 1, NOW - timedelta(days=400))
     recent = _alert(store, 2, NOW)
     assert [s.id for s in store.story_changes(None, NOW - timedelta(days=120)).stories] == [recent]
     store.close()
 
 
-def test_period_queries_answer_at_one_second_precision(tmp_path):
+def test_period_queries_answer_at_one_second_precision(backend):
     """A period starting within a row's second includes it, as the stored precision implies."""
-    store = Store(tmp_path / "s.sqlite3")
+    store = backend.open()
     story = _alert(store, 1, NOW)
     _update(store, 2, story, NOW + timedelta(minutes=5))
     since = NOW + timedelta(microseconds=700_000)
@@ -124,9 +124,9 @@ def test_period_queries_answer_at_one_second_precision(tmp_path):
     store.close()
 
 
-def test_events_are_typed_rows_and_found_by_exact_prefix(tmp_path):
+def test_events_are_typed_rows_and_found_by_exact_prefix(backend):
     """recent_events gives LoggedEvent rows; last_event matches its prefix literally."""
-    store = Store(tmp_path / "s.sqlite3")
+    store = backend.open()
     store.log_event("error", "Telegram refuses the channel: kicked", NOW)
     store.log_event("error", "telegram refuses the channel in lower case", NOW + timedelta(seconds=1))
     store.log_event("info", "Telegram refuses the channel (info only)", NOW + timedelta(seconds=2))

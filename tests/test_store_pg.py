@@ -106,7 +106,7 @@ def test_text_with_placeholders_and_percent_signs_is_stored_verbatim(backend):
     store.log_event("warning", tricky, NOW)
     assert store.item(_item(1).key).title == tricky
     assert store.item(_item(1).key).link == "https://o.example/?a=1&b=%20"
-    assert store.recent_events(1)[0]["message"] == tricky
+    assert store.recent_events(1)[0].message == tricky
     store.close()
 
 
