@@ -93,7 +93,7 @@ def build_year_state(state: Path, stories: int, days: int = 365) -> dict:
     from dataclasses import replace
 
     from bot.config import Settings
-    from bot.deliver import render_alert
+    from bot.channels.telegram_html import render_alert
     from bot.models import Item, SendOutcome
     from bot.rules import Rules
     from bot.storage import open_store

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.deliver import render_alert  # noqa: E402
+from bot.channels.telegram_html import render_alert  # noqa: E402
 from bot.models import Decision, Item, Match, Source, TermHit  # noqa: E402
 from bot.parse import plain_text  # noqa: E402
 from bot.yamlconf import load_yaml_with_tree, to_plain  # noqa: E402

@@ -62,7 +62,7 @@ class _JsonFormatter(_UtcFormatter):
 
 
 def _setup_logging(settings: Settings) -> None:
-    from bot.deliver import RedactingFilter
+    from bot.redact import RedactingFilter
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonFormatter() if settings.watchbot_log_format == "json"
@@ -92,7 +92,8 @@ def _settings(ctx: click.Context, **overrides) -> Settings:
 
 
 def _channel(settings: Settings):
-    from bot.deliver import ConsoleChannel, TelegramChannel
+    from bot.channels.console import ConsoleChannel
+    from bot.channels.telegram import TelegramChannel
 
     if settings.telegram_enabled:
         return TelegramChannel(settings.telegram_bot_token, settings.telegram_chat_id,
@@ -107,7 +108,7 @@ def _admin(settings: Settings):
     """A callable that reports operational problems to the admin chat, if one is configured."""
     if not (settings.telegram_bot_token and settings.telegram_admin_chat_id):
         return None
-    from bot.deliver import TelegramChannel
+    from bot.channels.telegram import TelegramChannel
 
     admin = TelegramChannel(settings.telegram_bot_token, settings.telegram_admin_chat_id,
                             api_url=settings.telegram_api_url, proxy=settings.watchbot_proxy)
@@ -296,7 +297,7 @@ class _StartingChannel:
     """A channel whose start runs in the background, so the first fetches need not wait for it.
 
     Starting a Telegram channel costs two to three round trips (the getMe + getChat check of
-    ``bot.health.verify_telegram``, the channel's own getMe) and importing python-telegram-bot
+    ``bot.channels.telegram.verify_telegram``, the channel's own getMe) and importing python-telegram-bot
     (~0.2 s of CPU). Polling needs the channel only to deliver, after the fetches (issue 15), so
     here the import runs in a thread from the start and the round trips overlap the first
     fetches. ``ready`` resolves to None, or to why Telegram refused the bot or the chat: the
@@ -313,7 +314,7 @@ class _StartingChannel:
     async def _start(self, settings: Settings) -> str | None:
         import asyncio
 
-        from bot.deliver import DeliveryError
+        from bot.channels import DeliveryError
 
         if not settings.telegram_enabled:
             await self.channel.start()
@@ -331,7 +332,7 @@ class _StartingChannel:
                 log.warning("Telegram is unreachable (%s); polling anyway, alerts stay queued", exc)
             return None
 
-        from bot.health import verify_telegram
+        from bot.channels.telegram import verify_telegram
 
         # A chat Telegram does not know would otherwise surface only at the first alert, hours
         # later, as a line in the log: refuse it now.
@@ -483,7 +484,7 @@ async def _check_online(settings: Settings, feeds) -> tuple[list, list[str]]:
     import asyncio
 
     from bot.fetch import Fetcher
-    from bot.health import verify_telegram
+    from bot.channels.telegram import verify_telegram
     from bot.models import Validators
     from bot.opml import feed_key
     from bot.storage import open_store

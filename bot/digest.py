@@ -56,10 +56,10 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from bot.deliver import (CAPTION_LIMIT, TEXT_LIMIT, cut, fit_html, html_to_plain, one_line, safe_url,
-                         visible_length)
+from bot.channels.telegram_html import CAPTION_LIMIT, TEXT_LIMIT, fit_html, html_to_plain, visible_length
 from bot.models import SendOutcome
 from bot.storage import Store
+from bot.text import cut, one_line, safe_url
 from bot.timeline import Timeline
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,8 @@
 """What a healthy bot looks like, from outside the pipeline: for `check --online`, the start of
 `run`, `watchbot health` and the optional /healthz + /metrics endpoint.
 
-Not a stage: it reads the store and asks Telegram, nothing else. Everything here answers one
-question an operator (or systemd, cron, a container runtime, Prometheus) asks.
+Not a stage: it reads the store, nothing else (asking the chat service whether the bot may post
+is its channel module's job). Everything here answers one question an operator (or systemd, cron, a container runtime, Prometheus) asks.
 """
 
 from __future__ import annotations
@@ -11,70 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.channels import REFUSED_PREFIX
 from bot.config import Settings
-
-# How the pipeline's event about a refusing channel begins (bot/pipeline.py logs it).
-REFUSED_PREFIX = "Telegram refuses the channel"
-
-
-@dataclass(frozen=True)
-class TelegramCheck:
-    """The answer to getMe + getChat. ``refused``: Telegram answered no (bad token, unknown
-    chat, bot not in the channel) — a configuration problem; otherwise ``ok`` False means
-    Telegram could not be reached, which is transient."""
-
-    ok: bool
-    refused: bool = False
-    detail: str = ""
-    bot: str = ""
-    chat: str = ""
-
-
-async def verify_telegram(settings: Settings, *, timeout: float = 10.0) -> TelegramCheck:
-    """Ask the Bot API who the bot is (getMe) and whether the chat exists for it (getChat).
-
-    The token never appears in ``detail``.
-    """
-    from telegram import Bot
-    from telegram.error import BadRequest, Forbidden, InvalidToken, TelegramError
-    from telegram.request import HTTPXRequest
-
-    token = settings.telegram_bot_token
-
-    def clean(exc: Exception) -> str:
-        return (str(exc) or type(exc).__name__).replace(token, "***") if token else str(exc)
-
-    request = HTTPXRequest(connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout,
-                           pool_timeout=timeout, proxy=settings.watchbot_proxy or None)
-    bot = Bot(token, base_url=f"{settings.telegram_api_url}/bot",
-              base_file_url=f"{settings.telegram_api_url}/file/bot", request=request)
-    try:
-        try:
-            await bot.initialize()  # getMe
-        except (InvalidToken, Forbidden) as exc:
-            return TelegramCheck(False, refused=True,
-                                 detail=f"the token is refused ({clean(exc)}); check TELEGRAM_BOT_TOKEN")
-        except TelegramError as exc:
-            return TelegramCheck(False, detail=f"Telegram is unreachable: {clean(exc)}")
-        me = f"@{bot.username}" if bot.username else str(bot.id)
-        chat_id: Any = settings.telegram_chat_id
-        try:
-            chat = await bot.get_chat(int(chat_id) if str(chat_id).lstrip("-").isdigit() else chat_id)
-        except (BadRequest, Forbidden) as exc:
-            return TelegramCheck(False, refused=True, bot=me,
-                                 detail=f"TELEGRAM_CHAT_ID {chat_id}: {clean(exc)} (is {me} an "
-                                        "administrator of the channel, and is the id right?)")
-        except TelegramError as exc:
-            return TelegramCheck(False, bot=me, detail=f"Telegram is unreachable: {clean(exc)}")
-        except Exception as exc:  # an answer PTB cannot read: say so, never a traceback
-            return TelegramCheck(False, bot=me, detail=f"unexpected answer to getChat: {clean(exc)}")
-        title = chat.title or chat.username or str(chat.id)
-        return TelegramCheck(True, bot=me, chat=title, detail=f"bot {me} can see chat {title!r}")
-    finally:
-        try:
-            await bot.shutdown()
-        except Exception:  # closing a client that never connected: nothing to report
-            pass
 
 
 # ---------------------------------------------------------------------------------------------

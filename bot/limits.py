@@ -1,7 +1,7 @@
 """Numbers that come from servers, made safe before any arithmetic (issue 13, class 5).
 
 A feed server's ``Retry-After: 99999999999999`` once raised ``OverflowError`` inside a
-``timedelta`` and stopped every ``run --once``; Telegram's ``retry_after`` and RSS ``<ttl>`` are
+``timedelta`` and stopped every ``run --once``; a Bot API's ``retry_after`` and RSS ``<ttl>`` are
 the same kind of number. Every such value goes through :func:`server_seconds` first: fetch,
 deliver and the pipeline share this one clamp, so no stage does its own arithmetic on a raw value.
 """
@@ -31,7 +31,7 @@ def server_seconds(value: object, *, ceiling: float = MAX_SERVER_WAIT) -> float 
         if len(text) > 15:  # beyond any ceiling; float() of a huge integer would overflow
             return ceiling
         value = int(text)
-    if hasattr(value, "total_seconds"):  # a timedelta (python-telegram-bot's retry_after)
+    if hasattr(value, "total_seconds"):  # a timedelta (a chat client's retry_after)
         value = value.total_seconds()
     try:
         number = float(value)  # type: ignore[arg-type]

@@ -292,8 +292,8 @@ class Decision:
 class Alert:
     """An outbox entry: a message to post, or an edit of an earlier one (folded sources).
 
-    ``text`` is the final Telegram HTML (already escaped and within limits); ``plain`` is the
-    same content without markup, used once if Telegram rejects the entities.
+    ``text`` is the final HTML (already escaped and within limits); ``plain`` is the same
+    content without markup, used once if the channel rejects the markup.
     """
 
     id: int
@@ -309,7 +309,7 @@ class SendOutcome:
     """What delivery learnt from one attempt; the pipeline records it in the outbox.
 
     status:
-    - sent: Telegram confirmed; ``message_id`` is set.
+    - sent: the channel confirmed; ``message_id`` is set.
     - retry: transient (429, 5xx, network before the request was sent); wait ``retry_after``.
     - maybe_sent: the request went out and no answer came (read timeout): it may have been
       delivered, so it is not resent blindly (see README, "Delivery guarantees").

@@ -3,7 +3,7 @@ store + outbox → deliver.
 
 ``run --once``, the daemon (via ``schedule``), ``replay`` and the tests all go through
 ``Pipeline``; stage modules never call each other. Every I/O boundary — the HTTP fetcher, the
-parser pool, the Telegram channel, the clock, the state folder — is passed in, so tests run the
+parser pool, the channel, the clock, the state folder — is passed in, so tests run the
 real code against local servers and a fixed clock.
 """
 
@@ -15,10 +15,11 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from bot.config import Settings, load_feeds
-from bot.deliver import render_alert
+from bot.channels import REFUSED_PREFIX, Channel
+from bot.channels.telegram_html import render_alert
 from bot.fetch import Fetcher
 from bot.limits import server_seconds
 from bot.models import Alert, Decision, Feed, FetchResult, Item, Match, ParsedFeed, SendOutcome, TermHit
@@ -35,14 +36,8 @@ log = logging.getLogger("watchbot")
 Clock = Callable[[], datetime]
 
 # Why 30 min: a 400 "chat not found"/403 "kicked" needs a human; probing again now and then
-# lets the bot heal by itself once the channel is fixed, without hammering Telegram.
+# lets the bot heal by itself once the channel is fixed, without hammering the service.
 FATAL_COOLDOWN = timedelta(minutes=30)
-
-
-class Channel(Protocol):
-    """What the pipeline needs from delivery (TelegramChannel, ConsoleChannel)."""
-
-    async def deliver(self, alert: Alert) -> SendOutcome: ...
 
 
 # ---------------------------------------------------------------------------------------------
@@ -67,7 +62,7 @@ class CycleReport:
     sent: int = 0
     pending: int = 0
     delivery_error: str | None = None
-    delivery_refused: bool = False  # Telegram refused the channel (not a transient failure)
+    delivery_refused: bool = False  # the channel refused us (not a transient failure)
     not_due: int = 0  # feeds skipped by run_once(due_only=True): their next check is ahead
 
     @property
@@ -430,8 +425,8 @@ class Pipeline:
                         return report
                     if outcome.status == "fatal":
                         self._channel_blocked_until = self.clock() + FATAL_COOLDOWN
-                        message = (f"Telegram refuses the channel: {outcome.error}. Alerts stay queued "
-                                   f"in the outbox; fix the channel or TELEGRAM_CHAT_ID.")
+                        message = (f"{REFUSED_PREFIX} by {self._channel_name}: {outcome.error}. "
+                                   "Alerts stay queued in the outbox; fix the channel or its settings.")
                         log.error(message)
                         self.store.log_event("error", message, self.clock())
                         self._tell_admin(message)
@@ -442,7 +437,7 @@ class Pipeline:
                     if outcome.status == "maybe_sent":
                         log.warning("alert %d may have been delivered (no answer); not resending", alert.id)
                     if outcome.status == "rejected":
-                        log.error("alert %d rejected by Telegram: %s", alert.id, outcome.error)
+                        log.error("alert %d rejected by %s: %s", alert.id, self._channel_name, outcome.error)
                     report.sent += outcome.status == "sent"
                     progressed = True
                 if not progressed:
@@ -451,11 +446,15 @@ class Pipeline:
             return report
 
     @property
+    def _channel_name(self) -> str:
+        return getattr(self.channel, "name", None) or "the channel"
+
+    @property
     def _channel_id(self) -> str | None:
         """Where messages go, so message ids are kept per channel (see Store.pending_alerts)."""
         return getattr(self.channel, "identity", None)
 
-    # Telegram's flood wait and the cool-down after a refused channel live in the store, not in
+    # The service's flood wait and the cool-down after a refused channel live in the store, not in
     # memory: each `run --once` is a new process, and one that forgot the wait sent into a
     # 3,600 s flood wait again (issue 13, class 13).
     @property

@@ -3,7 +3,7 @@ timeline, loaded from one consistent set of files.
 
 Kept apart from ``pipeline`` so that commands which only need the rules (``check``, ``try``,
 ``digest``) do not import the fetcher (httpx), the parser (feedparser) or delivery
-(python-telegram-bot): start-up costs what the command needs (issue 15).
+(a channel's client library): start-up costs what the command needs (issue 15).
 """
 
 from __future__ import annotations

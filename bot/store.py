@@ -6,11 +6,11 @@ that changes GUIDs, re-orders, or re-publishes an item cannot make it alert twic
 items leave their identities behind as tombstones.
 
 Why the outbox: an alert is written in the same transaction that records its item; sending
-happens afterwards and marks the row sent with Telegram's message_id. A crash before the send
+happens afterwards and marks the row sent with the channel's message_id. A crash before the send
 leaves a pending row that the next start sends — never a lost alert. A row is marked 'sending'
-(committed) just before its request goes out, so a crash while Telegram may already have it
+(committed) just before its request goes out, so a crash while the channel may already have it
 turns into 'maybe_sent' at the next start (``recover_interrupted_sends``), never a doubled
-post: the same policy as a read timeout (see bot/deliver.py).
+post: the same policy as a read timeout (see bot/channels/).
 
 Concurrency: one process owns a state folder (see ``StateLock``); inside it all calls come from
 the event-loop thread, so one connection suffices. WAL + synchronous=NORMAL: commits survive a
@@ -474,7 +474,7 @@ class Store:
                 for action, text, plain in render(story_id):
                     if action == "edit":
                         # Only the newest edit of a story matters: older pending ones would
-                        # only spend Telegram's rate limit on texts about to be replaced.
+                        # only spend the channel's rate limit on texts about to be replaced.
                         self.db.execute("UPDATE outbox SET status='superseded' WHERE story_id=? AND "
                                         "action='edit' AND status='pending'", (story_id,))
                     cur = self.db.execute(
@@ -597,7 +597,7 @@ class Store:
         An edit whose post can no longer get one (it ended maybe_sent or rejected: we never learnt
         the message id) is closed as 'orphaned' instead of waiting forever.
 
-        ``channel`` names where the rows go ("console", "telegram:<chat id>"). A message id belongs
+        ``channel`` names where the rows go (``Channel.identity``: "console", a chat). A message id belongs
         to the channel that produced it: an edit of a story whose post went elsewhere (printed on
         the console before a token was set, or another chat) comes back as a post of the story's
         current text, never as an edit of an unrelated message with the same number (issue 13,
@@ -625,7 +625,7 @@ class Store:
 
     def record_outcome(self, alert: Alert, outcome: SendOutcome, now: datetime,
                        channel: str | None = None) -> None:
-        """Apply what Telegram said about one outbox row; a post's message id is recorded with
+        """Apply what the channel said about one outbox row; a post's message id is recorded with
         the ``channel`` it belongs to (see ``pending_alerts``)."""
         with self.transaction():
             if outcome.status in ("sent", "maybe_sent", "rejected"):
@@ -653,14 +653,14 @@ class Store:
                             "status='pending'", (reason, alert.id))
 
     def recover_interrupted_sends(self, now: datetime) -> int:
-        """Rows a crashed process left 'sending' become 'maybe_sent' (Telegram may have them).
+        """Rows a crashed process left 'sending' become 'maybe_sent' (the channel may have them).
 
         Call only while holding the state lock, before the first drain. Returns the count.
         """
         with self.transaction():
             return self.db.execute(
                 "UPDATE outbox SET status='maybe_sent', sent_at=?, last_error=? WHERE status='sending'",
-                (_iso(now), "interrupted while sending (process stopped before Telegram answered); "
+                (_iso(now), "interrupted while sending (process stopped before the channel answered); "
                             "not resent to avoid a duplicate")).rowcount
 
     def outbox_counts(self) -> dict[str, int]:

@@ -1,4 +1,6 @@
-"""Text folding shared by matching and novelty: one definition of "the same letters".
+"""Text shared by the stages: folding (matching and novelty: one definition of "the same
+letters") and feed text made safe to show (channels and the digest: ``one_line``, ``cut``,
+``utf16_len``, ``safe_url``; see "Feed text for display" below).
 
 Contract of ``fold``: returns a string of the SAME LENGTH as its input, so an offset found in the
 folded text points at the same character of the original (used to show what matched, as
@@ -18,8 +20,10 @@ written). Folding is right for the region's press:
 from __future__ import annotations
 
 import codecs
+import re
 import unicodedata
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 # Characters that join letters inside one word in this press: Turkish/Azerbaijani suffix
 # apostrophes (Akkuyu'daki), and the filler that replaces combining marks.
@@ -217,3 +221,68 @@ def _fold_general(text: str) -> str:
     if len(low) != len(text):  # pragma: no cover - lower() is 1:1 once U+0130 is replaced
         raise AssertionError("fold must preserve length")
     return low
+
+
+# ---------------------------------------------------------------------------------------------
+# Feed text for display: what a channel or the digest shows of a feed's strings
+# ---------------------------------------------------------------------------------------------
+
+_URL_MAX = 2048  # longer links are almost certainly junk; chat services reject very long URLs
+_HTTP_URL = re.compile(r"https?://[^\s<>\"\x00-\x1f\x7f]+", re.IGNORECASE)
+# C0/C1 controls except \n and \t, and lone surrogates (st.text() and broken feeds make them;
+# they cannot be encoded as UTF-8 for a request).
+_BAD_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units (astral characters such as most emoji count 2)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def clean(text: str | None) -> str:
+    """Feed text made safe to transmit: controls dropped, whitespace collapsed per line."""
+    if not text:
+        return ""
+    text = _BAD_CHARS.sub(lambda m: "\ufffd" if "\ud800" <= m.group() <= "\udfff" else "",
+                          text.replace("\r\n", "\n").replace("\r", "\n"))
+    return re.sub(r"[ \t\u00a0]+", " ", text).strip()
+
+
+def one_line(text: str | None) -> str:
+    """Feed text as one clean line: control characters and lone surrogates out, spaces collapsed."""
+    return re.sub(r"\s+", " ", clean(text)).strip()
+
+
+def cut(text: str, limit: int) -> str:
+    """At most ``limit`` UTF-16 units, cut at a word boundary when one is near, with "…"."""
+    if utf16_len(text) <= limit:
+        return text
+    out, used = [], 0
+    for ch in text:
+        w = 2 if ord(ch) > 0xFFFF else 1
+        if used + w > limit - 1:
+            break
+        out.append(ch)
+        used += w
+    head = "".join(out)
+    space = head.rfind(" ")
+    if space >= len(head) * 0.6:
+        head = head[:space]
+    return head.rstrip(" ,.;:-—") + "…"
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is a plain absolute http(s) URL, else None (never a javascript: link)."""
+    if not url:
+        return None
+    url = url.strip()
+    if len(url) > _URL_MAX or not _HTTP_URL.fullmatch(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url
+

@@ -15,7 +15,7 @@ from datetime import datetime, time, timezone
 from pathlib import Path
 
 from bot.config import Settings
-from bot.deliver import TelegramChannel
+from bot.channels.telegram import TelegramChannel
 from bot.pipeline import Pipeline, Rules, feed_files, replay
 from bot.storage import open_store
 from tests.feedgen import Entry, rss

@@ -145,7 +145,8 @@ def test_settings_lists_every_setting(tmp_path):
 
 # Libraries (and our stage modules wrapping them) that only fetching, parsing or delivering need.
 _HEAVY = ("httpx", "httpcore", "feedparser", "telegram", "rich", "apscheduler", "multiprocessing",
-          "concurrent.futures.process", "bot.fetch", "bot.parse", "bot.deliver", "bot.pipeline")
+          "concurrent.futures.process", "bot.fetch", "bot.parse", "bot.channels.telegram",
+          "bot.channels.telegram_html", "bot.pipeline")
 
 
 def _modules_after(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, set[str]]:

@@ -10,8 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.deliver import (ConsoleChannel, DeliveryError, Pacer, RedactingFilter, TelegramChannel,
-                         fit_html, redact, render_alert, visible_length)
+from bot.channels import DeliveryError
+from bot.channels.console import ConsoleChannel
+from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram_html import fit_html, render_alert, visible_length
+from bot.pacing import Pacer
+from bot.redact import RedactingFilter, redact
 from bot.models import Alert, Decision, Item, Match, Source, TermHit
 from tests.servers.botapi import BotApiStandIn, parse_html, utf16_len
 

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.deliver import TelegramChannel, fit_html, render_alert, visible_length
+from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram_html import fit_html, render_alert, visible_length
 from bot.models import Alert, Decision, Item, Match, Source, TermHit
 from tests.servers.botapi import BotApiStandIn, parse_html, utf16_len
 

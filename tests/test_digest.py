@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config import Settings
-from bot.deliver import TelegramChannel, html_to_plain, utf16_len
+from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram_html import html_to_plain
+from bot.text import utf16_len
 from bot.digest import (build_digest, digest_dict, digest_messages, parse_since, parse_until,
                         post_digest, post_scheduled_digest, render_html, render_json,
                         render_markdown, render_text)

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 import psutil
 
 from bot.config import load_feeds
-from bot.deliver import TelegramChannel
+from bot.channels.telegram import TelegramChannel
 from bot.models import Feed
 from bot.pipeline import Pipeline
 from tests.conftest import DEFAULT_CHAT, TOKEN, make_settings

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.deliver import TelegramChannel
+from bot.channels.telegram import TelegramChannel
 from bot.pipeline import Pipeline
 from bot.store import StateLock, Store
 from tests.conftest import DEFAULT_CHAT, REPO, TOKEN, make_settings

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.deliver import TelegramChannel
+from bot.channels.telegram import TelegramChannel
 from bot.models import Decision, Item
 from bot.pipeline import Pipeline
 from bot.schedule import Daemon

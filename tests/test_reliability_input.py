@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 import psutil
 import pytest
 
-from bot.deliver import TelegramChannel
+from bot.channels.telegram import TelegramChannel
 from bot.parse import ParsePool
 from bot.pipeline import Pipeline
 from tests.conftest import DEFAULT_CHAT, REPO, TOKEN, cli_run, make_settings

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.deliver import ConsoleChannel, TelegramChannel
+from bot.channels.console import ConsoleChannel
+from bot.channels.telegram import TelegramChannel
 from bot.pipeline import Pipeline
 from tests.conftest import DEFAULT_CHAT, REPO, TOKEN, make_settings
 from tests.feedgen import Entry, rss

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
-from bot.deliver import TelegramChannel
+from bot.channels.telegram import TelegramChannel
 from bot.pipeline import Pipeline
 from bot.schedule import Daemon
 from tests.conftest import DEFAULT_CHAT, TOKEN, make_settings

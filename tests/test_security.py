@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pytest
 
 from bot.config import load_feeds
-from bot.deliver import TelegramChannel
+from bot.channels.telegram import TelegramChannel
 from bot.fetch import Fetcher
 from bot.pipeline import Pipeline
 from tests.conftest import DEFAULT_CHAT, REPO, TOKEN, make_settings

@@ -11,7 +11,7 @@ import logging
 
 import pytest
 
-from bot.deliver import TelegramChannel
+from bot.channels.telegram import TelegramChannel
 from bot.models import Decision, Item
 from bot.pipeline import Pipeline, Rules
 from bot.store import Store
@@ -143,7 +143,7 @@ async def test_connection_refused_keeps_the_queue_until_the_api_is_back(tmp_path
 
 
 async def test_read_timeout_is_recorded_maybe_sent_and_never_resent(tmp_path, bot_api, clock, rules):
-    """A send whose answer never comes is recorded maybe_sent and not resent (the policy in bot/deliver.py)."""
+    """A send whose answer never comes is recorded maybe_sent and not resent (the policy in bot/channels/telegram.py)."""
     pipeline, channel, _ = await _setup(tmp_path, bot_api, clock, rules, read_timeout=0.5)
     try:
         _enqueue(pipeline, 3)
