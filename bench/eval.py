@@ -2,7 +2,7 @@
 novelty cost (p95 ms per matched item with a year of synthetic stories loaded, peak memory).
 
 The items become one RSS 2.0 feed per outlet in a temporary folder and are replayed in
-publication order through the real pipeline (bot.pipeline.replay_files: parse, match, novelty,
+publication order through the real pipeline (bot.replay.replay_files: parse, match, novelty,
 store). A second run replaces the matcher by the items' labelled watchlist ("oracle matching"),
 which isolates novelty from matching.
 
@@ -113,7 +113,7 @@ def figures(items: list[dict], records: dict[str, dict]) -> dict[str, float]:
 
 
 def run_pipeline(items: list[dict], watchlists: Path, model=None, embeddings: bool = True) -> dict[str, dict]:
-    from bot.pipeline import replay_files
+    from bot.replay import replay_files
     with tempfile.TemporaryDirectory(prefix="watchbot-eval-") as tmp:
         paths = write_feeds(items, Path(tmp))
         records = replay_files(paths, watchlists_dir=watchlists, novelty_model=model, embeddings=embeddings)

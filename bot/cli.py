@@ -1069,7 +1069,7 @@ def replay_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, post: 
     import tempfile
     from dataclasses import replace
 
-    from bot.pipeline import feed_files
+    from bot.replay import feed_files
 
     settings = _settings(ctx)
     rules = _rules(settings)
@@ -1099,20 +1099,16 @@ def replay_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, post: 
 
 
 async def _replay(settings: Settings, rules: Rules, files, post: bool) -> list[dict]:
-    from bot.pipeline import Pipeline, replay
-    from bot.storage import open_store
+    from bot.replay import replay_state
 
     channel = _channel(settings) if post else None
-    if channel is not None:
-        await channel.start()
-    store = open_store(settings)
-    pipeline = Pipeline(settings=settings, store=store, rules=rules, channel=channel)
+    if channel is None:
+        return await replay_state(settings, rules, files)
+    await channel.start()
     try:
-        return await replay(pipeline, files, post=post)
+        return await replay_state(settings, rules, files, channel=channel)
     finally:
-        store.close()
-        if channel is not None:
-            await channel.aclose()
+        await channel.aclose()
 
 
 @cli.command("digest")

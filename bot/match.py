@@ -44,7 +44,7 @@ import snowballstemmer
 from bot.models import Item, Match, MatchReport, TermHit, Veto
 from bot.text import (APOSTROPHE, CODEPAGE, CODEPAGE_ENCODING, FOLD_BYTES, decode_codepage,
                       encode_codepage, fold)
-from bot.watchlists import _WORD_RE, WORD_MARKS, Term, Watchlist
+from bot.watchlists import WORD_RE, WORD_MARKS, Term, Watchlist
 
 __all__ = ["Matcher", "format_report", "word_spec"]
 
@@ -598,7 +598,7 @@ def _split_written(text: str) -> list[str]:
     """Words of the term as written (original case), aligned with ``Term.words``."""
     body = text.strip().lstrip("=")
     folded = fold(body)
-    return [body[m.start():m.end()] for m in _WORD_RE.finditer(folded)]
+    return [body[m.start():m.end()] for m in WORD_RE.finditer(folded)]
 
 
 def _verify(ft: str, n: int, start: int, words: tuple[tuple[str, int], ...]) -> int:

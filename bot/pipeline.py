@@ -1,8 +1,8 @@
 """The only module that knows the order: fetch → parse → store (new?) → match → novelty →
 store + outbox → deliver.
 
-``run --once``, the daemon (via ``schedule``), ``replay`` and the tests all go through
-``Pipeline``; stage modules never call each other. Every I/O boundary — the HTTP fetcher, the
+``run --once``, the daemon (via ``schedule``), ``replay`` (``bot.replay``) and the tests all go
+through ``Pipeline``; stage modules never call each other. Every I/O boundary — the HTTP fetcher, the
 parser pool, the channel, the clock, the state folder — is passed in, so tests run the
 real code against local servers and a fixed clock.
 """
@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import tempfile
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Callable, Sequence
 
 from bot.config import Settings, load_feeds
 from bot.channels import REFUSED_PREFIX, Channel
@@ -23,12 +21,11 @@ from bot.channels.telegram_html import render_alert
 from bot.fetch import Fetcher
 from bot.limits import server_seconds
 from bot.models import Alert, Decision, Feed, FetchResult, Item, Match, ParsedFeed, SendOutcome, TermHit
-from bot.parse import ParsePool, parse_feed
-from bot.poll_policy import Notice, PollPolicy, publication_order
+from bot.parse import ParsePool
+from bot.poll_policy import Notice, PollPolicy
 from bot.storage import FeedState, Store, open_store
 from bot.store import utcnow
-from bot.novelty_model import NoveltyModel
-from bot.rules import Rules, RulesError, rules_fingerprint
+from bot.rules import Rules, RulesReloader
 from bot.yamlconf import ConfigProblem
 
 log = logging.getLogger("watchbot")
@@ -109,8 +106,7 @@ class Pipeline:
         self.notify_admin = notify_admin
         self._process_lock = asyncio.Lock()
         self._drain_lock = asyncio.Lock()
-        self.rules_problems: list[ConfigProblem] = []
-        self._bad_fingerprint: tuple | None = None  # a broken edit is reported once, not every poll
+        self.reloader = RulesReloader()
         self._feeds_cache: tuple[tuple | None, list[Feed]] | None = None
         # The daemon polls feed by feed; every WATCHBOT_INTERVAL the polls since the last
         # summary are logged as one "cycle" line (run_once logs its own).
@@ -154,8 +150,7 @@ class Pipeline:
         """Give novelty the stories of its comparison window, not the whole retention period:
         start-up costs the same after a year of use as after a month (each story's facts and
         vectors are stored with it, so loading one is a JSON parse)."""
-        since = self.clock() - self.rules.novelty.index_window - timedelta(days=1)
-        self.rules.novelty.load(self.store.stories(since))
+        self.rules.novelty.load(self.store.stories(self.rules.stories_since(self.clock())))
 
     # ------------------------------------------------------------------ rules reload
 
@@ -163,30 +158,26 @@ class Pipeline:
         """Swap in edited watchlists/timeline; a broken edit keeps the last good set running.
 
         Returns True when new rules were loaded. Problems are logged, kept in ``rules_problems``
-        for `status`, and sent to the admin chat once per broken version.
+        for `status`, and sent to the admin chat once per broken version (bot.rules.RulesReloader).
         """
-        folder = self.settings.watchbot_watchlists
-        fingerprint = rules_fingerprint(folder)
-        if fingerprint == self.rules.fingerprint or fingerprint == self._bad_fingerprint:
+        change = self.reloader.check(self.settings.watchbot_watchlists, self.rules)
+        if change is None:
             return False
-        try:
-            rules = Rules.load(folder)
-        except RulesError as exc:
-            self._bad_fingerprint = fingerprint
-            self.rules_problems = exc.problems
-            message = ("watchlist edit rejected, the previous rules keep running:\n" +
-                       "\n".join(str(p) for p in exc.problems))
-            log.error(message)
-            self.store.log_event("error", message, self.clock())
-            self._tell_admin(message)
+        if change.rules is None:
+            log.error(change.message)
+            self.store.log_event("error", change.message, self.clock())
+            self._tell_admin(change.message)
             return False
-        self.rules = rules
-        self.rules_problems = []
-        self._bad_fingerprint = None
+        self.rules = change.rules
         self._load_stories()
-        log.info("watchlists reloaded from %s", folder)
+        log.info("%s", change.message)
         self.store.log_event("info", "watchlists reloaded", self.clock())
         return True
+
+    @property
+    def rules_problems(self) -> list[ConfigProblem]:
+        """The problems of the last rejected watchlist edit (empty once a good one loaded)."""
+        return self.reloader.problems
 
     def _tell_admin(self, message: str) -> None:
         if self.notify_admin is not None:
@@ -495,96 +486,3 @@ def _parse_time(text: str | None) -> datetime | None:
 def _log_admin_failure(task: asyncio.Task) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.warning("could not notify the admin chat: %s", task.exception())
-
-
-# ---------------------------------------------------------------------------------------------
-# Replay: backtest rules on archived feed files with a simulated clock
-# ---------------------------------------------------------------------------------------------
-
-
-def feed_files(paths: Iterable[str | Path]) -> list[Path]:
-    """The feed files named, folders expanded (sorted, non-recursive into hidden entries)."""
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise FileNotFoundError(f"{path}: no such file or folder")
-    return files
-
-
-def replay_items(files: Sequence[Path]) -> tuple[list[Item], list[str]]:
-    """Every item of the files, in publication order (undated last), plus per-file problems."""
-    items: list[Item] = []
-    problems = []
-    for path in files:
-        parsed = parse_feed(path.read_bytes(), {}, str(path.resolve()))
-        if parsed.error and not parsed.items:
-            problems.append(f"{path}: {parsed.error}")
-        items.extend(parsed.items)
-    items.sort(key=publication_order)
-    return items, problems
-
-
-async def replay(pipeline: Pipeline, files: Sequence[Path], *, post: bool = False) -> list[dict]:
-    """Run every item of ``files`` through ``pipeline`` in publication order; one record each.
-
-    The clock is simulated: each item is processed "at" its publication time, so time windows
-    behave as they would have live. No first-sight seeding. Items already in the state (a second
-    replay of the same files) are reported as ``seen``.
-    """
-    items, problems = replay_items(files)
-    for p in problems:
-        log.warning("%s", p)
-    records = []
-    seen_keys: set[str] = set()
-    for item in items:
-        when = item.published or pipeline.clock()
-        if not pipeline.store.unseen([item]) or item.key in seen_keys:
-            records.append(_record(item, None, None))
-            continue
-        seen_keys.add(item.key)
-        matches, decision = pipeline.process_item(item, when)
-        records.append(_record(item, matches, decision))
-        if post:
-            await pipeline.drain()
-    return records
-
-
-def _record(item: Item, matches: Sequence[Match] | None, decision: Decision | None) -> dict:
-    return {
-        "link": item.link,
-        "title": item.title,
-        "published": item.published.isoformat() if item.published else None,
-        "watchlists": [m.watchlist for m in matches or ()],
-        "decision": decision.kind if decision else "seen",
-        "story": decision.story_id if decision and decision.kind in ("alert", "update") else None,
-        "reasons": {"why": list(decision.reasons), "nearest": decision.nearest,
-                    "similarity": round(decision.similarity, 3),
-                    "new_facts": list(decision.new_facts), "step": decision.step,
-                    "score": decision.score, "facts": decision.facts}
-        if decision else {"why": ["already in state"]},
-    }
-
-
-def replay_files(paths: Iterable[str | Path], *, watchlists_dir: Path, state_dir: Path | None = None,
-                 settings: Settings | None = None, novelty_model: NoveltyModel | None = None,
-                 embeddings: bool = True) -> list[dict]:
-    """Library entry for evaluation: replay feed files against fresh (or given) state, with the
-    shipped novelty model or ``novelty_model`` (one fitted on training folds)."""
-    files = feed_files(paths)
-    base = settings or Settings()
-    with tempfile.TemporaryDirectory(prefix="watchbot-replay-") as tmp:
-        state = Path(state_dir) if state_dir else Path(tmp)
-        settings = replace(base, watchbot_watchlists=Path(watchlists_dir), watchbot_state=state)
-        store = open_store(settings)
-        try:
-            rules = Rules.load(settings.watchbot_watchlists, novelty_model=novelty_model,
-                               embeddings=embeddings)
-            pipeline = Pipeline(settings=settings, store=store, rules=rules, channel=None)
-            return asyncio.run(replay(pipeline, files))
-        finally:
-            store.close()

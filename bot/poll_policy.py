@@ -25,7 +25,7 @@ from bot.models import Feed, FetchResult, Item, ParsedFeed, PollPlan
 
 if TYPE_CHECKING:  # only the type: the decider never touches the store
     from bot.config import Settings
-    from bot.store import FeedState
+    from bot.storage import FeedState
 
 FIRST_RETRY = 60  # seconds after a feed's first failure; doubled after each further one
 # The longest interval between two polls of a feed, whatever the feed list or settings say.

@@ -8,7 +8,8 @@ Kept apart from ``pipeline`` so that commands which only need the rules (``check
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.embed import LazyEmbedder
@@ -16,7 +17,7 @@ from bot.match import Matcher
 from bot.novelty import NoveltyEngine
 from bot.novelty_model import NoveltyModel
 from bot.timeline import load_timeline
-from bot.watchlists import TIMELINE_FILE, load_watchlists
+from bot.watchlists import TIMELINE_FILE, load_watchlists, rule_files
 from bot.yamlconf import ConfigProblem
 
 
@@ -58,11 +59,53 @@ class Rules:
         return cls(Matcher.compile(watchlists),
                    NoveltyEngine(timeline, embedder=embedder, model=novelty_model), fingerprint)
 
+    def stories_since(self, now: datetime) -> datetime:
+        """Where the stories novelty compares with begin (its index window, a day's margin):
+        what `run` and `try` load, so start-up costs the same after a year as after a month."""
+        return now - self.novelty.index_window - timedelta(days=1)
+
 
 def rules_fingerprint(folder: Path) -> tuple:
-    """Names, sizes and mtimes of the rule files: cheap to poll, changes on every save."""
+    """Names, sizes and mtimes of the rule files (the very files the loader reads, see
+    ``rule_files``): cheap to poll, changes on every save."""
     try:
         return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
-                            for p in Path(folder).glob("*.y*ml")))
+                            for p in rule_files(Path(folder))))
     except OSError:
         return ()
+
+
+@dataclass(frozen=True)
+class RulesChange:
+    """What a look at the rule files found: new ``rules``, or (``rules`` None) the problems of
+    an edit that was rejected; ``message`` says which, for the log and the admin chat."""
+
+    rules: Rules | None
+    message: str
+    problems: tuple[ConfigProblem, ...] = ()
+
+
+@dataclass
+class RulesReloader:
+    """Hot reload: notices edits of the rule files and loads them, keeping the last good set
+    when an edit is broken. A broken version is reported once, not on every look."""
+
+    problems: list[ConfigProblem] = field(default_factory=list)  # of the rejected edit, for `status`
+    _bad_fingerprint: tuple | None = None
+
+    def check(self, folder: Path, current: Rules) -> RulesChange | None:
+        """None while the files are those ``current`` was loaded from (or the rejected version);
+        else the new rules, or the problems that keep ``current`` running."""
+        fingerprint = rules_fingerprint(folder)
+        if fingerprint == current.fingerprint or fingerprint == self._bad_fingerprint:
+            return None
+        try:
+            rules = Rules.load(folder)
+        except RulesError as exc:
+            self._bad_fingerprint = fingerprint
+            self.problems = exc.problems
+            return RulesChange(None, "watchlist edit rejected, the previous rules keep running:\n" +
+                               "\n".join(str(p) for p in exc.problems), tuple(exc.problems))
+        self._bad_fingerprint = None
+        self.problems = []
+        return RulesChange(rules, f"watchlists reloaded from {folder}")

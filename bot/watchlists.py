@@ -178,7 +178,7 @@ class Watchlist:
 WORD_MARKS = frozenset(chr(cp) for cp in range(0x0300, 0x10000)
                        if unicodedata.category(chr(cp)) in ("Mn", "Mc"))
 _WCH = "(?:[^\\W_]|[" + re.escape("".join(sorted(WORD_MARKS))) + "])"
-_WORD_RE = re.compile(f"{_WCH}+(?:'{_WCH}+)*", re.UNICODE)
+WORD_RE = re.compile(f"{_WCH}+(?:'{_WCH}+)*", re.UNICODE)
 _WORD_STAR_RE = re.compile(f"({_WCH}+(?:'{_WCH}+)*)(\\*?)", re.UNICODE)
 
 
@@ -307,6 +307,18 @@ def _load_one(path: Path) -> tuple[Watchlist | None, list[ConfigProblem], Any]:
     return wl, problems, root
 
 
+RULE_SUFFIXES = (".yaml", ".yml")
+
+
+def rule_files(folder: Path) -> list[Path]:
+    """The files of a rules folder, timeline included, sorted by name: what the loader reads and
+    what the daemon's reload watches (``bot.rules.rules_fingerprint``), so the two never differ.
+
+    .yml is as common a spelling as .yaml: both count, so a watchlist is never silently ignored
+    for its extension. Anything else (``topic.yaml~``, ``topic.yaml.bak``, folders) does not."""
+    return sorted(p for p in Path(folder).iterdir() if p.suffix in RULE_SUFFIXES and p.is_file())
+
+
 def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[ConfigProblem]]:
     """Load every ``*.yaml`` and ``*.yml`` in ``folder`` except the timeline, sorted by name.
 
@@ -321,10 +333,7 @@ def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[ConfigProblem]]
         return [], [ConfigProblem(str(folder), None, None, "watchlist folder not found",
                                   "create it or point the configuration at the right folder")]
     first_by_id: dict[str, Path] = {}
-    # .yml is as common a spelling as .yaml: both load (the daemon's reload watches both),
-    # so a watchlist is never silently ignored for its extension.
-    files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
-                   and p.name not in (TIMELINE_FILE, "timeline.yml"))
+    files = [p for p in rule_files(folder) if p.name not in (TIMELINE_FILE, "timeline.yml")]
     stray = folder / "timeline.yml"
     if stray.exists():
         problems.append(ConfigProblem(str(stray), None, None, "the timeline must be named timeline.yaml",

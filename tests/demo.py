@@ -16,8 +16,8 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.channels.telegram import TelegramChannel
-from bot.pipeline import Pipeline, Rules, feed_files, replay
-from bot.storage import open_store
+from bot.replay import feed_files, replay_state
+from bot.rules import Rules
 from tests.feedgen import Entry, rss
 from tests.servers.botapi import DEFAULT_CHAT, BotApiStandIn
 
@@ -52,12 +52,9 @@ async def main() -> None:
         async with BotApiStandIn() as api:
             channel = TelegramChannel("1:demo-token", DEFAULT_CHAT, api_url=api.root, min_interval=0)
             await channel.start()
-            store = open_store(settings)
-            pipeline = Pipeline(settings=settings, store=store, rules=Rules.load(settings.watchbot_watchlists),
-                                channel=channel)
-            records = await replay(pipeline, feed_files(files), post=True)
+            records = await replay_state(settings, Rules.load(settings.watchbot_watchlists),
+                                         feed_files(files), channel=channel)
             await channel.aclose()
-            store.close()
             messages = api.messages(DEFAULT_CHAT)
 
     print(f"{len(records)} items from {len(files)} outlets replayed in publication order:\n")

@@ -167,3 +167,31 @@ def test_startup_with_invalid_toml_syntax_exits_2_with_the_line(tmp_path):
     run = _cli(cfg, "check")
     assert run.returncode == 2
     assert re.search(r"watchbot\.toml:4", run.stderr), run.stderr
+
+
+def test_reload_watches_exactly_the_files_the_loader_reads(tmp_path):
+    """The reload fingerprint covers the same files as the loader (.yaml and .yml), and backups or folders named like rules are neither read nor watched."""
+    from bot.rules import Rules, RulesReloader, rules_fingerprint
+    from bot.watchlists import load_watchlists
+
+    folder = _copy_watchlists(tmp_path)
+    yml = folder / "sputnik_azerbaijan.yml"
+    (folder / "sputnik_azerbaijan.yaml").rename(yml)
+    for stray in ("sputnik_azerbaijan.yaml~", "notes.yaml.bak", "draft.yxml"):
+        (folder / stray).write_text("broken: [unclosed\n", encoding="utf-8")
+    (folder / "old.yaml").mkdir()
+
+    watched = {name for name, _size, _mtime in rules_fingerprint(folder)}
+    watchlists, problems = load_watchlists(folder)
+    assert problems == []
+    assert watched == {w.path.name for w in watchlists} | {"timeline.yaml"}
+    assert "sputnik_azerbaijan.yml" in watched
+
+    rules, reloader = Rules.load(folder), RulesReloader()
+    stray = folder / "sputnik_azerbaijan.yaml~"
+    stray.write_text("still: [broken\n", encoding="utf-8")
+    os.utime(stray, ns=(stray.stat().st_atime_ns, stray.stat().st_mtime_ns + 10**9))
+    assert reloader.check(folder, rules) is None  # an editor's backup is not a rule file
+    os.utime(yml, ns=(yml.stat().st_atime_ns, yml.stat().st_mtime_ns + 10**9))
+    change = reloader.check(folder, rules)
+    assert change is not None and change.rules is not None and reloader.problems == []

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from bot.models import Feed, FetchResult, Item, ParsedFeed, Validators
 from bot.poll_policy import (FIRST_RETRY, GONE_REASON, MAX_INTERVAL, PollPolicy, credible_dates,
                              publication_order)
-from bot.store import FeedState
+from bot.storage import FeedState
 
 NOW = datetime(2025, 10, 25, 12, tzinfo=timezone.utc)
 FEED = Feed("https://news.example/rss")
