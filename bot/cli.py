@@ -985,7 +985,7 @@ def try_(ctx: click.Context, text: str | None, feed: str | None, as_json: bool) 
     if settings.database.exists():
         store = open_store(settings)
         try:  # the stories novelty compares with: its window, as `run` loads them
-            rules.novelty.load(store.stories(datetime.now(timezone.utc) - rules.novelty.index_window))
+            rules.novelty.load(store.stories(rules.stories_since(datetime.now(timezone.utc))))
         finally:
             store.close()
     if feed:
@@ -1021,7 +1021,7 @@ def try_(ctx: click.Context, text: str | None, feed: str | None, as_json: bool) 
 def _try_json(item, report, decision) -> dict:
     hits = (lambda hs: [{"term": h.term, "group": h.group, "where": h.where, "text": h.surface} for h in hs])
     return {
-        "title": item.title, "link": item.link,
+        "key": item.key, "title": item.title, "link": item.link,
         "published": item.published.isoformat() if item.published else None,
         "matches": [{"watchlist": m.watchlist, "title": m.title, "hits": hits(m.hits)} for m in report.matches],
         "vetoes": [{"watchlist": v.watchlist, "group": v.group, "hits": hits(v.hits)} for v in report.vetoes],
@@ -1034,18 +1034,15 @@ def _try_json(item, report, decision) -> dict:
 
 
 async def _items_of(source: str, settings: Settings) -> list[Item]:
-    from bot.fetch import Fetcher
-    from bot.parse import parse_feed
-
+    """The items `run` would read from ``source`` (same fetch settings, same identities)."""
     from bot.config import fetch_proxies
+    from bot.pipeline import read_feed_once
 
-    async with Fetcher(proxies=fetch_proxies(settings), user_agent=settings.watchbot_user_agent,
-                       max_bytes=settings.watchbot_max_body_bytes) as fetcher:
-        result = await fetcher.fetch(source if "://" in source else str(Path(source).resolve()))
-    if not result.ok:
+    url = source if "://" in source else str(Path(source).resolve())
+    result, parsed = await read_feed_once(settings, url, proxies=fetch_proxies(settings))
+    if parsed is None:
         click.echo(f"error: could not read {source}: {result.error or result.status}", err=True)
         raise SystemExit(1)
-    parsed = parse_feed(result.body, result.headers, source)
     if parsed.error and not parsed.items:
         click.echo(f"error: {source}: {parsed.error}", err=True)
         raise SystemExit(1)

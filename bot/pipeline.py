@@ -20,7 +20,8 @@ from bot.channels import REFUSED_PREFIX, Channel
 from bot.channels.telegram_html import render_alert
 from bot.fetch import Fetcher
 from bot.limits import server_seconds
-from bot.models import Alert, Decision, Feed, FetchResult, Item, Match, ParsedFeed, SendOutcome, TermHit
+from bot.models import (Alert, Decision, Feed, FetchResult, Item, Match, ParsedFeed, SendOutcome, TermHit,
+                        Validators)
 from bot.parse import ParsePool
 from bot.poll_policy import Notice, PollPolicy
 from bot.storage import FeedState, Store, open_store
@@ -88,6 +89,50 @@ class CycleReport:
 
 
 # ---------------------------------------------------------------------------------------------
+# Reading a feed: what `run` and `try --feed` share
+# ---------------------------------------------------------------------------------------------
+
+
+def build_fetcher(settings: Settings, *, transport=None, proxies: dict[str, str] | None = None,
+                  any_local_file: bool = False) -> Fetcher:
+    """The fetcher with every fetch setting (concurrency overall and per host, body cap, timeout,
+    User-Agent, local feed folders). ``any_local_file``: read any local file named (`try --feed
+    FILE`, whose operator names the file on the command line) instead of WATCHBOT_LOCAL_FEEDS only."""
+    return Fetcher(transport, max_concurrency=settings.watchbot_concurrency,
+                   per_host=settings.watchbot_per_host, max_bytes=settings.watchbot_max_body_bytes,
+                   total_timeout=settings.watchbot_timeout, user_agent=settings.watchbot_user_agent,
+                   proxies=proxies, local_roots=None if any_local_file else settings.local_feed_folders)
+
+
+def build_parser(settings: Settings) -> ParsePool:
+    """The parser pool WATCHBOT_PARSE_WORKERS asks for (negative: one worker per core)."""
+    return ParsePool(None if settings.watchbot_parse_workers < 0 else settings.watchbot_parse_workers)
+
+
+async def read_feed(fetcher: Fetcher, parser: ParsePool, url: str, *, feed_url: str,
+                    validators: Validators = Validators(),
+                    known_body: str | None = None) -> tuple[FetchResult, ParsedFeed | None]:
+    """Fetch ``url`` and parse its body as the subscription ``feed_url`` (items carry it, and
+    opaque GUIDs are scoped to it). The parse is None when there is no body, or when the body's
+    hash is ``known_body``: parsing is the dominant cost, and a server that ignores validators
+    but returns the same bytes must not make us pay it again."""
+    result = await fetcher.fetch(url, validators)
+    if not result.ok or result.body_hash == known_body:
+        return result, None
+    return result, await parser.parse(result.body, result.headers, url, feed_url=feed_url)
+
+
+async def read_feed_once(settings: Settings, url: str, *, transport=None,
+                         proxies: dict[str, str] | None = None) -> tuple[FetchResult, ParsedFeed | None]:
+    """What a poll of the feed ``url`` reads now, as `run` would read it (for `try --feed`):
+    the same fetch settings, the same parse and identities; any local file may be named."""
+    parser = ParsePool(0)  # one body: parse_feed inline, the very call run's workers make
+    async with build_fetcher(settings, transport=transport, proxies=proxies,
+                             any_local_file=True) as fetcher:
+        return await read_feed(fetcher, parser, url, feed_url=url)
+
+
+# ---------------------------------------------------------------------------------------------
 # The pipeline
 # ---------------------------------------------------------------------------------------------
 
@@ -130,15 +175,9 @@ class Pipeline:
         ``proxies``: for fetching, as bot.config.fetch_proxies gives them (None: direct)."""
         rules = rules or Rules.load(settings.watchbot_watchlists)
         store = store or open_store(settings)
-        fetcher = Fetcher(transport, max_concurrency=settings.watchbot_concurrency,
-                          per_host=settings.watchbot_per_host,
-                          max_bytes=settings.watchbot_max_body_bytes,
-                          total_timeout=settings.watchbot_timeout,
-                          user_agent=settings.watchbot_user_agent, proxies=proxies,
-                          local_roots=settings.local_feed_folders)
-        workers = None if settings.watchbot_parse_workers < 0 else settings.watchbot_parse_workers
-        return cls(settings=settings, store=store, rules=rules, channel=channel, fetcher=fetcher,
-                   parser=ParsePool(workers), clock=clock, notify_admin=notify_admin)
+        return cls(settings=settings, store=store, rules=rules, channel=channel,
+                   fetcher=build_fetcher(settings, transport=transport, proxies=proxies),
+                   parser=build_parser(settings), clock=clock, notify_admin=notify_admin)
 
     async def aclose(self) -> None:
         if self.fetcher is not None:
@@ -248,13 +287,8 @@ class Pipeline:
         state = self.store.feed_state(feed.url)
         if state.paused_reason:
             return PollReport(feed.url, state.last_status or 0, error=state.paused_reason)
-        result = await self.fetcher.fetch(state.current_url, state.validators)
-        parsed: ParsedFeed | None = None
-        if result.ok and result.body_hash != state.body_hash:
-            # Parsing is the dominant cost; a server that ignores validators but returns the
-            # same bytes must not make us pay it again.
-            parsed = await self.parser.parse(result.body, result.headers, state.current_url,
-                                             feed_url=feed.url)
+        result, parsed = await read_feed(self.fetcher, self.parser, state.current_url, feed_url=feed.url,
+                                         validators=state.validators, known_body=state.body_hash)
         async with self._process_lock:
             report = self._apply_poll(feed, state, result, parsed)
         log.debug("poll %s: HTTP %s, %d new, %d seeded, %d alerts, %d updates%s", feed.url, report.status,

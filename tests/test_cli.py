@@ -100,6 +100,36 @@ def test_try_feed_reports_each_item(tmp_path):
         assert entry.title in run.stdout
 
 
+def test_try_feed_reads_a_url_as_run_does(tmp_path):
+    """`try --feed URL` gives each item the identity `run` stores for it (an opaque GUID scoped to the feed) and obeys WATCHBOT_TIMEOUT."""
+    import json
+    import sqlite3
+
+    from tests.servers.feedserver import FeedServer
+
+    entries = [Entry(NEW.title, NEW.link, NEW.published, NEW.summary, guid="1001"), OLD[0]]
+    with FeedServer.in_thread() as srv:
+        srv.set_feed("/news.rss", rss("News", entries))
+        srv.trickle("/slow.rss", interval=1.0)
+        url = srv.url("/news.rss")
+        (tmp_path / "feeds.opml").write_text(f'<opml version="2.0"><body><outline xmlUrl="{url}"/></body></opml>',
+                                             encoding="utf-8")
+        timeout = "WATCHBOT_TIMEOUT = 2.0\n"
+        assert watchbot(tmp_path, "run", "--once", extra=timeout).returncode == 0
+        tried = watchbot(tmp_path, "try", "--feed", url, "--json", extra=timeout)
+        slow = watchbot(tmp_path, "try", "--feed", srv.url("/slow.rss"), extra=timeout)
+    assert tried.returncode == 0, tried.stderr
+    keys = {json.loads(line)["title"]: json.loads(line)["key"] for line in tried.stdout.splitlines()}
+    assert keys[NEW.title] == f"guid:{url}#1001"
+    db = sqlite3.connect(tmp_path / "state" / "watchbot.sqlite3")
+    try:
+        stored = {title: key for key, title in db.execute("SELECT key, title FROM items")}
+    finally:
+        db.close()
+    assert stored == keys
+    assert slow.returncode == 1 and "timeout after 2" in slow.stderr, slow.stderr
+
+
 def test_status_shows_each_feed_with_its_problem(tmp_path):
     """After a cycle, `watchbot status` lists each feed with its HTTP status, item count and error."""
     good = tmp_path / "good.xml"
