@@ -118,24 +118,46 @@ def _norm_number(raw: str) -> str:
     return s
 
 
+def _gap_end(text: str, pos: int, parts: list[str]) -> int | None:
+    """Where the last of ``parts`` ends if each starts a word at most lang.GAP_WORDS words after
+    the previous one (``pos``: the end of the stem's first part), else None."""
+    for part in parts:
+        m = re.compile(r"\S*(?: \S+){0,%d}? %s" % (lang.GAP_WORDS, re.escape(part))).match(text, pos)
+        if m is None:
+            return None
+        pos = m.end()
+    return pos
+
+
 def _kinds(tl: str) -> set[str]:
     """Event kinds whose stems start a word of ``tl``, unless one of the two words before it
-    negates it ("without admitting guilt", "не признал"): a denial is not the event."""
+    negates it ("without admitting guilt", "не признал"): a denial is not the event. Where the
+    phrase of one kind contains the stem of another, the longer phrase says what happened:
+    "признали виновным" (found guilty) is a verdict, not the admission its "признал" starts."""
     padded = f" {tl} "
     negations = lang.negations()
-    found = set()
+    spans: list[tuple[int, int, str]] = []
     for kind, stems in lang.event_stems().items():
         for stem in stems:
-            needle = f" {stem}"
+            first, *rest = stem.split(f" {lang.GAP} ")
+            needle = f" {first}"
             at = padded.find(needle)
             while at >= 0:
                 before = padded[max(0, at - 40):at].split()[-2:]
-                if not any(w in negations for w in before):
-                    found.add(kind)
-                    break
+                end: int | None = at + len(needle.rstrip())
+                if rest:
+                    end = _gap_end(padded, end, rest)
+                if end is not None and not any(w in negations for w in before):
+                    spans.append((at, end, kind))
                 at = padded.find(needle, at + 1)
-            if kind in found:
-                break
+    found = set()
+    for start, end, kind in spans:
+        if kind in found:
+            continue
+        if any(k != kind and s <= start and end <= e and e - s > end - start
+               for s, e, k in spans):
+            continue
+        found.add(kind)
     return found
 
 

@@ -54,7 +54,8 @@ def test_language_module_loads_with_known_kinds_and_latin_keys(code):
     for kind, stems in mod.EVENTS.items():
         for stem in stems:
             key = lang._key(stem)
-            assert key and re.fullmatch(r"[a-z0-9' ]+", key), (code, kind, stem, key)
+            parts = key.split(f" {lang.GAP} ")  # a stem may hold gaps (see bot.lang)
+            assert all(re.fullmatch(r"[a-z0-9' ]+", p) for p in parts), (code, kind, stem, key)
     for word, month in getattr(mod, "MONTHS", {}).items():
         assert 1 <= month <= 12
         assert re.fullmatch(r"[a-z0-9' ]+", lang._key(word)), (code, word)
@@ -132,3 +133,23 @@ def test_broadened_modules_cover_the_kinds_news_needs(code):
     lists, trials and suspensions, like the other modules."""
     mod = importlib.import_module(f"bot.lang.{code}")
     assert {"admission", "lawsuit", "wanted", "trial", "suspension"} <= set(mod.EVENTS)
+
+
+@pytest.mark.parametrize("text, kind, not_kind", [
+    ("Присяжные признали бывшего главу общины виновным в убийстве", "verdict", "admission"),
+    ("Суд признал бизнесмена виновным", "verdict", "admission"),
+    ("Министр признал вину ведомства в аварии", "admission", "verdict"),
+    ("The country will appeal to international courts over the crash", "lawsuit", "appeal"),
+    ("The court rejected the appeal of the editor", "appeal", "lawsuit"),
+])
+def test_the_longer_phrase_says_what_happened(text, kind, not_kind):
+    """Where one kind's phrase (with a gap of a few words, "признали ... виновным") contains
+    another kind's stem ("признал", admitted), the longer phrase decides the kind."""
+    kinds = extract(text, published=PUBLISHED).kinds
+    assert kind in kinds and not_kind not in kinds, sorted(kinds)
+
+
+def test_a_gap_stem_spans_only_a_few_words():
+    """The parts of a gap stem must stand within lang.GAP_WORDS words of each other."""
+    far = "Суд признал " + "очень " * (lang.GAP_WORDS + 1) + "виновным"
+    assert "verdict" not in extract(far, published=PUBLISHED).kinds

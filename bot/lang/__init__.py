@@ -16,6 +16,10 @@ One module per language (``bot/lang/<code>.py``, ISO 639-1), each defining:
 - ``NEGATIONS``: words that, one or two words before an event word, deny it ("without
   admitting", "не признал"): a denial is not the event.
 
+An event stem may hold a gap ("признал… виновн": ``GAP``, at most ``GAP_WORDS`` words between
+its parts); where one kind's phrase contains another kind's stem (found guilty / admitted), the
+longer phrase decides (bot.features).
+
 Adding a language is one new file here plus its code in ``LANGUAGE_CODES`` (and terms in the
 watchlists). Everything is folded (``bot.text.fold``) and transliterated to Latin when the
 registry loads, so authors write natural words and every language meets in one key space:
@@ -101,8 +105,18 @@ def translit(text: str) -> str:
     return out.translate(_letters())
 
 
+#: In an event stem, GAP stands for at most GAP_WORDS words between its parts: "признал… виновн"
+#: is "признали главу диаспоры виновным" (found guilty), whose "признал" alone is an admission.
+GAP = "\u2026"
+GAP_WORDS = 6
+
+
 def _key(phrase: str) -> str:
-    """A stem or phrase as the registry compares it: transliterated, one space between words."""
+    """A stem or phrase as the registry compares it: transliterated, one space between words
+    (the parts of a stem with a GAP each so, joined by " GAP ")."""
+    if GAP in phrase:
+        parts = [_key(p).strip() for p in phrase.split(GAP)]
+        return f" {GAP} ".join(parts) if all(parts) else ""
     key = " ".join(re.sub(r"[^a-z0-9' ]+", " ", translit(phrase)).split())
     # A trailing space means "whole word" ("free " is not "freedom"): kept.
     return key + " " if key and phrase.endswith(" ") else key
