@@ -1,11 +1,15 @@
-"""Turkish (Latin script; İ/ı and the other letters are folded by bot.text)."""
+"""Turkish (Latin script; İ/ı and the other letters are folded by bot.text).
+
+Not "karar" alone for a verdict (it is any decision) nor "kabul etti" for an admission (it is
+also "received", a visit, or "accepted" an offer)."""
 
 NAME = "Turkish"
 
 EVENTS = {
     "release": ("serbest bırak", "tahliye", "serbest kal"),
     "return": ("döndü", "geri dön"),
-    "verdict": ("mahkum", "hapis cezası", "beraat", "suçlu bulun", "karar"),
+    "verdict": ("mahkum", "hapis cezası", "beraat", "suçlu bulun", "mahkeme karar", "hüküm ", "hükmü",
+                "cezaya çarptır", "ceza aldı"),
     "custody": ("uzatıl", "uzadıl", "tutukluluk"),
     "appeal": ("itiraz", "temyiz"),
     "deport": ("sınır dışı", "vatandaşlığı"),
@@ -22,7 +26,7 @@ EVENTS = {
     "apology": ("özür",),
     "complaint": ("şikayet",),
     "office": ("atandı", "görevden alın", "görevine", "istifa"),
-    "admission": ("kabul etti", "itiraf", "suçunu"),
+    "admission": ("suçu kabul", "suçunu", "sorumluluğu kabul", "itiraf"),
     "lawsuit": ("dava aç", "dava ed", "uluslararası mahkeme", "tahkim"),
     "trial": ("duruşma", "ertelendi", "yargılama"),
     "wanted": ("aranan", "yakalama kararı", "kırmızı bülten"),
