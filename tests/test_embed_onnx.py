@@ -119,6 +119,10 @@ def test_a_corrupt_model_file_is_refused_clearly(tmp_path):
     newer.write_bytes(real[:4] + (2).to_bytes(4, "little") + real[8:4096])
     with pytest.raises(embed_e5.E5FormatError, match="version 2"):
         embed_e5.load(newer)
+    cut = tmp_path / "cut.bin"
+    cut.write_bytes(real[:100_000])  # a good header, then the file ends inside the vocabulary
+    with pytest.raises(embed_e5.E5FormatError, match="truncated"):
+        embed_e5.load(cut)
 
 
 def _backend_in_subprocess(block: str | None) -> subprocess.CompletedProcess:
