@@ -93,7 +93,6 @@ def build_year_state(state: Path, stories: int, days: int = 365) -> dict:
     from dataclasses import replace
 
     from bot.config import Settings
-    from bot.channels.telegram_html import render_alert
     from bot.models import Item, SendOutcome
     from bot.rules import Rules
     from bot.storage import open_store
@@ -135,9 +134,7 @@ def build_year_state(state: Path, stories: int, days: int = 365) -> dict:
         # Without the engine's embedder at hand, such a signature carries no vector: the engine
         # then embeds that story when it loads it. Counted and printed: it weighs on start-up.
         without_vector += "emb" not in signature
-        html, plain = render_alert(item, matches, decision)
-        story_id, _ = store.record_item(item, matches, decision, when,
-                                        render=lambda _sid: [("post", html, plain)])
+        story_id, _ = store.record_item(item, matches, decision, when)
         rules.novelty.remember(store.story(story_id))
         made += 1
     sent = 0

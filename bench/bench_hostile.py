@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.channels.telegram_html import render_alert  # noqa: E402
-from bot.models import Decision, Item, Match, Source, TermHit  # noqa: E402
+from bot.models import Item, Match, Source, StoryMessage, TermHit  # noqa: E402
 from bot.parse import plain_text  # noqa: E402
 from bot.yamlconf import load_yaml_with_tree, to_plain  # noqa: E402
 
@@ -85,13 +85,14 @@ def bench_rendering(rounds: int) -> None:
     item = Item(key="k", feed_url="f", title="Sputnik Azerbaijan editor released", link="https://a.example/0",
                 outlet="Outlet 0", published=when)
     match = Match("sputnik_azerbaijan", "Sputnik Azerbaijan", (TermHit("Sputnik", "", "title", "Sputnik"),))
-    decision = Decision("alert", watchlist="sputnik_azerbaijan", story_id=1)
     for n in (250, 500):
         sources = [Source(title=f"Editor released ({i})", link=f"https://o{i}.example/x", outlet=f"Outlet {i}",
                           language="en", published=when) for i in range(n)]
-        once = best(lambda: render_alert(item, [match], decision, sources=sources), rounds)
-        every = best(lambda: [render_alert(item, [match], decision, sources=sources[:k])
-                              for k in range(0, n, 1)], 1)
+        def message(others):
+            return StoryMessage.from_matches(1, item, [match], "sputnik_azerbaijan", others)
+
+        once = best(lambda: render_alert(message(sources)), rounds)
+        every = best(lambda: [render_alert(message(sources[:k])) for k in range(0, n, 1)], 1)
         print(f"   N={n:>5}: once {once:.4f}  every update {every:.2f}  ({every / max(once, 1e-6):,.0f}x)")
 
 

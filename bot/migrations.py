@@ -59,9 +59,13 @@ CREATE TABLE outbox (
     story_id BIGINT, action TEXT NOT NULL, text TEXT NOT NULL, plain TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'pending',
     created TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
-    sent_at TEXT, message_id BIGINT
+    sent_at TEXT, message_id BIGINT, channel TEXT
 );
 CREATE INDEX outbox_pending ON outbox(status, id);
+CREATE TABLE story_messages (
+    story_id BIGINT NOT NULL, channel TEXT NOT NULL, message_id BIGINT NOT NULL,
+    PRIMARY KEY (story_id, channel)
+);
 CREATE TABLE events (
     id BIGSERIAL PRIMARY KEY, at TEXT NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL
 );

@@ -4,7 +4,7 @@ Every stage module (fetch, parse, match, novelty, deliver) imports only this mod
 shared helpers (``text``); none imports another stage. ``pipeline`` wires them:
 
     Feed --fetch--> FetchResult --parse--> ParsedFeed(Item...) --store: new?--> Item
-         --match--> Match... --novelty--> Decision --store+outbox--> Alert --deliver--> message_id
+         --match--> Match... --novelty--> Decision --store+outbox--> Alert(StoryMessage) --channel--> message_id
 
 All types are frozen: a stage returns new data instead of mutating what it was given, so the
 daemon, ``run --once``, ``replay`` and ``try`` can share exactly the same code.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Sequence
 
 # The one User-Agent: fetch sends it, config offers it as WATCHBOT_USER_AGENT's default. Here
 # rather than in fetch so that reading settings does not import httpx (issue 15).
@@ -289,19 +289,62 @@ class Decision:
 
 
 @dataclass(frozen=True)
-class Alert:
-    """An outbox entry: a message to post, or an edit of an earlier one (folded sources).
+class MatchedWatchlist:
+    """What a story's first report matched, as the store keeps it: a watchlist's id and title and
+    the distinct terms that matched, in first-seen order (the alert's heading and 'Matched' line)."""
 
-    ``text`` is the final HTML (already escaped and within limits); ``plain`` is the same
-    content without markup, used once if the channel rejects the markup.
+    watchlist: str
+    title: str
+    terms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoryMessage:
+    """Everything a channel needs to render a story's message, as the store returns it.
+
+    ``item`` is the story's first report; ``matches`` what it matched; ``watchlist`` the story's
+    watchlist id (the heading when no match was recorded); ``others`` the story's other reports
+    in the order recorded (empty for the first post, which shows the first report alone; an
+    edit lists them); ``reasons`` the novelty decision's reasons as stored.
+    """
+
+    story_id: int
+    watchlist: str
+    item: Item
+    matches: tuple[MatchedWatchlist, ...] = ()
+    others: tuple[Source, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+    @classmethod
+    def from_matches(cls, story_id: int, item: Item, matches: Sequence[Match], watchlist: str = "",
+                     others: Sequence[Source] = (), reasons: Sequence[str] = ()) -> StoryMessage:
+        """The message of ``item`` with the matcher's ``matches`` (what the store records of them)."""
+        return cls(story_id, watchlist, item,
+                   tuple(MatchedWatchlist(m.watchlist, m.title, m.terms) for m in matches),
+                   tuple(others), tuple(reasons))
+
+
+@dataclass(frozen=True)
+class Alert:
+    """An outbox entry: what to send, a post of a story or an edit of its earlier message.
+
+    Rows written since channels render their own messages carry no text until they are sent:
+    just before, the channel renders ``content`` (the store's ``StoryMessage``) into ``text``
+    and ``plain``, which the outbox then records with the row.
+    ``folded`` says the message lists the story's other sources (the row is an update's edit,
+    possibly sent as a post where the story's message is not in this channel). Rows from older
+    state files carry ``text`` (pre-rendered HTML, escaped and within limits) and ``plain`` (the
+    same without markup, used once if the channel rejects the markup); they are sent as they are.
     """
 
     id: int
     story_id: int | None
     action: Literal["post", "edit"]
-    text: str
-    plain: str
+    text: str = ""
+    plain: str = ""
     message_id: int | None = None  # for edits: the message to edit
+    folded: bool = False
+    content: StoryMessage | None = None
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,9 @@ from typing import Any, Callable, Sequence
 
 from bot.config import Settings, load_feeds
 from bot.channels import REFUSED_PREFIX, Channel
-from bot.channels.telegram_html import render_alert
 from bot.fetch import Fetcher
-from bot.limits import server_seconds
-from bot.models import (Alert, Decision, Feed, FetchResult, Item, Match, ParsedFeed, SendOutcome, TermHit,
-                        Validators)
+from bot.delivery_gate import DeliveryGate
+from bot.models import Alert, Decision, Feed, FetchResult, Item, Match, ParsedFeed, SendOutcome, Validators
 from bot.parse import ParsePool
 from bot.poll_policy import Notice, PollPolicy
 from bot.storage import FeedState, Store, open_store
@@ -33,9 +31,6 @@ log = logging.getLogger("watchbot")
 
 Clock = Callable[[], datetime]
 
-# Why 30 min: a 400 "chat not found"/403 "kicked" needs a human; probing again now and then
-# lets the bot heal by itself once the channel is fixed, without hammering the service.
-FATAL_COOLDOWN = timedelta(minutes=30)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,6 +144,7 @@ class Pipeline:
         self.parser = parser
         self.clock = clock
         self.notify_admin = notify_admin
+        self.gate = DeliveryGate(store)  # persisted: `run --once` processes remember a wait
         self._process_lock = asyncio.Lock()
         self._drain_lock = asyncio.Lock()
         self.reloader = RulesReloader()
@@ -358,8 +354,8 @@ class Pipeline:
             return matches, decision
         novelty = self.rules.novelty
         decision = novelty.decide(item, matches, now)
-        story_id, _ = self.store.record_item(item, matches, decision, now,
-                                             render=lambda sid: self._render(sid, item, matches, decision))
+        # The outbox row says what to send; the channel renders it when it sends (drain).
+        story_id, _ = self.store.record_item(item, matches, decision, now)
         # The engine learns only after the store committed, so a crash in between loses nothing.
         if decision.kind == "alert" and story_id is not None:
             novelty.remember(self.store.story(story_id))
@@ -369,106 +365,79 @@ class Pipeline:
             log.info("alert: [%s] %s", decision.watchlist, item.title)
         return matches, (replace(decision, story_id=story_id) if story_id is not None else decision)
 
-    def _render(self, story_id: int, item: Item, matches: Sequence[Match],
-                decision: Decision) -> list[tuple[str, str, str]]:
-        if decision.kind == "alert":
-            html, plain = render_alert(item, matches, decision)
-            return [("post", html, plain)]
-        # An update's edit shows the whole story with all its sources, so it is rendered when it
-        # is sent (drain → _render_story), once, not here for every update: that made a poll of
-        # 2,000 near-duplicates quadratic (62 s; issue 13, class 2). Only the newest pending
-        # edit of a story is ever sent (the store supersedes older ones), and an empty text
-        # marks the row as "render when sending".
-        return [("edit", "", "")]
-
-    def _render_story(self, story_id: int) -> tuple[str, str] | None:
-        """(html, plain) of a story's message as it should read now: its first report with every
-        other source listed; None if the story or its first item is gone."""
-        story = self.store.story(story_id)
-        original_key = self.store.story_item_key(story_id)
-        original = self.store.item(original_key) if original_key else None
-        if story is None or original is None:
-            return None
-        original_matches = [Match(m["watchlist"], m["title"],
-                                  tuple(TermHit(t, "", "title", t) for t in m["terms"]))
-                            for m in self.store.item_matches(original.key)]
-        html, plain = render_alert(original, original_matches,
-                                   Decision("alert", watchlist=story.watchlist, story_id=story.id),
-                                   sources=story.sources[1:])
-        return html, plain
-
     # ------------------------------------------------------------------ delivery
 
     async def drain(self, report: CycleReport | None = None) -> CycleReport:
-        """Send pending outbox rows in order until done, told to wait, or refused."""
+        """Send pending outbox rows in order until done, told to wait, or refused; while the
+        delivery gate is closed (a refusal's cool-down, a flood wait) nothing is tried."""
         report = report or CycleReport()
-        if self.channel is None:
-            report.pending = len(self.store.pending_alerts(self._channel_id))
-            return report
         async with self._drain_lock:
-            now = self.clock()
-            for gate in (self._channel_blocked_until, self._retry_at):
-                if gate and now < gate:
-                    report.pending = len(self.store.pending_alerts(self._channel_id))
-                    return report
-            if self._channel_blocked_until or self._retry_at:
-                self._channel_blocked_until = self._retry_at = None
-            while True:
-                batch = self.store.pending_alerts(self._channel_id)
-                if not batch:
-                    break
-                progressed = False
-                for alert in batch:
-                    # The state must still be ours: a deleted folder means another instance may
-                    # start on it and post this very alert (StateGoneError stops us).
-                    self.store.verify_on_disk()
-                    if not alert.text:  # an edit rendered only now (see _render)
-                        rendered = self._render_story(alert.story_id) if alert.story_id else None
-                        if rendered is None:
-                            self.store.mark_orphaned(alert, "the story is gone; nothing to edit")
-                            progressed = True
-                            continue
-                        alert = replace(alert, text=rendered[0], plain=rendered[1])
-                    # Committed before the request (with the text it sends): a crash from here
-                    # on cannot cause a resend.
-                    self.store.mark_sending(alert)
-                    try:
-                        outcome = await self.channel.deliver(alert)
-                    except Exception as exc:  # a channel broke its never-raise contract
-                        # The request may have gone out: recorded as possibly sent (visible in
-                        # `status`), never left "sending" and never resent blindly.
-                        log.exception("delivering alert %d failed unexpectedly", alert.id)
-                        outcome = SendOutcome("maybe_sent", error=f"unexpected {type(exc).__name__} "
-                                                                  "while sending; not resent")
-                    self.store.record_outcome(alert, outcome, self.clock(), self._channel_id)
-                    if outcome.status == "retry":
-                        self._retry_at = self.clock() + timedelta(
-                            seconds=server_seconds(outcome.retry_after) or 30)
-                        report.delivery_error = outcome.error
-                        log.warning("delivery deferred: %s", outcome.error)
-                        report.pending = len(self.store.pending_alerts(self._channel_id))
-                        return report
-                    if outcome.status == "fatal":
-                        self._channel_blocked_until = self.clock() + FATAL_COOLDOWN
-                        message = (f"{REFUSED_PREFIX} by {self._channel_name}: {outcome.error}. "
-                                   "Alerts stay queued in the outbox; fix the channel or its settings.")
-                        log.error(message)
-                        self.store.log_event("error", message, self.clock())
-                        self._tell_admin(message)
-                        report.delivery_error = outcome.error
-                        report.delivery_refused = True
-                        report.pending = len(self.store.pending_alerts(self._channel_id))
-                        return report
-                    if outcome.status == "maybe_sent":
-                        log.warning("alert %d may have been delivered (no answer); not resending", alert.id)
-                    if outcome.status == "rejected":
-                        log.error("alert %d rejected by %s: %s", alert.id, self._channel_name, outcome.error)
-                    report.sent += outcome.status == "sent"
-                    progressed = True
-                if not progressed:
-                    break
+            if self.channel is not None and self.gate.is_open(self.clock()):
+                await self._send_pending(report)
             report.pending = len(self.store.pending_alerts(self._channel_id))
-            return report
+        return report
+
+    async def _send_pending(self, report: CycleReport) -> None:
+        while batch := self.store.pending_alerts(self._channel_id):
+            progressed = False
+            for alert in batch:
+                # The state must still be ours: a deleted folder means another instance may
+                # start on it and post this very alert (StateGoneError stops us).
+                self.store.verify_on_disk()
+                outcome = await self._send(alert)
+                if outcome is None:  # nothing left to send: orphaned
+                    progressed = True
+                    continue
+                if outcome.status in ("retry", "fatal"):
+                    self._close_gate(outcome)
+                    report.delivery_error = outcome.error
+                    report.delivery_refused = outcome.status == "fatal"
+                    return
+                if outcome.status == "maybe_sent":
+                    log.warning("alert %d may have been delivered (no answer); not resending", alert.id)
+                if outcome.status == "rejected":
+                    log.error("alert %d rejected by %s: %s", alert.id, self._channel_name, outcome.error)
+                report.sent += outcome.status == "sent"
+                progressed = True
+            if not progressed:
+                return
+
+    async def _send(self, alert: Alert) -> SendOutcome | None:
+        """One outbox row to the channel, its outcome recorded; None if its story is gone."""
+        if not alert.text:  # rows hold what to send; the channel renders the story's message now
+            content = self.store.story_message(alert.story_id, folded=alert.folded) \
+                if alert.story_id is not None else None
+            if content is None:
+                self.store.mark_orphaned(alert, "the story is gone; nothing to send")
+                return None
+            text, plain = self.channel.render(content)
+            alert = replace(alert, content=content, text=text, plain=plain)
+        # Committed before the request, with the text it sends: a crash from here on cannot
+        # cause a resend, and the outbox keeps what went out.
+        self.store.mark_sending(alert, self._channel_id)
+        try:
+            outcome = await self.channel.deliver(alert)
+        except Exception as exc:  # a channel broke its never-raise contract
+            # The request may have gone out: recorded as possibly sent (visible in `status`),
+            # never left "sending" and never resent blindly.
+            log.exception("delivering alert %d failed unexpectedly", alert.id)
+            outcome = SendOutcome("maybe_sent", error=f"unexpected {type(exc).__name__} "
+                                                      "while sending; not resent")
+        self.store.record_outcome(alert, outcome, self.clock(), self._channel_id)
+        return outcome
+
+    def _close_gate(self, outcome: SendOutcome) -> None:
+        now = self.clock()
+        if outcome.status == "retry":
+            self.gate.wait(now, outcome.retry_after)
+            log.warning("delivery deferred: %s", outcome.error)
+            return
+        self.gate.refused(now)
+        message = (f"{REFUSED_PREFIX} by {self._channel_name}: {outcome.error}. "
+                   "Alerts stay queued in the outbox; fix the channel or its settings.")
+        log.error(message)
+        self.store.log_event("error", message, now)
+        self._tell_admin(message)
 
     @property
     def _channel_name(self) -> str:
@@ -479,42 +448,12 @@ class Pipeline:
         """Where messages go, so message ids are kept per channel (see Store.pending_alerts)."""
         return getattr(self.channel, "identity", None)
 
-    # The service's flood wait and the cool-down after a refused channel live in the store, not in
-    # memory: each `run --once` is a new process, and one that forgot the wait sent into a
-    # 3,600 s flood wait again (issue 13, class 13).
-    @property
-    def _retry_at(self) -> datetime | None:
-        return _parse_time(self.store.get_meta(_RETRY_AT_KEY))
-
-    @_retry_at.setter
-    def _retry_at(self, when: datetime | None) -> None:
-        self.store.set_meta(_RETRY_AT_KEY, when.isoformat() if when else None)
-
-    @property
-    def _channel_blocked_until(self) -> datetime | None:
-        return _parse_time(self.store.get_meta(_BLOCKED_KEY))
-
-    @_channel_blocked_until.setter
-    def _channel_blocked_until(self, when: datetime | None) -> None:
-        self.store.set_meta(_BLOCKED_KEY, when.isoformat() if when else None)
-
     def next_due(self, feed: Feed) -> datetime | None:
         """When the feed should be polled next (None: paused)."""
         state = self.store.feed_state(feed.url)
         if state.paused_reason:
             return None
         return state.next_check or self.clock()
-
-
-_RETRY_AT_KEY = "deliver_retry_at"
-_BLOCKED_KEY = "deliver_blocked_until"
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text) if text else None
-    except ValueError:
-        return None
 
 
 def _log_admin_failure(task: asyncio.Task) -> None:

@@ -26,9 +26,9 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Hashable, Iterable, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Hashable, Iterable, Protocol, Sequence, runtime_checkable
 
-from bot.models import Alert, Decision, Feed, Item, Match, PollPlan, SendOutcome, Story, Validators
+from bot.models import Alert, Decision, Feed, Item, Match, PollPlan, SendOutcome, Story, StoryMessage, Validators
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -207,12 +207,12 @@ class Store(Protocol):
     def record_seen(self, items: Sequence[Item], now: datetime, decision: str = "seeded") -> None:
         """Record items (and all their identities) without deciding anything about them."""
 
-    def record_item(self, item: Item, matches: Sequence[Match], decision: Decision, now: datetime,
-                    render: Any = None) -> tuple[int | None, list[int]]:
+    def record_item(self, item: Item, matches: Sequence[Match], decision: Decision,
+                    now: datetime) -> tuple[int | None, list[int]]:
         """Record one decided item, its identities and, for an alert, a new story, in one
-        transaction with the outbox rows ``render(story_id) -> [(action, text, plain)]`` gives
-        (alerts and updates only; a new edit supersedes the story's pending edits). Returns
-        (story id, outbox row ids)."""
+        transaction with what it sends: an alert's post, an update's edit of its story (which
+        supersedes the story's pending edits). The rows hold no text: the channel renders
+        ``story_message`` when it sends. Returns (story id, outbox row ids)."""
 
     def item(self, key: str) -> Item | None:
         """The recorded item with this key, None if never recorded or pruned."""
@@ -256,16 +256,22 @@ class Store(Protocol):
     # -------------------------------------------------------------- outbox
     def pending_alerts(self, channel: str | None = None) -> list[Alert]:
         """Unsent outbox rows in order, as ``channel`` can send them (see
-        ``bot.store.Store.pending_alerts``: edits wait for their post's message id; an edit of a
-        message in another channel comes back as a post)."""
+        ``bot.store.Store.pending_alerts``: edits wait for their post's message id; message ids
+        are kept per channel, and an edit of a story shown only in another channel comes back as
+        a post)."""
 
     def record_outcome(self, alert: Alert, outcome: SendOutcome, now: datetime,
                        channel: str | None = None) -> None:
         """Apply what the channel said about one outbox row; a post's message id is kept with
         the ``channel`` it belongs to."""
 
-    def mark_sending(self, alert: Alert) -> None:
-        """Durably mark ``alert`` as going out now, with the text it carries."""
+    def mark_sending(self, alert: Alert, channel: str | None = None) -> None:
+        """Durably mark ``alert`` as going out now to ``channel`` (its identity), with the text
+        it carries."""
+
+    def story_message(self, story_id: int, *, folded: bool) -> StoryMessage | None:
+        """What a channel renders for the story: its first report, what it matched, the stored
+        reasons and, with ``folded``, its other reports in the order recorded; None if gone."""
 
     def mark_orphaned(self, alert: Alert, reason: str) -> None:
         """Close a pending row that can never be sent."""

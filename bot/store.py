@@ -30,7 +30,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from bot.models import Alert, Decision, Feed, Item, Match, PollPlan, SendOutcome, Source, Story, Validators
+from bot.models import (Alert, Decision, Feed, Item, Match, MatchedWatchlist, PollPlan, SendOutcome, Source,
+                        Story, StoryMessage, Validators)
 from bot.storage import (FeedState, LoggedEvent, PeriodItem, SourceRow, StateGoneError, StateLockedError,
                          StoryChanges, StoryRow, StoryUpdate)
 from bot.text import fold
@@ -81,6 +82,12 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent_at TEXT, message_id INTEGER
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(status, id);
+-- A story's message in each channel that showed it (Channel.identity: "console", a chat): an
+-- edit goes to the message of the channel sending it, never to another's by number.
+CREATE TABLE IF NOT EXISTS story_messages (
+    story_id INTEGER NOT NULL, channel TEXT NOT NULL, message_id INTEGER NOT NULL,
+    PRIMARY KEY (story_id, channel)
+);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL
 );
@@ -93,6 +100,7 @@ _ADDED_COLUMNS = (
     ("feeds", "first_seen", "TEXT"),     # first successful poll: dates long before it are bogus
     ("stories", "message_chat", "TEXT"),  # the channel message_id belongs to (console, chat id)
     ("items", "signature", "TEXT"),      # novelty's summary of an update (its vector)
+    ("outbox", "channel", "TEXT"),       # the channel a row was sent to (set when it goes out)
 )
 
 
@@ -449,13 +457,14 @@ class Store:
             self.db.executemany("INSERT OR IGNORE INTO identities(ident) VALUES (?)",
                                 [(d,) for i in items for d in self._digests(i)])
 
-    def record_item(self, item: Item, matches: Sequence[Match], decision: Decision, now: datetime,
-                    render=None) -> tuple[int | None, list[int]]:
-        """Record one decided item and, in the same transaction, what it sends.
+    def record_item(self, item: Item, matches: Sequence[Match], decision: Decision,
+                    now: datetime) -> tuple[int | None, list[int]]:
+        """Record one decided item and, in the same transaction, what it sends: an alert's story
+        and its post, an update's edit of its story (superseding the story's pending edits).
 
-        ``render(story_id) -> list[(action, text, plain)]`` is called inside the transaction for
-        alerts and updates, so the outbox rows and the item commit together or not at all.
-        Returns (story_id, outbox ids).
+        The outbox row says what to send (story, action), not how it reads: the channel renders
+        it when it sends (``story_message``), so an update costs one row however many sources
+        the story has. Returns (story_id, outbox ids).
         """
         with self.transaction():
             story_id = decision.story_id
@@ -470,17 +479,17 @@ class Store:
             self._insert_item(item, now, matches, decision.kind, story_id, decision.reasons,
                               decision.signature if decision.kind == "update" else None)
             outbox_ids = []
-            if render is not None and decision.kind in ("alert", "update") and story_id is not None:
-                for action, text, plain in render(story_id):
-                    if action == "edit":
-                        # Only the newest edit of a story matters: older pending ones would
-                        # only spend the channel's rate limit on texts about to be replaced.
-                        self.db.execute("UPDATE outbox SET status='superseded' WHERE story_id=? AND "
-                                        "action='edit' AND status='pending'", (story_id,))
-                    cur = self.db.execute(
-                        "INSERT INTO outbox(story_id, action, text, plain, created) VALUES (?,?,?,?,?)",
-                        (story_id, action, text, plain, _iso(now)))
-                    outbox_ids.append(cur.lastrowid)
+            if decision.kind in ("alert", "update") and story_id is not None:
+                action = "post" if decision.kind == "alert" else "edit"
+                if action == "edit":
+                    # Only the newest edit of a story matters: older pending ones would only
+                    # spend the channel's rate limit on texts about to be replaced.
+                    self.db.execute("UPDATE outbox SET status='superseded' WHERE story_id=? AND "
+                                    "action='edit' AND status='pending'", (story_id,))
+                cur = self.db.execute(
+                    "INSERT INTO outbox(story_id, action, text, plain, created) VALUES (?,?,'','',?)",
+                    (story_id, action, _iso(now)))
+                outbox_ids.append(cur.lastrowid)
             return story_id, outbox_ids
 
     def _insert_item(self, item: Item, now: datetime, matches: Sequence[Match], decision: str,
@@ -592,16 +601,19 @@ class Store:
     # ------------------------------------------------------------------ outbox
 
     def pending_alerts(self, channel: str | None = None) -> list[Alert]:
-        """Unsent outbox rows in order. An edit waits until its story's post has a message_id.
+        """Unsent outbox rows in order, as ``channel`` can send them. An edit waits until its
+        story's post has a message id.
 
         An edit whose post can no longer get one (it ended maybe_sent or rejected: we never learnt
         the message id) is closed as 'orphaned' instead of waiting forever.
 
-        ``channel`` names where the rows go (``Channel.identity``: "console", a chat). A message id belongs
-        to the channel that produced it: an edit of a story whose post went elsewhere (printed on
-        the console before a token was set, or another chat) comes back as a post of the story's
-        current text, never as an edit of an unrelated message with the same number (issue 13,
-        class 8). Stories from before message ids were tagged count as this channel's.
+        ``channel`` names where the rows go (``Channel.identity``: "console", a chat). Message
+        ids live per channel (``story_messages``): an edit goes to the story's message in this
+        channel; a story whose message is only elsewhere (printed on the console before a token
+        was set, or posted to another chat) gets a post here, with its sources, never an edit of
+        an unrelated message with the same number (issue 13, class 8). A story's id kept from
+        before ids were per channel (``stories.message_id``) counts as this channel's when it was
+        not tagged or tagged with this channel. ``channel`` None: any id the story has.
         """
         with self.transaction():
             self.db.execute(
@@ -610,22 +622,61 @@ class Store:
                 "AND action='edit' AND story_id IN (SELECT story_id FROM outbox WHERE action='post' "
                 "AND status IN ('maybe_sent', 'rejected'))")
         rows = self.db.execute(
-            "SELECT o.*, s.message_id AS story_message, s.message_chat AS story_chat FROM outbox o "
-            "LEFT JOIN stories s ON s.id=o.story_id WHERE o.status='pending' ORDER BY o.id").fetchall()
+            "SELECT o.id, o.story_id, o.action, o.text, o.plain, s.message_id AS story_message, "
+            "s.message_chat AS story_chat, m.message_id AS channel_message, "
+            "(SELECT count(*) FROM story_messages a WHERE a.story_id=o.story_id) AS shown, "
+            "(SELECT count(*) FROM outbox p WHERE p.story_id=o.story_id AND p.action='post' "
+            "AND p.status IN ('pending', 'sending')) AS post_waiting "
+            "FROM outbox o LEFT JOIN stories s ON s.id=o.story_id "
+            "LEFT JOIN story_messages m ON m.story_id=o.story_id AND m.channel=? "
+            "WHERE o.status='pending' ORDER BY o.id", (channel or "",)).fetchall()
         alerts = []
         for r in rows:
-            action, message_id = r["action"], r["story_message"]
-            if action == "edit" and message_id is None:
-                continue
-            if action == "edit" and channel and r["story_chat"] not in (None, channel):
-                action, message_id = "post", None  # the story's message is not in this channel
+            action, message_id = r["action"], None
+            if action == "edit":
+                message_id = r["channel_message"]
+                if message_id is None and (channel is None or r["story_chat"] in (None, channel)):
+                    message_id = r["story_message"]
+                if message_id is None:
+                    if r["post_waiting"] or not (r["shown"] or r["story_message"] is not None):
+                        continue  # its post has not gone out yet
+                    action = "post"  # the story's message is not in this channel
             alerts.append(Alert(id=r["id"], story_id=r["story_id"], action=action, text=r["text"],
-                                plain=r["plain"], message_id=message_id))
+                                plain=r["plain"], message_id=message_id, folded=r["action"] == "edit"))
         return alerts
+
+    def story_message(self, story_id: int, *, folded: bool) -> StoryMessage | None:
+        """What a channel renders for story ``story_id``: its first report (from the story's own
+        row if the item was pruned), what it matched, its reasons, and with ``folded`` its other
+        reports in the order recorded. None when the story is gone."""
+        row = self.db.execute("SELECT * FROM stories WHERE id=?", (story_id,)).fetchone()
+        if row is None:
+            return None
+        first = self.db.execute("SELECT * FROM items WHERE key=?", (row["item_key"],)).fetchone()
+        if first is not None:
+            item = self._item(first)
+            matches = tuple(MatchedWatchlist(m["watchlist"], m["title"] or "", tuple(dict.fromkeys(m["terms"])))
+                            for m in json.loads(first["matches"] or "[]"))
+            reasons = tuple(json.loads(first["reasons"])) if first["reasons"] else ()
+        else:
+            item = Item(key=row["item_key"], feed_url="", title=row["title"], link=row["link"],
+                        outlet=row["outlet"] or "", published=_dt(row["published"]),
+                        language=row["language"])
+            matches, reasons = (), ()
+        others: tuple[Source, ...] = ()
+        if folded:
+            # Signatures (vectors) are not read: rendering needs none of them.
+            others = tuple(
+                Source(title=r["title"], link=r["link"], outlet=r["outlet"] or "", language=r["language"],
+                       published=_dt(r["published"]))
+                for r in self.db.execute("SELECT title, link, outlet, language, published FROM items "
+                                         "WHERE story_id=? ORDER BY first_seen, rowid", (story_id,)))[1:]
+        return StoryMessage(story_id=story_id, watchlist=row["watchlist"], item=item, matches=matches,
+                            others=others, reasons=reasons)
 
     def record_outcome(self, alert: Alert, outcome: SendOutcome, now: datetime,
                        channel: str | None = None) -> None:
-        """Apply what the channel said about one outbox row; a post's message id is recorded with
+        """Apply what the channel said about one outbox row; a post's message id is kept with
         the ``channel`` it belongs to (see ``pending_alerts``)."""
         with self.transaction():
             if outcome.status in ("sent", "maybe_sent", "rejected"):
@@ -633,18 +684,23 @@ class Store:
                                 " last_error=? WHERE id=?",
                                 (outcome.status, _iso(now), outcome.message_id, outcome.error, alert.id))
                 if alert.action == "post" and outcome.message_id is not None and alert.story_id is not None:
+                    if channel is not None:
+                        self.db.execute("INSERT OR REPLACE INTO story_messages(story_id, channel, message_id)"
+                                        " VALUES (?,?,?)", (alert.story_id, channel, outcome.message_id))
+                    # The latest post, as before ids were per channel (older readers, `status`).
                     self.db.execute("UPDATE stories SET message_id=?, message_chat=? WHERE id=?",
                                     (outcome.message_id, channel, alert.story_id))
             else:  # retry / fatal: not delivered, queued again
                 self.db.execute("UPDATE outbox SET status='pending', attempts=attempts+1, last_error=?"
                                 " WHERE id=?", (outcome.error, alert.id))
 
-    def mark_sending(self, alert: Alert) -> None:
-        """Commit that ``alert``'s request is about to go out (see the module docstring), with
-        the text it carries (an edit's text is rendered just before it is sent)."""
+    def mark_sending(self, alert: Alert, channel: str | None = None) -> None:
+        """Commit that ``alert``'s request is about to go out to ``channel`` (see the module
+        docstring), with the text it carries (the channel rendered it just now): the outbox
+        keeps what was sent where."""
         with self.transaction(durable=True):
-            self.db.execute("UPDATE outbox SET status='sending', text=?, plain=? WHERE id=? AND "
-                            "status='pending'", (alert.text, alert.plain, alert.id))
+            self.db.execute("UPDATE outbox SET status='sending', text=?, plain=?, channel=? WHERE id=? "
+                            "AND status='pending'", (alert.text, alert.plain, channel, alert.id))
 
     def mark_orphaned(self, alert: Alert, reason: str) -> None:
         """Close a row that can never be sent (its story is gone)."""
@@ -704,6 +760,7 @@ class Store:
                             "(SELECT story_id FROM outbox WHERE status='pending' AND story_id IS NOT NULL)",
                             (cutoff,))
             self.db.execute("DELETE FROM outbox WHERE status!='pending' AND created < ?", (cutoff,))
+            self.db.execute("DELETE FROM story_messages WHERE story_id NOT IN (SELECT id FROM stories)")
             self.db.execute("DELETE FROM events WHERE at < ?", (cutoff,))
         return n
 

@@ -16,7 +16,7 @@ from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_html import fit_html, render_alert, visible_length
 from bot.pacing import Pacer
 from bot.redact import RedactingFilter, redact
-from bot.models import Alert, Decision, Item, Match, Source, TermHit
+from bot.models import Alert, Item, Match, Source, StoryMessage, TermHit
 from tests.servers.botapi import BotApiStandIn, parse_html, utf16_len
 
 TOKEN = "123456789:AAE-secret_TOKEN_value-do-not-leak"
@@ -112,7 +112,7 @@ async def test_real_items_are_accepted_and_show_their_link(api, chat, channel):
     """Every real dev item renders to HTML the stand-in accepts, linked to the item's URL."""
     items = _real_items()
     for item in items:
-        html, plain = render_alert(item, [_match()], Decision("alert", "aktau_crash"))
+        html, plain = render_alert(StoryMessage.from_matches(1, item, [_match()], "aktau_crash"))
         out = await channel.deliver(_alert(html, plain))
         assert out.status == "sent", out
     msgs = api.messages(chat)
@@ -130,7 +130,7 @@ def test_render_shows_the_alert_fields():
     item = _item(summary="word " * 200,
                  published=datetime(2025, 10, 19, 18, 5, tzinfo=timezone(
                      __import__("datetime").timedelta(hours=4))))
-    html, plain = render_alert(item, [_match()], Decision("alert", "aktau_crash"))
+    html, plain = render_alert(StoryMessage.from_matches(1, item, [_match()], "aktau_crash"))
     visible, entities = parse_html(html)
     assert "Aktau crash" in visible and "Example News" in visible
     assert "2025-10-19 14:05 UTC" in visible
@@ -158,7 +158,7 @@ async def test_hostile_feed_text_renders_safely(api, chat, channel, text):
     item = _item(title=text, summary=text, outlet=text, link="javascript:alert(document.cookie)")
     match = Match("w", text, (TermHit(text, "g", "title", text),))
     srcs = [Source(text, f"data:text/html,{i}", text, text, None) for i in range(3)]
-    html, plain = render_alert(item, [match], Decision("update", "w"), srcs)
+    html, plain = render_alert(StoryMessage.from_matches(1, item, [match], "w", srcs))
     assert visible_length(html) <= 4096 and utf16_len(plain) <= 4096
     out = await channel.deliver(_alert(html, plain))
     assert out.status == "sent", out
@@ -174,7 +174,7 @@ async def test_many_sources_are_trimmed_with_and_n_more(api, chat, channel):
     srcs = [Source(f"Report {i}", f"https://outlet{i}.example/news/{i}", f"Outlet number {i}",
                    "ru" if i % 2 else "az", None) for i in range(400)]
     item = _item(title="A " * 300, summary="B " * 400)
-    html, plain = render_alert(item, [_match()], Decision("update", "aktau_crash"), srcs)
+    html, plain = render_alert(StoryMessage.from_matches(1, item, [_match()], "aktau_crash", srcs))
     assert 3900 < visible_length(html) <= 4096 and utf16_len(plain) <= 4096
     assert "more" in html.rsplit("\n", 1)[-1]
     out = await channel.deliver(_alert(html, plain, action="post"))
@@ -191,7 +191,7 @@ def test_own_report_is_not_listed_among_sources():
     item = _item()
     own = Source(item.title, item.link, item.outlet, "en", None)
     other = Source("Другое", "https://ria.example/1", "РИА", "ru", None)
-    html, _ = render_alert(item, [_match()], Decision("update", "aktau_crash"), [own, other])
+    html, _ = render_alert(StoryMessage.from_matches(1, item, [_match()], "aktau_crash", [own, other]))
     visible, _ = parse_html(html)
     tail = visible.split("Also reported by:")[1]
     assert "РИА (ru)" in tail and "Example News" not in tail

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_html import fit_html, render_alert, visible_length
-from bot.models import Alert, Decision, Item, Match, Source, TermHit
+from bot.models import Alert, Item, Match, Source, StoryMessage, TermHit
 from tests.servers.botapi import BotApiStandIn, parse_html, utf16_len
 
 TOKEN = "42:prop-test-token"
@@ -66,7 +66,7 @@ def test_any_feed_text_renders_to_html_the_stand_in_accepts(sender, title, summa
                 summary=summary, outlet=outlet,
                 published=datetime(2025, 1, 2, 3, 4, tzinfo=timezone.utc))
     match = Match("w", "Watch", (TermHit(term, "g", "title", term),))
-    html, plain = render_alert(item, [match], Decision("alert", "w"), srcs)
+    html, plain = render_alert(StoryMessage.from_matches(1, item, [match], "w", srcs))
     assert visible_length(html) <= 4096 and utf16_len(plain) <= 4096
     before = len(api.messages(chat))
     out = loop.run_until_complete(ch.deliver(Alert(1, 1, "post", html, plain)))

@@ -148,8 +148,7 @@ def _enqueue(pipeline: Pipeline, n: int) -> list[int]:
         item = Item(key=f"guid:malformed-{i}", feed_url="http://feed.example/rss", title=f"Alert number {i}",
                     link=f"https://news.example/{i}")
         _, out = pipeline.store.record_item(item, (), Decision("alert", watchlist="sputnik_azerbaijan", signature={}),
-                                            pipeline.clock(),
-                                            render=lambda sid, i=i: [("post", f"<b>Alert number {i}</b>", f"Alert {i}")])
+                                            pipeline.clock())
         ids.extend(out)
     return ids
 

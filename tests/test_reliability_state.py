@@ -69,6 +69,57 @@ async def test_console_message_ids_are_never_edited_in_the_real_channel(tmp_path
     assert story_chat == f"telegram:{DEFAULT_CHAT}"
 
 
+def _report(entry: Entry, n: int) -> Entry:
+    """``entry`` as another outlet's report of the same development (its own link)."""
+    return Entry(entry.title, f"https://outlet{n}.example/belousov", entry.published + timedelta(minutes=n),
+                 entry.summary)
+
+
+def _updates(report) -> int:
+    return sum(p.updates for p in report.polls)
+
+
+async def test_switching_between_console_and_telegram_keeps_each_channels_own_message(tmp_path, feed_server, bot_api, clock):
+    """Console, Telegram, console, Telegram on one state: each channel edits only its own message of the story; Telegram posts it once and then edits that post."""
+    names = ["/a.rss", "/b.rss", "/c.rss", "/d.rss"]
+    for name in names:
+        feed_server.set_feed(name, rss(name[1].upper(), OLD))
+    settings = make_settings(tmp_path, [feed_server.url(n) for n in names])
+    channel = TelegramChannel(TOKEN, DEFAULT_CHAT, api_url=bot_api.root, min_interval=0)
+    await channel.start()
+    await channel.send_html("<b>An unrelated earlier post</b>", "An unrelated earlier post")  # message 1
+    printed = io.StringIO()
+
+    async def run(chan, feed: str | None = None, entry: Entry | None = None):
+        if feed:
+            feed_server.set_feed(feed, rss(feed[1].upper(), OLD + [entry]))
+        clock.advance(minutes=30)
+        pipeline = Pipeline.build(settings, channel=chan, clock=clock)
+        try:
+            return await pipeline.run_once()
+        finally:
+            await pipeline.aclose()
+            pipeline.store.close()
+
+    try:
+        await run(ConsoleChannel(printed))  # first sight: everything seeded
+        assert (await run(ConsoleChannel(printed), "/a.rss", NEW)).sent == 1  # console message 1
+        assert _updates(await run(channel, "/b.rss", SAME)) == 1  # the story, posted to Telegram
+        console = await run(ConsoleChannel(printed), "/c.rss", _report(SAME, 2))
+        assert _updates(console) == 1 and console.sent == 1
+        last = await run(channel, "/d.rss", _report(SAME, 3))
+    finally:
+        await channel.aclose()
+    assert _updates(last) == 1 and last.sent == 1
+    messages = bot_api.messages(DEFAULT_CHAT)
+    assert len(messages) == 2, [m["text"][:60] for m in messages]  # never a second post of the story
+    assert not messages[0]["edits"]  # the unrelated message 1 was never touched
+    story = messages[1]
+    assert "belousov-released" in story["text"] and len(story["edits"]) == 1
+    assert "outlet3.example" in story["text"]  # the edit lists the latest source
+    assert "edit of message 1" in printed.getvalue()  # the console edited its own message
+
+
 # ---------------------------------------------------------------------------------- class 12
 
 

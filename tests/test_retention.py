@@ -51,12 +51,12 @@ def test_prune_keeps_stories_with_unsent_alerts(backend):
     t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
     for i, status in enumerate(["sent", "pending"]):
         item = Item(key=f"guid:{i}", feed_url="f", title=f"Story {i}", link=f"https://x.example/{i}")
-        sid, [oid] = store.record_item(item, (), Decision("alert", watchlist="w", signature={}), t0,
-                                       render=lambda sid, i=i: [("post", f"<b>{i}</b>", str(i))])
+        sid, [oid] = store.record_item(item, (), Decision("alert", watchlist="w", signature={}), t0)
         if status == "sent":
             store.db.execute("UPDATE outbox SET status='sent' WHERE id=?", (oid,))
     store.prune(t0 + timedelta(days=1))
     assert [s.title for s in store.stories()] == ["Story 1"]
-    assert [a.plain for a in store.pending_alerts()] == ["1"]
+    assert [a.story_id for a in store.pending_alerts()] == [sid]
+    assert store.story_message(sid, folded=False).item.title == "Story 1"
     assert not store.unseen([Item(key="guid:0", feed_url="f", title="Story 0")])  # tombstone
     store.close()

@@ -44,16 +44,17 @@ def test_alert_outbox_and_outcome_round_trip(backend):
     with its channel, and an edit of that story then waits for nothing."""
     store = backend.open()
     sid, [post] = store.record_item(_item(1), (), Decision("alert", watchlist="w", signature={"k": 1}),
-                                    NOW, render=lambda sid: [("post", "<b>1</b>", "1")])
+                                    NOW)
     [alert] = store.pending_alerts("telegram:1")
     assert (alert.id, alert.story_id, alert.action, alert.message_id) == (post, sid, "post", None)
     store.mark_sending(alert)
     assert store.outbox_counts() == {"sending": 1}
     store.record_outcome(alert, SendOutcome("sent", message_id=77), NOW, channel="telegram:1")
-    store.record_item(_item(2), (), Decision("update", story_id=sid, signature={"k": 2}), NOW,
-                      render=lambda sid: [("edit", "<b>1+2</b>", "1+2")])
+    store.record_item(_item(2), (), Decision("update", story_id=sid, signature={"k": 2}), NOW)
     [edit] = store.pending_alerts("telegram:1")
-    assert (edit.action, edit.message_id) == ("edit", 77)
+    assert (edit.action, edit.message_id, edit.folded) == ("edit", 77, True)
+    message = store.story_message(sid, folded=True)
+    assert message.item.title == "Item 1" and [s.title for s in message.others] == ["Item 2"]
     story = store.story(sid)
     assert story.message_id == 77 and [s.title for s in story.sources] == ["Item 1", "Item 2"]
     assert story.signature == {"k": 1} and story.sources[1].signature == {"k": 2}
@@ -63,8 +64,7 @@ def test_alert_outbox_and_outcome_round_trip(backend):
 def test_interrupted_send_becomes_maybe_sent(backend):
     """A row left 'sending' by a stopped process is 'maybe_sent' at the next start, never resent."""
     store = backend.open()
-    store.record_item(_item(1), (), Decision("alert", watchlist="w", signature={}), NOW,
-                      render=lambda sid: [("post", "x", "x")])
+    store.record_item(_item(1), (), Decision("alert", watchlist="w", signature={}), NOW)
     store.mark_sending(store.pending_alerts()[0])
     store.close()
     again = backend.open()

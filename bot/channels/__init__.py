@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.models import Alert, SendOutcome
+from bot.models import Alert, SendOutcome, StoryMessage
 
 
 # How the event about a channel refusing the bot begins (the delivery gate logs it, health
@@ -22,11 +22,15 @@ class Channel(Protocol):
 
     ``identity`` names where messages go ("console", "telegram:<chat id>"): message ids are kept
     per identity, so one channel never edits another's message by number. ``deliver`` never
-    raises: the outcome is data. ``name`` is how log lines call it ("Telegram").
+    raises: the outcome is data. ``name`` is how log lines call it ("Telegram"). ``render``
+    turns the store's ``StoryMessage`` into the channel's own text and its plain twin, just
+    before the pipeline records it as sending and hands it to ``deliver``.
     """
 
     identity: str
     name: str
+
+    def render(self, message: StoryMessage) -> tuple[str, str]: ...
 
     async def deliver(self, alert: Alert) -> SendOutcome: ...
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from bot.channels.telegram_html import html_to_plain
-from bot.models import Alert, SendOutcome
+from bot.channels.telegram_html import alert_text, html_to_plain, render_alert
+from bot.models import Alert, SendOutcome, StoryMessage
 
 
 class ConsoleChannel:
@@ -51,12 +51,17 @@ class ConsoleChannel:
         self.stream.flush()
         return mid
 
+    def render(self, message: StoryMessage) -> tuple[str, str]:
+        """What the Telegram channel would send: its HTML and the plain twin printed here."""
+        return render_alert(message)
+
     async def deliver(self, alert: Alert) -> SendOutcome:
+        """Print the plain twin of what the Telegram channel would send."""
+        plain = alert_text(alert)[1]
         if alert.action == "edit":
-            self._write(f"edit of message {alert.message_id}", alert.plain)
+            self._write(f"edit of message {alert.message_id}", plain)
             return SendOutcome("sent", message_id=alert.message_id)
-        return SendOutcome("sent", message_id=self._write(f"message {self._next_id}",
-                                                          alert.plain))
+        return SendOutcome("sent", message_id=self._write(f"message {self._next_id}", plain))
 
     async def send_html(self, html_text: str, plain: str) -> SendOutcome:
         return SendOutcome("sent", message_id=self._write(f"message {self._next_id}", plain))

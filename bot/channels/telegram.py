@@ -42,9 +42,9 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from bot.channels import DeliveryError
-from bot.channels.telegram_html import html_to_plain
+from bot.channels.telegram_html import alert_text, html_to_plain, render_alert
 from bot.limits import MAX_SERVER_WAIT, server_seconds
-from bot.models import Alert, SendOutcome
+from bot.models import Alert, SendOutcome, StoryMessage
 from bot.pacing import Pacer
 from bot.redact import protect_logging, redact
 
@@ -132,13 +132,21 @@ class TelegramChannel:
         await self.aclose()
 
     # -- sending ------------------------------------------------------------------------------
+    def render(self, message: StoryMessage) -> tuple[str, str]:
+        """(Telegram HTML, plain twin) of a story's message (``telegram_html.render_alert``)."""
+        return render_alert(message)
+
     async def deliver(self, alert: Alert) -> SendOutcome:
-        """Post ``alert.text`` or, for action "edit", edit ``alert.message_id`` to it."""
+        """Post the alert or, for action "edit", edit ``alert.message_id``: its text, or its
+        ``content`` rendered now when it carries no text."""
+        html_text, plain = alert_text(alert)
+        if not html_text.strip() and not plain.strip():
+            return SendOutcome("rejected", error="nothing to send: the row has neither a story nor a text")
         if alert.action == "edit":
             if alert.message_id is None:
                 return SendOutcome("rejected", error="edit without a message_id")
-            return await self._send("edit", alert.text, alert.plain, message_id=alert.message_id)
-        return await self._send("post", alert.text, alert.plain)
+            return await self._send("edit", html_text, plain, message_id=alert.message_id)
+        return await self._send("post", html_text, plain)
 
     async def send_html(self, html_text: str, plain: str) -> SendOutcome:
         """Post one HTML message (digests, status notes); ``plain`` is the fallback."""

@@ -16,7 +16,7 @@ import re
 from datetime import datetime, timezone
 from typing import Sequence
 
-from bot.models import Decision, Item, Match, Source
+from bot.models import Alert, Source, StoryMessage
 from bot.text import cut, one_line, safe_url, utf16_len
 
 TEXT_LIMIT = 4096  # Bot API sendMessage: 1-4096 characters after entities parsing
@@ -71,16 +71,16 @@ def _fmt_time(published: datetime | None) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def render_alert(item: Item, matches: Sequence[Match], decision: Decision,
-                 sources: Sequence[Source] = ()) -> tuple[str, str]:
-    """(html, plain) for a post, or for the edit of a story that gained sources.
+def render_alert(message: StoryMessage) -> tuple[str, str]:
+    """(html, plain) of a story's message: its first post, or the edit that lists its sources.
 
     Layout: watchlist title(s); the linked item title; outlet · publication time (UTC); a short
-    excerpt cut at a word; the matched terms; then, for stories with folded sources, "Also
+    excerpt cut at a word; the matched terms; then, when ``message.others`` is not empty, "Also
     reported by:" with one linked outlet (+language) per source, trimmed with "and N more" so
-    both versions stay within 4096 UTF-16 units. ``sources`` may include the item's own report;
+    both versions stay within 4096 UTF-16 units. ``others`` may include the item's own report;
     it is skipped (same link or same outlet+title).
     """
+    item, matches, sources = message.item, message.matches, message.others
     html_lines: list[str] = []
     plain_lines: list[str] = []
 
@@ -89,8 +89,8 @@ def render_alert(item: Item, matches: Sequence[Match], decision: Decision,
         plain_lines.append(p)
 
     names = list(dict.fromkeys(one_line(m.title or m.watchlist) for m in matches))
-    if not names and decision.watchlist:
-        names = [one_line(decision.watchlist)]
+    if not names and message.watchlist:
+        names = [one_line(message.watchlist)]
     heading = cut(" · ".join(n for n in names if n), _WATCHLIST_MAX)
     # No "(update)" label: an edit re-renders the story's ORIGINAL message, which stays the
     # first report; the "Also reported by" list is what changes.
@@ -175,6 +175,14 @@ def render_alert(item: Item, matches: Sequence[Match], decision: Decision,
             tail_p += f"\n…and {len(uniq) - len(lines_p)} more"
         return head_html + tail_h, head_plain + tail_p
     return "\n".join(html_lines), "\n".join(plain_lines)
+
+
+def alert_text(alert: Alert) -> tuple[str, str]:
+    """(html, plain) an outbox entry sends: its story rendered now, or the text an older state
+    file's row was stored with."""
+    if alert.content is not None:
+        return render_alert(alert.content)
+    return alert.text, alert.plain
 
 
 def _tokens(block: str) -> list[tuple[str, str]]:
