@@ -26,7 +26,6 @@ folders are read, after resolving symlinks and ``..``: a feed list naming ``/etc
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import email.utils
 import hashlib
 import os
@@ -236,7 +235,6 @@ class Fetcher:
 
     async def fetch(self, url: str, validators: Validators = Validators()) -> FetchResult:
         """Fetch ``url`` once (following redirects); never raises for I/O or HTTP problems."""
-        start = time.monotonic()
         try:
             if _is_http(url):
                 result = await self._fetch_http(url, validators)
@@ -246,7 +244,7 @@ class Fetcher:
             raise
         except Exception as exc:  # a bug or an exotic failure: still data, never an exception
             result = FetchResult(url=url, status=0, error=f"{type(exc).__name__}: {_one_line(exc)}")
-        return _with_elapsed(result, time.monotonic() - start)
+        return result
 
     def _host_semaphore(self, url: str) -> asyncio.Semaphore:
         host = (urllib.parse.urlsplit(url).hostname or "").lower()
@@ -530,6 +528,3 @@ def _connect_error(exc: httpx.ConnectError) -> str:
         return f"DNS lookup failed: {text}"
     return f"connect error: {text}"
 
-
-def _with_elapsed(result: FetchResult, elapsed: float) -> FetchResult:
-    return dataclasses.replace(result, elapsed=elapsed)

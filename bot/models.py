@@ -71,7 +71,6 @@ class FetchResult:
     permanent_url: str | None = None
     retry_after: float | None = None
     error: str | None = None
-    elapsed: float = 0.0
     body_hash: str | None = None
 
     @property
@@ -139,7 +138,6 @@ class Item:
     published: datetime | None = None
     outlet: str = ""
     language: str | None = None
-    guid: str | None = None
 
     @property
     def text(self) -> str:

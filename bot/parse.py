@@ -678,7 +678,7 @@ def _parse(body: bytes, headers: dict[str, str], url: str, feed_url: str | None,
             continue
         seen.add(key)
         items.append(Item(key=key, feed_url=feed_url or url, title=item_title, link=link, summary=summary,
-                          published=published, outlet=outlet, language=language, guid=guid))
+                          published=published, outlet=outlet, language=language))
 
     warnings = [n for n in (note, junk) if n]
     if bozo is not None and not _benign(bozo):

@@ -147,6 +147,33 @@ def test_status_shows_each_feed_with_its_problem(tmp_path):
     assert "outbox:" in flat
 
 
+def test_status_shows_what_the_parser_had_to_repair(tmp_path):
+    """A feed read despite junk before its XML shows the parser's warning in `status` and `status --json`, per feed."""
+    import json
+
+    from bot.parse import parse_feed
+
+    repaired = tmp_path / "repaired.xml"
+    repaired.write_bytes(b"PHP Notice: undefined index in feed.php on line 3\n" + rss("Repaired outlet", OLD))
+    clean = tmp_path / "clean.xml"
+    clean.write_bytes(rss("Clean outlet", OLD[:1]))
+    (tmp_path / "feeds.opml").write_text(
+        f'<opml version="2.0"><body><outline xmlUrl="{repaired}"/><outline xmlUrl="{clean}"/></body></opml>',
+        encoding="utf-8")
+    local = f'WATCHBOT_LOCAL_FEEDS = "{tmp_path}"\n'
+    assert watchbot(tmp_path, "run", "--once", extra=local).returncode == 0
+    table = watchbot(tmp_path, "status", extra=local)
+    as_json = watchbot(tmp_path, "status", "--json", extra=local)
+    assert table.returncode == 0 and as_json.returncode == 0, table.stderr + as_json.stderr
+    expected = parse_feed(repaired.read_bytes(), {}, str(repaired)).warning
+    assert expected and "junk" in expected
+    flat = " ".join(table.stdout.split())  # the problem column wraps long text
+    assert "Repaired outlet" in flat and " ".join(expected.split()) in flat
+    feeds = {f["title"]: f for f in json.loads(as_json.stdout)["feeds"]}
+    assert feeds["Repaired outlet"]["warning"] == expected and feeds["Repaired outlet"]["problem"] is None
+    assert feeds["Clean outlet"]["warning"] is None
+
+
 def test_feeds_import_merges_and_export_round_trips(tmp_path):
     """Importing an OPML adds only new feeds, and export writes a list that loads back identically."""
     (tmp_path / "feeds.opml").write_text(
