@@ -277,11 +277,15 @@ def extract(title: str, summary: str = "", published: date | None = None) -> Fac
     tl = translit(_TIME.sub(" ", text))
     tl_title = translit(_TIME.sub(" ", core_title))
     periods = _dates(tl, published)
+    # Days of month are not numbers of the story ("19 October", "October 19"). Two scans: in
+    # one, "said 19" would take the 19 before "19 October" could be seen.
     day_positions = set()
-    for m in re.finditer(r"(\d{1,2})\s+([a-z']+)|([a-z']+)\s+(\d{1,2})\b", tl):
-        word = m.group(2) or m.group(3)
-        if word and _month_of(word) is not None:
-            day_positions.add(m.group(1) or m.group(4))
+    for m in re.finditer(r"(\d{1,2})\s+([a-z']+)", tl):
+        if _month_of(m.group(2)) is not None:
+            day_positions.add(m.group(1))
+    for m in re.finditer(r"([a-z']+)\s+(\d{1,2})\b", tl):
+        if _month_of(m.group(1)) is not None:
+            day_positions.add(m.group(2))
 
     def numbers_of(s: str) -> set[str]:
         out = set()

@@ -355,9 +355,10 @@ class NoveltyEngine:
 
     def _new_facts(self, facts: Facts, known_names: set[str], known_numbers: set[str],
                    known_kinds: set[str], *, title_only: bool,
-                   known_words: set[str] | frozenset[str] = frozenset()
-                   ) -> tuple[float, list[str]]:
-        """Weighted score and description of the facts of ``facts`` not among the known ones."""
+                   known_words: set[str] | frozenset[str] = frozenset(),
+                   known_until: date | None = None) -> tuple[float, list[str]]:
+        """Weighted score and description of the facts of ``facts`` not among the known ones;
+        a date mentioned is new when it is after ``known_until`` (default: the baseline date)."""
         names = facts.title_names if title_only else facts.names.keys()
         numbers = facts.title_numbers if title_only else facts.numbers
         kinds = facts.title_kinds if title_only else facts.kinds
@@ -377,7 +378,8 @@ class NoveltyEngine:
                 score += 1.0 if kind in STRONG_KINDS else 0.5
                 new.append(f"<{kind}>")
         if not title_only:
-            later = [d for d in facts.dates if d[0] > self.timeline.as_of]
+            until = known_until or self.timeline.as_of
+            later = [d for d in facts.dates if d[0] > until]
             if later:
                 score += 0.5
                 new.append(f"date {later[0][0].isoformat()}")
@@ -489,10 +491,13 @@ class NoveltyEngine:
     def _new_to_story(self, seen: _Seen, ref: _Ref, known_names: set[str] | None = None
                       ) -> tuple[float, list[str]]:
         """The item's facts that story ``ref`` (every report folded into it) does not state;
-        the words and names that made the item match are never new."""
+        the words and names that made the item match are never new, nor a date before the
+        story's first report."""
         names = ref.names | (seen.match_names if known_names is None else known_names)
+        # A date before the story's first report is the story's background, not news of it.
         return self._new_facts(seen.facts, names, ref.numbers, ref.kinds, title_only=False,
-                               known_words=ref.words | seen.match_words)
+                               known_words=ref.words | seen.match_words,
+                               known_until=max(ref.start, self.timeline.as_of))
 
     @staticmethod
     def _only_voices(seen: _Seen, new: list[str]) -> bool:

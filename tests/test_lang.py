@@ -167,3 +167,10 @@ def test_common_words_are_not_strong_events(text, kind, present):
     """Words every outlet uses for something else (claims, decided, received) name no lawsuit,
     verdict or admission; the events' own wording still does."""
     assert (kind in extract(text, published=PUBLISHED).kinds) is present
+
+
+@pytest.mark.parametrize("text", ["The court ruled on 19 October", "Суд заявил 19 октября",
+                                  "Officials said October 19 that talks went on"])
+def test_a_day_of_month_is_no_number_of_the_story(text):
+    """The day of a date is not a number the story states, whatever word stands before it."""
+    assert "19" not in extract(text, published=PUBLISHED).numbers

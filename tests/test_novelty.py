@@ -134,6 +134,22 @@ def test_recap_of_an_alerted_story_weeks_later_is_known(tmp_path):
     assert r.run(verdict, "sputnik_azerbaijan").kind == "alert"
 
 
+def test_a_recap_dating_the_story_before_its_first_report_adds_no_date(tmp_path):
+    """Weeks after a story, a recap that dates what it tells on or before the story's first
+    report (its background) states no new date: known, naming the story."""
+    r = Runner(tmp_path)
+    first = r.run(item("763eb6e302"), "sputnik_azerbaijan")
+    day = r.engine._stories[first.story_id].start
+    recap = item("recap", title="Sputnik Azerbaijan executive director Igor Kartavykh was released "
+                 "and sent back to Russia",
+                 summary=f"Kartavykh returned to Russia on {day.day} {day.strftime('%B')}, "
+                         "Maria Zakharova said.",
+                 published="2025-11-10", outlet="Synthetic")
+    d = r.run(recap, "sputnik_azerbaijan")
+    assert (d.kind, d.step) == ("known", "restates-story"), d.reasons
+    assert not any(f.startswith("date ") for f in d.new_facts)
+
+
 def test_arabic_report_folds_into_turkish_report_of_the_same_day(tmp_path):
     """An Arabic report (no capitals to find names in) of the trilateral meeting announced the
     same day in Turkish folds into it instead of alerting again."""
