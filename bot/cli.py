@@ -120,12 +120,18 @@ def _admin(settings: Settings):
     return notify
 
 
-def _lock(state: Path) -> StateLock:
-    """The state folder's lock, acquired; another running instance is a configuration error."""
+def _lock(state: Path, database_url: str = ""):
+    """The state's lock, acquired (the state folder's, or with ``database_url`` the PostgreSQL
+    database's); another running instance is a configuration error."""
     from bot.storage import StateLockedError
     from bot.store import StateLock
 
-    lock = StateLock(state)
+    if database_url:
+        from bot.store_pg import DatabaseLock
+
+        lock = DatabaseLock(database_url)
+    else:
+        lock = StateLock(state)
     try:
         lock.acquire()
     except StateLockedError as exc:
@@ -211,7 +217,7 @@ def run(ctx: click.Context, once: bool) -> None:
     feeds, problems = load_feeds(settings.watchbot_feeds)
     if problems and not feeds:
         _fail_config(problems)
-    lock = _lock(settings.watchbot_state)
+    lock = _lock(settings.watchbot_state, settings.watchbot_database_url)
     if not settings.telegram_enabled:
         click.echo("TELEGRAM_BOT_TOKEN/TELEGRAM_CHAT_ID not set: alerts are printed to the console.", err=True)
     try:
@@ -487,7 +493,7 @@ async def _check_online(settings: Settings, feeds) -> tuple[list, list[str]]:
     from bot.channels.telegram import verify_telegram
     from bot.models import Validators
     from bot.opml import feed_key
-    from bot.storage import open_store
+    from bot.storage import has_state, open_store
     from bot.yamlconf import ConfigProblem
 
     problems, notes = [], []
@@ -500,7 +506,7 @@ async def _check_online(settings: Settings, feeds) -> tuple[list, list[str]]:
                                           None, None, tg.detail))
     positions = _feed_positions(settings.watchbot_feeds)
     validators = {}
-    if settings.database.exists():
+    if has_state(settings):
         store = open_store(settings)
         try:
             validators = {fs.url: fs.validators for fs in store.feed_states()}
@@ -536,10 +542,10 @@ def status(ctx: click.Context, as_json: bool) -> None:
     import json
 
     from bot.config import load_feeds
-    from bot.storage import open_store
+    from bot.storage import has_state, open_store
 
     settings = _settings(ctx)
-    if not settings.database.exists():
+    if not has_state(settings):
         if as_json:
             click.echo(json.dumps({"state": None, "feeds": [], "outbox": {}, "events": []}))
             return
@@ -657,10 +663,10 @@ def health(ctx: click.Context, as_json: bool) -> None:
 
     from bot.config import load_feeds
     from bot.health import assess
-    from bot.storage import open_store
+    from bot.storage import has_state, open_store
 
     settings = _settings(ctx)
-    if not settings.database.exists():
+    if not has_state(settings):
         ok, problems, facts = False, [f"no state in {settings.watchbot_state}: the bot has not run"], {}
     else:
         store = open_store(settings)
@@ -978,11 +984,11 @@ def try_(ctx: click.Context, text: str | None, feed: str | None, as_json: bool) 
 
     from bot.match import format_report
     from bot.models import Item
-    from bot.storage import open_store
+    from bot.storage import has_state, open_store
 
     settings = _settings(ctx)
     rules = _rules(settings)
-    if settings.database.exists():
+    if has_state(settings):
         store = open_store(settings)
         try:  # the stories novelty compares with: its window, as `run` loads them
             rules.novelty.load(store.stories(rules.stories_since(datetime.now(timezone.utc))))
@@ -1056,8 +1062,9 @@ async def _items_of(source: str, settings: Settings) -> list[Item]:
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per item on stdout.")
 @click.option("--post", is_flag=True, help="Send alerts and updates to Telegram as they would go live.")
-@click.option("--state", "state_dir", type=click.Path(file_okay=False), default=None,
-              help="State folder to build (default: a fresh temporary one).")
+@click.option("--state", "state_dir", default=None,
+              help="State to build: a folder (SQLite) or a postgresql:// URL (default: a fresh "
+                   "temporary folder; WATCHBOT_DATABASE_URL is never used by replay).")
 @click.pass_context
 def replay_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, post: bool, state_dir: str | None) -> None:
     """Run archived feed files through the pipeline in publication order (backtest an edit)."""
@@ -1075,9 +1082,11 @@ def replay_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, post: 
     except FileNotFoundError as exc:
         raise click.UsageError(str(exc))
     with tempfile.TemporaryDirectory(prefix="watchbot-replay-") as tmp:
-        state = Path(state_dir) if state_dir else Path(tmp)
-        settings = replace(settings, watchbot_state=state)
-        lock = _lock(state)
+        # A backtest writes only where it is told: never into the configured database.
+        url = state_dir if state_dir and state_dir.startswith(("postgresql://", "postgres://")) else ""
+        state = Path(state_dir) if state_dir and not url else Path(tmp)
+        settings = replace(settings, watchbot_state=state, watchbot_database_url=url)
+        lock = _lock(state, url)
         try:
             records = asyncio.run(_replay(settings, rules, files, post))
         finally:
@@ -1120,7 +1129,8 @@ async def _replay(settings: Settings, rules: Rules, files, post: bool) -> list[d
 @click.option("--chart", "chart_path", type=click.Path(dir_okay=False), default=None,
               help="Also draw a timeline PNG (needs the 'chart' extra); posted as a photo with --post.")
 @click.option("--state", "state_dir", type=click.Path(file_okay=False), default=None,
-              help="State folder to read (default: WATCHBOT_STATE), e.g. one built by `replay --state`.")
+              help="State folder to read (SQLite; default: the configured state or WATCHBOT_DATABASE_URL), "
+                   "e.g. one built by `replay --state`.")
 @click.pass_context
 def digest_cmd(ctx: click.Context, since: str | None, until: str | None, watchlist_ids: tuple[str, ...],
                fmt: str, output: str | None, post: bool, chart_path: str | None, state_dir: str | None) -> None:
@@ -1133,17 +1143,17 @@ def digest_cmd(ctx: click.Context, since: str | None, until: str | None, watchli
     from rich.console import Console
 
     from bot import digest as dg
-    from bot.storage import open_store
+    from bot.storage import has_state, open_store
 
     settings = _settings(ctx)
-    if state_dir:
-        settings = replace(settings, watchbot_state=Path(state_dir))
+    if state_dir:  # that folder's SQLite state, whatever database is configured
+        settings = replace(settings, watchbot_state=Path(state_dir), watchbot_database_url="")
     if chart_path:
         from bot.chart import INSTALL_HINT, chart_available
         if not chart_available():
             click.echo(f"error: {INSTALL_HINT}", err=True)
             raise SystemExit(1)
-    if not settings.database.exists():
+    if not has_state(settings):
         click.echo(f"error: no state in {settings.watchbot_state}: run `watchbot run --once` or "
                    "`watchbot replay --state DIR` first", err=True)
         raise SystemExit(1)
@@ -1201,6 +1211,89 @@ async def _post_digest(settings: Settings, digest, chart_path: str | None):
         await channel.aclose()
 
 
+@cli.group()
+def db() -> None:
+    """The state database: upgrade its schema, copy a SQLite state into PostgreSQL."""
+
+
+def _where(settings: Settings) -> str:
+    from bot.config import redact_url
+
+    if settings.watchbot_database_url:
+        return f"the PostgreSQL database {redact_url(settings.watchbot_database_url)}"
+    return f"the state database {settings.database}"
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Bring the configured database's schema to this watchbot's version (creates it if empty)."""
+    from bot import migrations
+
+    settings = _settings(ctx)
+    if settings.watchbot_database_url:
+        from bot.store_pg import PgStore
+
+        store = PgStore(settings.watchbot_database_url, upgrade=True)
+    else:
+        from bot.store import Store
+
+        lock = _lock(settings.watchbot_state)  # a running bot must not see its schema change
+        try:
+            store = Store(settings.database)
+        finally:
+            lock.release()
+    found = store.schema_found
+    store.close()
+    if found == 0:
+        click.echo(f"{_where(settings)}: created at schema {migrations.LATEST}")
+    elif found < migrations.LATEST:
+        click.echo(f"{_where(settings)}: upgraded from schema {found} to {migrations.LATEST}")
+    else:
+        click.echo(f"{_where(settings)}: already at schema {migrations.LATEST}, nothing to do")
+
+
+@db.command("copy")
+@click.option("--from", "source", type=click.Path(file_okay=False, exists=True), required=True,
+              help="The SQLite state folder to copy (a WATCHBOT_STATE folder with watchbot.sqlite3).")
+@click.option("--to", "target", default=None,
+              help="PostgreSQL URL to copy into (default: WATCHBOT_DATABASE_URL); must hold no state yet.")
+@click.pass_context
+def db_copy(ctx: click.Context, source: str, target: str | None) -> None:
+    """Copy a SQLite state folder into an empty PostgreSQL database, identities and tombstones
+    included, so nothing already seen alerts again after the move."""
+    from bot.config import redact_url
+    from bot.store import Store
+    from bot.store_pg import PgStore, copy_from_sqlite
+
+    settings = _settings(ctx)
+    url = target or settings.watchbot_database_url
+    if not url.startswith(("postgresql://", "postgres://")):
+        click.echo("error: no PostgreSQL database to copy into: pass --to postgresql://... or set "
+                   "WATCHBOT_DATABASE_URL", err=True)
+        raise SystemExit(EXIT_CONFIG)
+    path = Path(source) / "watchbot.sqlite3"
+    if not path.is_file():
+        click.echo(f"error: {source} holds no watchbot state ({path.name} not found)", err=True)
+        raise SystemExit(EXIT_CONFIG)
+    lock = _lock(Path(source))  # no bot may write to it while it is copied
+    try:
+        sqlite_store = Store(path)
+        pg_store = PgStore(url)
+        try:
+            counts = copy_from_sqlite(sqlite_store, pg_store)
+        except ValueError as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise SystemExit(EXIT_FAILED)
+        finally:
+            pg_store.close()
+            sqlite_store.close()
+    finally:
+        lock.release()
+    click.echo(f"copied {path} into {redact_url(url)}: "
+               + ", ".join(f"{n} {table}" for table, n in counts.items()))
+
+
 def _add_config_everywhere(group: click.Group) -> None:
     for command in group.commands.values():
         command.params.append(_config_option())
@@ -1212,7 +1305,15 @@ _add_config_everywhere(cli)
 
 
 def main() -> None:
-    cli(obj={})
+    from bot.migrations import DatabaseUnavailableError, SchemaError
+
+    try:
+        cli(obj={})
+    except (SchemaError, DatabaseUnavailableError) as exc:
+        # The state cannot be used as it is (schema of another version, server unreachable):
+        # a configuration problem, said in one line without a traceback.
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_CONFIG)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -57,6 +57,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "outline's xmlUrl; optional per-feed attributes interval and backfill)."),
     SettingSpec("WATCHBOT_WATCHLISTS", str, "watchlists", "Folder of watchlist YAML files and timeline.yaml."),
     SettingSpec("WATCHBOT_STATE", str, "state", "Folder for runtime data (SQLite database, lock file)."),
+    SettingSpec("WATCHBOT_DATABASE_URL", str, "", "Where the state lives: empty means the SQLite "
+                "file in WATCHBOT_STATE; postgresql://user@host:port/db means a PostgreSQL database "
+                "(password from PGPASSWORD or ~/.pgpass, or in the URL from the environment only)."),
     SettingSpec("WATCHBOT_INTERVAL", int, 900, "Default seconds between polls of one feed."),
     SettingSpec("WATCHBOT_JITTER", int, 60, "Random seconds added to each poll so feeds of one "
                 "host are not hit at the same instant."),
@@ -113,6 +116,7 @@ class Settings:
     watchbot_feeds: Path = Path("feeds.opml")
     watchbot_watchlists: Path = Path("watchlists")
     watchbot_state: Path = Path("state")
+    watchbot_database_url: str = ""
     watchbot_interval: int = 900
     watchbot_jitter: int = 60
     watchbot_max_backoff: int = 6 * 3600
@@ -158,6 +162,8 @@ class Settings:
         for spec in SETTINGS:
             value = getattr(self, spec.name.lower())
             out[spec.name] = ("***" if value else "") if spec.secret else str(value)
+        if self.watchbot_database_url:  # a password given in the URL never reaches a log line
+            out["WATCHBOT_DATABASE_URL"] = redact_url(self.watchbot_database_url)
         return out
 
 
@@ -260,6 +266,11 @@ def load_settings_report(config_path: Path | str | None = None, environ: Mapping
             problems.append(ConfigProblem(shown, line, col, f"{key} must not be in a file",
                                           "secrets come only from the environment: export it instead"))
             continue
+        if key == "WATCHBOT_DATABASE_URL" and _url_password(value):
+            problems.append(ConfigProblem(shown, line, col, f"{key} must not carry a password in a file",
+                                          "secrets come only from the environment: use PGPASSWORD or "
+                                          "~/.pgpass, or export the whole URL"))
+            continue
         values[key] = (value, "file")
         sources[key] = f"{shown}:{line}" if line else shown
     for name in env:
@@ -353,6 +364,8 @@ def _check_values(s: Settings) -> list[ConfigProblem]:
 
     if s.watchbot_proxy and not s.watchbot_proxy.startswith(("http://", "https://", "socks5://")):
         bad("WATCHBOT_PROXY", "must start with http://, https:// or socks5://")
+    if s.watchbot_database_url and not s.watchbot_database_url.startswith(("postgresql://", "postgres://")):
+        bad("WATCHBOT_DATABASE_URL", "must start with postgresql:// (empty: SQLite in WATCHBOT_STATE)")
     if not s.telegram_api_url.startswith(("http://", "https://")):
         bad("TELEGRAM_API_URL", "must start with http:// or https://")
     for name in ("watchbot_interval", "watchbot_concurrency", "watchbot_per_host",

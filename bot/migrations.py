@@ -88,6 +88,10 @@ class SchemaError(RuntimeError):
     """The database's schema is not one this watchbot can use as it is; the message says why."""
 
 
+class DatabaseUnavailableError(RuntimeError):
+    """The configured database cannot be reached or opened (the message names it, no password)."""
+
+
 def too_new(where: str, found: int) -> SchemaError:
     return SchemaError(
         f"{where} has schema version {found}, newer than this watchbot knows (up to {LATEST}): "
@@ -105,6 +109,42 @@ def _version(raw: str | None, where: str) -> int:
 def pending(found: int, steps: dict[int, list[str]]) -> list[tuple[int, list[str]]]:
     """The steps from ``found`` to LATEST, in order."""
     return [(v, steps.get(v, [])) for v in range(found + 1, LATEST + 1)]
+
+
+# ---------------------------------------------------------------------------- SQLite
+
+def sqlite_version(db) -> int | None:
+    """The schema version a SQLite database records (None: no schema yet)."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone() is None:
+        return None
+    row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    return None if row is None else _version(row[0], "the state database")
+
+
+def open_sqlite(db, create: Callable[[], None], *, where: str) -> tuple[int, int]:
+    """Make a SQLite state database usable; returns (version found, 0 for a new one; version now).
+
+    A newer schema is refused before anything is written. ``create`` makes the current tables
+    (``CREATE ... IF NOT EXISTS`` and the added columns, harmless on an older file); the steps
+    from the version found then run in one transaction with the new number.
+    """
+    found = sqlite_version(db)
+    if found is not None and found > LATEST:
+        raise too_new(where, found)
+    create()
+    if found is None:
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(LATEST),))
+        return 0, LATEST
+    if found < LATEST:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            _apply(db.execute, pending(found, SQLITE_STEPS))
+            db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(LATEST),))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    return found, LATEST
 
 
 # ---------------------------------------------------------------------------- PostgreSQL
@@ -147,4 +187,5 @@ def _apply(run: Callable[[str], object], steps: list[tuple[int, list[str]]]) -> 
             run(sql)
 
 
-__all__ = ["LATEST", "PG_SCHEMA", "SchemaError", "open_pg", "pending", "too_new"]
+__all__ = ["LATEST", "PG_SCHEMA", "SchemaError", "DatabaseUnavailableError", "open_pg", "open_sqlite",
+           "sqlite_version", "pending", "too_new"]

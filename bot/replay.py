@@ -102,7 +102,8 @@ def replay_files(paths: Iterable[str | Path], *, watchlists_dir: Path, state_dir
     base = settings or Settings()
     with tempfile.TemporaryDirectory(prefix="watchbot-replay-") as tmp:
         state = Path(state_dir) if state_dir else Path(tmp)
-        settings = replace(base, watchbot_watchlists=Path(watchlists_dir), watchbot_state=state)
+        settings = replace(base, watchbot_watchlists=Path(watchlists_dir), watchbot_state=state,
+                           watchbot_database_url="")  # a replay never writes a configured database
         rules = Rules.load(settings.watchbot_watchlists, novelty_model=novelty_model,
                            embeddings=embeddings)
         return asyncio.run(replay_state(settings, rules, files))

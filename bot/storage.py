@@ -305,12 +305,22 @@ class Store(Protocol):
 
 
 def open_store(settings: "Settings") -> Store:
-    """The store the settings name: the one place a store is built (the SQLite file in
-    WATCHBOT_STATE)."""
+    """The store the settings name: the one place a store is built. WATCHBOT_DATABASE_URL
+    (postgresql://...) means ``bot.store_pg.PgStore``; unset, the SQLite file in WATCHBOT_STATE."""
+    if settings.watchbot_database_url:
+        from bot.store_pg import PgStore
+
+        return PgStore(settings.watchbot_database_url)
     from bot.store import Store as SQLiteStore
 
     return SQLiteStore(settings.database)
 
 
-__all__ = ["Store", "open_store", "StateGoneError", "StateLockedError", "FeedState", "LoggedEvent", "PeriodItem", "StoryRow",
+def has_state(settings: "Settings") -> bool:
+    """Whether there is state to read: the SQLite file exists, or a database URL is configured
+    (a server's database is there to ask; an empty one reads as no feeds, items or events)."""
+    return bool(settings.watchbot_database_url) or settings.database.exists()
+
+
+__all__ = ["Store", "open_store", "has_state", "StateGoneError", "StateLockedError", "FeedState", "LoggedEvent", "PeriodItem", "StoryRow",
            "SourceRow", "StoryUpdate", "StoryChanges"]

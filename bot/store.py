@@ -30,13 +30,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+from bot import migrations
 from bot.models import (Alert, Decision, Feed, Item, Match, MatchedWatchlist, PollPlan, SendOutcome, Source,
                         Story, StoryMessage, Validators)
 from bot.storage import (FeedState, LoggedEvent, PeriodItem, SourceRow, StateGoneError, StateLockedError,
                          StoryChanges, StoryRow, StoryUpdate)
 from bot.text import fold
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = migrations.LATEST
 # Inside Store.batch(), the longest a finished transaction waits for its commit.
 BATCH_COMMIT_SECONDS = 0.5
 
@@ -203,13 +204,12 @@ class Store:
         # A larger page cache keeps the identity index in memory at a million items.
         self.db.execute("PRAGMA cache_size=-32000")
         self.db.execute("PRAGMA temp_store=MEMORY")
-        self.db.executescript(_SCHEMA)
-        self._add_columns()
-        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        found = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
-        if found != str(SCHEMA_VERSION):
-            raise RuntimeError(f"{path} was written by another watchbot version (schema {found}, "
-                               f"this one uses {SCHEMA_VERSION}); move it aside to start afresh")
+        # Versions and the steps between them: bot/migrations.py (a newer schema is refused
+        # untouched; an older one is upgraded here, and columns added before versions existed
+        # are added in place).
+        self.schema_found, _ = migrations.open_sqlite(
+            self.db, lambda: (self.db.executescript(_SCHEMA), self._add_columns()),
+            where=f"the state database {path}")
         # The database file's identity, to notice it being deleted or replaced (verify_on_disk).
         self._file_id = self._stat_id() if str(path) != ":memory:" else None
         self._depth = 0

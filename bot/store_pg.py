@@ -23,7 +23,8 @@ event loop's, the metrics server's), and a store is used by one thread at a time
 would hold the same connections: none is needed (psycopg_pool is not installed here).
 
 What is not done yet: the multi-worker guarantees of issue 12 (feed leases, novelty and the
-sender under advisory locks). Until then, run one watchbot per database.
+sender under advisory locks). Until then one watchbot runs per database: `run` holds
+``DatabaseLock`` (below).
 """
 
 from __future__ import annotations
@@ -194,13 +195,23 @@ def _translate(sql: str, layout: _Layout, many: bool = False) -> tuple[str, bool
 class PgStore(Store):
     """The store of one PostgreSQL database (``postgresql://...``), same contract as ``Store``."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, upgrade: bool = False):
+        """Connect and check the schema (see bot/migrations.py): an empty database gets it, an
+        older one only with ``upgrade`` (`watchbot db upgrade`), a newer one is refused.
+        An unreachable server raises DatabaseUnavailableError naming it (never the password)."""
+        import psycopg
+
         # Not Store.__init__: that opens SQLite. The attributes its methods rely on are set here.
         self.url = url
         self.path = Path(redact_url(url))  # only named in messages
-        self.db = PgConnection(url)
+        where = f"the PostgreSQL database {redact_url(url)}"
         try:
-            migrations.open_pg(self.db)
+            self.db = PgConnection(url)
+        except psycopg.Error as exc:
+            reason = " ".join(str(exc).replace(url, redact_url(url)).split())
+            raise migrations.DatabaseUnavailableError(f"cannot open {where}: {reason}") from None
+        try:
+            self.schema_found, _ = migrations.open_pg(self.db, upgrade=upgrade, where=where)
         except BaseException:
             self.db.close()
             raise
@@ -213,5 +224,94 @@ class PgStore(Store):
     def verify_on_disk(self) -> None:
         """Nothing to check: a server's database cannot be replaced by a file under us."""
 
+    def is_empty(self) -> bool:
+        """True while nothing was recorded (no feed, item, identity, story, outbox row or event)."""
+        return not self.db.raw.execute(
+            "SELECT EXISTS (SELECT 1 FROM feeds) OR EXISTS (SELECT 1 FROM items) OR EXISTS "
+            "(SELECT 1 FROM identities) OR EXISTS (SELECT 1 FROM stories) OR EXISTS "
+            "(SELECT 1 FROM outbox) OR EXISTS (SELECT 1 FROM events)").fetchone()[0]
 
-__all__ = ["PgStore", "PgConnection"]
+
+class DatabaseLock:
+    """One running watchbot per PostgreSQL database, until several workers are supported.
+
+    A session advisory lock on a connection of its own: the server releases it when the
+    connection ends, also when the process is killed (its socket closes), so a crash never
+    leaves it behind, as with the state folder's flock.
+    """
+
+    _KEY = 0x77617463_00000001  # any number; one per purpose (see migrations for the schema's)
+
+    def __init__(self, url: str):
+        self.url = url
+        self._conn = None
+
+    def acquire(self) -> None:
+        import psycopg
+
+        from bot.storage import StateLockedError
+
+        try:
+            conn = psycopg.connect(self.url, autocommit=True)
+        except psycopg.Error as exc:
+            raise migrations.DatabaseUnavailableError(
+                f"cannot open the PostgreSQL database {redact_url(self.url)}: {' '.join(str(exc).split())}") from None
+        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (self._KEY,)).fetchone()[0]
+        if not got:
+            holder = conn.execute(
+                "SELECT a.client_addr, a.application_name, a.pid FROM pg_locks l JOIN pg_stat_activity a "
+                "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.objid = %s AND l.granted",
+                (self._KEY & 0xFFFFFFFF,)).fetchone()
+            conn.close()
+            who = f" (server backend {holder[2]}, client {holder[0] or 'local socket'})" if holder else ""
+            raise StateLockedError(f"the PostgreSQL database {redact_url(self.url)} is in use by another "
+                                   f"running watchbot{who}; several workers on one database are not "
+                                   "supported yet, refusing to start a second one")
+        self._conn = conn
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()  # ends the session: the server drops its advisory locks
+            self._conn = None
+
+
+# The order rows are copied in: stories before the items and outbox rows that name them.
+COPIED_TABLES = ("meta", "feeds", "identities", "stories", "items", "outbox", "events")
+
+
+def copy_from_sqlite(source: Store, target: PgStore) -> dict[str, int]:
+    """Copy every row of a SQLite state into an empty PostgreSQL one; {table: rows copied}.
+
+    Identities (tombstones of pruned items included) come along, so nothing the SQLite bot had
+    seen is new on PostgreSQL; story and outbox ids are kept (outbox rows and items name their
+    stories) and the id sequences continue after them. One transaction: a failure copies
+    nothing. ``source`` should be at this watchbot's schema (opening it as a ``Store`` does
+    that); the schema version row of ``meta`` is the target's own. Refuses a target that
+    already holds state (merging two histories is not a copy).
+    """
+    if not target.is_empty():
+        raise ValueError(f"{target.path} already holds watchbot state; `db copy` fills only an "
+                         "empty database (create a new one, or drop this one's tables)")
+    pg_columns = target.db.tables()
+    counts: dict[str, int] = {}
+    raw = target.db.raw
+    with raw.transaction():
+        for table in COPIED_TABLES:
+            have = [r[1] for r in source.db.execute(f"PRAGMA table_info({table})")]
+            columns = [c for c in pg_columns[table][1] if c in have]
+            where = " WHERE key != 'schema_version'" if table == "meta" else ""
+            order = "" if table == "identities" else " ORDER BY rowid"  # items: recorded order
+            rows = source.db.execute(f"SELECT {', '.join(columns)} FROM {table}{where}{order}")
+            n = 0
+            with raw.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(tuple(row))
+                    n += 1
+            counts[table] = n
+            if "id" in columns:  # new rows continue after the copied ids
+                raw.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                            f"COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)")
+    return counts
+
+
+__all__ = ["PgStore", "PgConnection", "DatabaseLock", "copy_from_sqlite", "COPIED_TABLES"]

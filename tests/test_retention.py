@@ -16,10 +16,11 @@ NEW = Entry("Sputnik Azerbaijan editor-in-chief Yevgeny Belousov released in Bak
 OLD = Entry("Weather in Baku: sunny", "https://news.example/weather", datetime(2025, 10, 21, 8, tzinfo=timezone.utc))
 
 
-async def test_pruned_item_that_reappears_is_not_new(tmp_path, feed_server, clock):
-    """After prune removed an alerted item, the same item (even under a new GUID) is not new and alerts nothing."""
+async def test_pruned_item_that_reappears_is_not_new(tmp_path, feed_server, clock, backend):
+    """After prune removed an alerted item, the same item (even under a new GUID) is not new and
+    alerts nothing (the pipeline on both backends)."""
     feed_server.set_feed("/news.rss", rss("News", [OLD]))
-    settings = make_settings(tmp_path, [feed_server.url("/news.rss")])
+    settings = make_settings(tmp_path, [feed_server.url("/news.rss")], **backend.settings_overrides())
     pipeline = Pipeline.build(settings, channel=None, clock=clock)
     try:
         await pipeline.run_once()
