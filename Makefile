@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test demo eval bench-poll bench-cron bench-match bench-state bench-hostile bench-embed check clean
+.PHONY: run test demo eval bench-poll bench-cron bench-match bench-state bench-store-pg bench-hostile bench-embed check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench-match: $(STAMP)
 
 bench-state: $(STAMP)
 	$(BIN)/python bench/bench_state.py
+
+bench-store-pg: $(STAMP)
+	$(BIN)/python bench/bench_store_pg.py
 
 bench-hostile: $(STAMP)
 	$(BIN)/python bench/bench_hostile.py

@@ -2,7 +2,8 @@
 
 ``Store`` (the protocol below) lists every call the rest of the code makes on the state; no
 module outside a backend runs SQL or touches a connection. Backends: ``bot.store.Store``
-(SQLite, the embedded default: one file in WATCHBOT_STATE). ``open_store(settings)`` is the one
+(SQLite, the embedded default: one file in WATCHBOT_STATE) and ``bot.store_pg.PgStore``
+(PostgreSQL, WATCHBOT_DATABASE_URL). ``open_store(settings)`` is the one
 place that builds a store; a new backend is one more module plus one branch there.
 
 Rows cross the boundary as frozen dataclasses (below, and ``bot.models``), never as driver
@@ -10,7 +11,7 @@ rows, so a caller cannot depend on a backend's row type. All datetimes are timez
 a backend stores them with one-second precision, and every period bound a caller passes is
 compared at that precision (``since`` 10:00:00.7 includes a row first seen at 10:00:00).
 
-Contracts every backend keeps (tests/test_store_*.py check the SQLite one):
+Contracts every backend keeps (tests/test_store*.py check both, through the ``backend`` fixture):
 - identity novelty: ``unseen`` says an item is new only if none of its identities (see
   ``bot.store.identities``) was ever recorded, tombstones of pruned items included;
 - atomicity: the writes inside one ``transaction()`` commit together or not at all; an item and

@@ -71,6 +71,26 @@ def test_old_sqlite_state_without_added_columns_still_opens(tmp_path):
     store.close()
 
 
+def test_older_sqlite_state_is_upgraded_when_opened(tmp_path, monkeypatch):
+    """A SQLite state one version behind gets the missing step and the new version number when
+    a store opens it, its rows kept."""
+    from bot.models import Feed
+    from bot.store import Store
+
+    path = tmp_path / "s.sqlite3"
+    store = Store(path)
+    store.sync_feeds([Feed(url="https://o.example/rss")])
+    store.close()
+    monkeypatch.setattr(migrations, "LATEST", migrations.LATEST + 1)
+    monkeypatch.setitem(migrations.SQLITE_STEPS, migrations.LATEST, ["ALTER TABLE feeds ADD COLUMN probe TEXT"])
+    upgraded = Store(path)
+    assert upgraded.schema_found == migrations.LATEST - 1
+    assert upgraded.get_meta("schema_version") == str(migrations.LATEST)
+    assert [fs.url for fs in upgraded.feed_states()] == ["https://o.example/rss"]
+    assert "probe" in {r[1] for r in upgraded.db.execute("PRAGMA table_info(feeds)")}
+    upgraded.close()
+
+
 def test_db_upgrade_creates_then_finds_nothing_to_do(tmp_path):
     """`db upgrade` on a new SQLite state creates it at the current schema; a second run says
     there is nothing to do."""
