@@ -46,6 +46,8 @@ CREATE TABLE items (
 );
 CREATE INDEX items_first_seen ON items(first_seen);
 CREATE INDEX items_story ON items(story_id);
+-- Store.story_changes reads max(rowid) and rowid > mark before every novelty decision.
+CREATE INDEX items_rowid ON items(rowid);
 CREATE TABLE identities (ident BYTEA PRIMARY KEY);
 CREATE TABLE stories (
     id BIGSERIAL PRIMARY KEY,

@@ -303,6 +303,13 @@ class NoveltyEngine:
             self._stories[story.id] = ref
             self._advance(ref.start)
 
+    def replace_index(self, stories: Iterable[Story]) -> None:
+        """The index becomes exactly ``stories`` (it is a cache of the store's stories): after a
+        rollback a story the store lost must not stay comparable, nor keep an id the store is
+        about to hand out again."""
+        self._stories.clear()
+        self.load(stories)
+
     def remember(self, story: Story) -> None:
         """Add a story the store just created from an alert (its signature from decide)."""
         self.load([story])

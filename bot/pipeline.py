@@ -13,7 +13,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 from bot.config import Settings, load_feeds
 from bot.channels import REFUSED_PREFIX, Channel
@@ -154,11 +154,14 @@ class Pipeline:
         self._window = CycleReport()
         self._window_start = clock()
         self._in_cycle = False
+        # What novelty's index has seen of the store (see refresh_stories), and for which engine.
+        self._story_mark: Hashable | None = None
+        self._story_engine: Any = None
         interrupted = store.recover_interrupted_sends(clock())
         if interrupted:
             log.warning("%d alert(s) were being sent when the last run stopped; recorded as "
                         "possibly sent, not resent", interrupted)
-        self._load_stories()
+        self.refresh_stories()
 
     # ------------------------------------------------------------------ construction
 
@@ -181,11 +184,29 @@ class Pipeline:
         if self.parser is not None:
             self.parser.close()
 
-    def _load_stories(self) -> None:
-        """Give novelty the stories of its comparison window, not the whole retention period:
-        start-up costs the same after a year of use as after a month (each story's facts and
-        vectors are stored with it, so loading one is a JSON parse)."""
-        self.rules.novelty.load(self.store.stories(self.rules.stories_since(self.clock())))
+    def refresh_stories(self) -> None:
+        """The one way novelty's story index follows the store, whose stories it caches.
+
+        The store says what changed since the last refresh (``Store.story_changes``): new
+        stories are remembered, updates folded into their stories. A new engine (rules
+        reloaded) or a rollback since the last refresh gets the stories of its comparison
+        window afresh, never the whole retention period: start-up costs the same after a year
+        of use as after a month (each story's facts and vectors are stored with it). Called
+        before every decision, so nothing (a commit, a rollback, a reload, another writer of
+        the same database) can leave the index behind; when nothing changed it costs two
+        index look-ups."""
+        novelty = self.rules.novelty
+        mark = self._story_mark if self._story_engine is novelty else None
+        since = self.rules.stories_since(self.clock())
+        changes = self.store.story_changes(mark, since)
+        if changes.reset:
+            novelty.replace_index(changes.stories)
+        else:
+            for story in changes.stories:
+                novelty.remember(story)
+            for update in changes.updates:
+                novelty.add_source(update.story_id, update.item)
+        self._story_mark, self._story_engine = changes.mark, novelty
 
     # ------------------------------------------------------------------ rules reload
 
@@ -204,7 +225,7 @@ class Pipeline:
             self._tell_admin(change.message)
             return False
         self.rules = change.rules
-        self._load_stories()
+        self.refresh_stories()
         log.info("%s", change.message)
         self.store.log_event("info", "watchlists reloaded", self.clock())
         return True
@@ -270,7 +291,7 @@ class Pipeline:
             with self.store.batch():  # one commit per interval, not one per feed
                 report.polls = list(await asyncio.gather(*(self.poll(f) for f in feeds)))
         except Exception:
-            self._load_stories()  # a failed commit: novelty may know stories the store lost
+            self.refresh_stories()  # a failed commit: novelty may know stories the store lost
             raise
         finally:
             self._in_cycle = False
@@ -330,7 +351,7 @@ class Pipeline:
                 self.store.record_poll(feed.url, admission.plan)
         except Exception:
             # Rolled back: novelty may have learnt stories the store no longer has.
-            self._load_stories()
+            self.refresh_stories()
             raise
         return report
 
@@ -352,15 +373,12 @@ class Pipeline:
             decision = Decision("ignored", reasons=("matched no watchlist",))
             self.store.record_item(item, (), decision, now)
             return matches, decision
-        novelty = self.rules.novelty
-        decision = novelty.decide(item, matches, now)
+        # The engine learns a story only from the store, after it was recorded (so a crash in
+        # between loses nothing), and before it decides the next item.
+        self.refresh_stories()
+        decision = self.rules.novelty.decide(item, matches, now)
         # The outbox row says what to send; the channel renders it when it sends (drain).
         story_id, _ = self.store.record_item(item, matches, decision, now)
-        # The engine learns only after the store committed, so a crash in between loses nothing.
-        if decision.kind == "alert" and story_id is not None:
-            novelty.remember(self.store.story(story_id))
-        elif decision.kind == "update" and decision.story_id is not None:
-            novelty.add_source(decision.story_id, item)
         if decision.kind == "alert":
             log.info("alert: [%s] %s", decision.watchlist, item.title)
         return matches, (replace(decision, story_id=story_id) if story_id is not None else decision)

@@ -244,7 +244,10 @@ class Store(Protocol):
         ``mark`` None (or a mark a rollback has since invalidated): every story first seen at
         or after ``since``, ``reset`` True. Otherwise what was created or folded since ``mark``
         (visible to this store's own open transaction too), and ``since`` is not used. Cheap
-        when nothing changed (no story is read); never reads stories outside the answer."""
+        when nothing changed (no story is read); never reads stories outside the answer.
+        A backend shared by several writers must hand out marks in commit order for the
+        stories it answers about (e.g. decide under a lock held until commit), or an update
+        committed late behind a newer mark is never seen."""
 
     def period_stories(self, since: datetime, until: datetime) -> list[StoryRow]:
         """Stories first seen in [since, until), plus the earlier ones an update first seen in

@@ -524,6 +524,21 @@ class Store:
     def count_items(self) -> int:
         return self.db.execute("SELECT count(*) FROM items").fetchone()[0]
 
+    # SQLite upkeep (not in the protocol: a server backend looks after itself).
+
+    def count_identities(self) -> int:
+        """How many identities are kept, tombstones included."""
+        return self.db.execute("SELECT count(*) FROM identities").fetchone()[0]
+
+    def checkpoint(self) -> None:
+        """Move the write-ahead log into the database file and empty it (its size then shows)."""
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def compact(self) -> None:
+        """Give the space of deleted rows back to the file system (VACUUM, then a checkpoint)."""
+        self.db.execute("VACUUM")
+        self.checkpoint()
+
     def period_items(self, since: datetime, until: datetime) -> list[PeriodItem]:
         return [PeriodItem(r["decision"], _watchlists_of(r["matches"]), r["story_id"])
                 for r in self.db.execute(

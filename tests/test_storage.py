@@ -136,3 +136,44 @@ def test_events_are_typed_rows_and_found_by_exact_prefix(backend):
     assert found is not None and found.message.endswith("kicked")
     assert store.last_event("error", "100%") is None
     store.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The novelty index is a cache of the store's stories (Pipeline.refresh_stories)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_the_novelty_index_follows_the_store_through_commits_rollbacks_and_reloads(tmp_path):
+    """A story recorded by anyone joins the index at the next refresh, a rolled-back one leaves
+    it, and a new engine (reloaded rules) starts from the store's window."""
+    from pathlib import Path
+
+    from bot.pipeline import Pipeline, Rules
+
+    watchlists = Path(__file__).resolve().parent.parent / "watchlists"
+    settings = Settings(watchbot_watchlists=watchlists, watchbot_state=tmp_path / "state")
+    store = storage.open_store(settings)
+    pipeline = Pipeline(settings=settings, store=store, channel=None, clock=lambda: NOW,
+                        rules=Rules.load(watchlists, embeddings=False))
+
+    def alert(n: int) -> None:
+        it = _item(n)
+        signature = pipeline.rules.novelty.signature(it, "wl", NOW.date())
+        store.record_item(it, MATCH, Decision("alert", watchlist="wl", signature=signature), NOW)
+
+    assert pipeline.rules.novelty.stories_in_index == 0
+    alert(1)  # written behind the engine's back, as another worker would
+    pipeline.refresh_stories()
+    assert pipeline.rules.novelty.stories_in_index == 1
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            alert(2)
+            pipeline.refresh_stories()
+            assert pipeline.rules.novelty.stories_in_index == 2  # its own open transaction
+            raise RuntimeError("poll failed half-way")
+    pipeline.refresh_stories()
+    assert pipeline.rules.novelty.stories_in_index == 1
+    pipeline.rules = Rules.load(watchlists, embeddings=False)
+    pipeline.refresh_stories()
+    assert pipeline.rules.novelty.stories_in_index == 1
+    store.close()
