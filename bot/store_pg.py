@@ -58,10 +58,14 @@ class _Row(tuple):
         return list(self._names)
 
 
+@lru_cache(maxsize=256)
+def _row_type(names: tuple[str, ...]) -> type:
+    # One class per column list (a class per query would cost more than the query's rows).
+    return type("Row", (_Row,), {"__slots__": (), "_names": {n: i for i, n in enumerate(names)}})
+
+
 def _row_factory(cursor):
-    names = {c.name: i for i, c in enumerate(cursor.description or ())}
-    row_type = type("Row", (_Row,), {"__slots__": (), "_names": names})
-    return lambda values: row_type(values)
+    return _row_type(tuple(c.name for c in cursor.description or ()))
 
 
 class _Cursor:
