@@ -1,4 +1,5 @@
-"""Telegram faults through the pipeline's drain, against the Bot API stand-in and the real PTB client.
+"""Telegram faults through the pipeline's drain, against the Bot API stand-in and the real PTB client
+(the outbox-keeping cases on both backends, through the ``backend`` fixture).
 
 Waits (429 retry_after, network back-off) go through an injected fake sleep and the pipeline's
 fixed clock, so nothing here waits for real except the deliberate read-timeout case.
@@ -14,7 +15,7 @@ import pytest
 from bot.channels.telegram import TelegramChannel
 from bot.models import Decision, Item
 from bot.pipeline import Pipeline, Rules
-from bot.store import Store
+from bot.storage import open_store
 from tests.conftest import DEFAULT_CHAT, TOKEN, WATCHLISTS, make_settings
 
 
@@ -34,14 +35,14 @@ class FakeSleep:
         await asyncio.sleep(0)
 
 
-async def _setup(tmp_path, bot_api, clock, rules, *, chat=DEFAULT_CHAT, **channel_kw):
+async def _setup(tmp_path, bot_api, clock, rules, *, chat=DEFAULT_CHAT, backend=None, **channel_kw):
     sleep = FakeSleep()
     kw = dict(min_interval=0, sleep=sleep, backoff=0.5, network_retries=2)
     kw.update(channel_kw)
     channel = TelegramChannel(TOKEN, chat, api_url=bot_api.root, **kw)
     await channel.start()
-    settings = make_settings(tmp_path, [])
-    store = Store(settings.database)
+    settings = make_settings(tmp_path, [], **(backend.settings_overrides() if backend else {}))
+    store = open_store(settings)
     pipeline = Pipeline(settings=settings, store=store, rules=rules, channel=channel, clock=clock)
     return pipeline, channel, sleep
 
@@ -108,9 +109,9 @@ async def test_429_beyond_the_budget_defers_then_delivers(tmp_path, bot_api, clo
         await _close(pipeline, channel)
 
 
-async def test_502_on_every_third_call_loses_and_doubles_nothing(tmp_path, bot_api, clock, rules):
+async def test_502_on_every_third_call_loses_and_doubles_nothing(tmp_path, bot_api, clock, rules, backend):
     """With every third Bot API call answering 502, all alerts still arrive exactly once and in order."""
-    pipeline, channel, sleep = await _setup(tmp_path, bot_api, clock, rules)
+    pipeline, channel, sleep = await _setup(tmp_path, bot_api, clock, rules, backend=backend)
     try:
         _enqueue(pipeline, 7)
         bot_api.fail_502_every(3)
@@ -126,9 +127,9 @@ async def test_502_on_every_third_call_loses_and_doubles_nothing(tmp_path, bot_a
         await _close(pipeline, channel)
 
 
-async def test_connection_refused_keeps_the_queue_until_the_api_is_back(tmp_path, bot_api, clock, rules):
+async def test_connection_refused_keeps_the_queue_until_the_api_is_back(tmp_path, bot_api, clock, rules, backend):
     """While the API refuses connections nothing is lost; when it is back every alert goes out once, in order."""
-    pipeline, channel, _ = await _setup(tmp_path, bot_api, clock, rules)
+    pipeline, channel, _ = await _setup(tmp_path, bot_api, clock, rules, backend=backend)
     try:
         _enqueue(pipeline, 3)
         await bot_api.down()
@@ -144,9 +145,9 @@ async def test_connection_refused_keeps_the_queue_until_the_api_is_back(tmp_path
         await _close(pipeline, channel)
 
 
-async def test_read_timeout_is_recorded_maybe_sent_and_never_resent(tmp_path, bot_api, clock, rules):
+async def test_read_timeout_is_recorded_maybe_sent_and_never_resent(tmp_path, bot_api, clock, rules, backend):
     """A send whose answer never comes is recorded maybe_sent and not resent (the policy in bot/channels/telegram.py)."""
-    pipeline, channel, _ = await _setup(tmp_path, bot_api, clock, rules, read_timeout=0.5)
+    pipeline, channel, _ = await _setup(tmp_path, bot_api, clock, rules, backend=backend, read_timeout=0.5)
     try:
         _enqueue(pipeline, 3)
         bot_api.delay_next(2.0)  # longer than the client's read timeout; the stand-in stores it first
