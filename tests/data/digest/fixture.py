@@ -68,7 +68,7 @@ def add_items(store: Store, rows: list[dict], *, start: datetime = START, step: 
         item = Item(key=f"guid:{row['id']}{suffix}", feed_url=feed, title=row["title"],
                     link=row["url"] + (f"?v={suffix}" if suffix else ""), summary=row["summary"] or "",
                     published=_published(row["published"]), outlet=row["outlet"],
-                    language=row["language"], guid=row["id"] + suffix)
+                    language=row["language"])
         wl = row["watchlist"]
         if row["novelty"] == "new_development":
             cluster = row["cluster"] + suffix
