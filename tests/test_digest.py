@@ -16,11 +16,12 @@ import pytest
 
 from bot.config import Settings
 from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram_digest import digest_messages
 from bot.channels.telegram_html import html_to_plain
-from bot.text import utf16_len
-from bot.digest import (build_digest, digest_dict, digest_messages, parse_since, parse_until,
+from bot.digest import (build_digest, digest_dict, parse_since, parse_until,
                         post_digest, post_scheduled_digest, render_html, render_json,
                         render_markdown, render_text)
+from bot.text import utf16_len
 from bot.timeline import load_timeline
 from tests.conftest import DEFAULT_CHAT, REPO, TOKEN
 from tests.data.digest.fixture import NOW, START, STEP, TITLES, build_fixture_state, load_items
@@ -223,6 +224,20 @@ async def test_chart_and_digest_posted_with_caption(tmp_path, store, timeline):
     assert received[0]["kind"] == "photo" and received[0]["photo_bytes"] == png.stat().st_size
     assert "16 new developments" in received[0]["visible"]
     assert len(received) == 1 + len(digest_messages(d))
+
+
+async def test_console_channel_prints_the_digest_as_the_telegram_messages_read(store, timeline):
+    """Without a token the console channel posts the digest: one printed block per Telegram message, its plain text."""
+    import io
+
+    from bot.channels.console import ConsoleChannel
+
+    d = _digest(store, timeline, START, NOW)
+    printed = io.StringIO()
+    outcomes = await post_digest(d, ConsoleChannel(printed))
+    messages = digest_messages(d)
+    assert [o.status for o in outcomes] == ["sent"] * len(messages)
+    assert printed.getvalue() == "".join(f"── message {i + 1} ──\n{plain}\n\n" for i, (_, plain) in enumerate(messages))
 
 
 async def test_scheduled_digest_uses_the_digest_settings(tmp_path, store):

@@ -7,9 +7,13 @@ no client library.
 
 from __future__ import annotations
 
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from bot.models import Alert, SendOutcome, StoryMessage
+
+if TYPE_CHECKING:
+    from bot.digest.building import Digest
 
 
 # How the event about a channel refusing the bot begins (the delivery gate logs it, health
@@ -24,7 +28,8 @@ class Channel(Protocol):
     per identity, so one channel never edits another's message by number. ``deliver`` never
     raises: the outcome is data. ``name`` is how log lines call it ("Telegram"). ``render``
     turns the store's ``StoryMessage`` into the channel's own text and its plain twin, just
-    before the pipeline records it as sending and hands it to ``deliver``.
+    before the pipeline records it as sending and hands it to ``deliver``; ``post_digest``
+    renders and posts a digest (the digest package builds it, the channel says it).
     """
 
     identity: str
@@ -33,6 +38,11 @@ class Channel(Protocol):
     def render(self, message: StoryMessage) -> tuple[str, str]: ...
 
     async def deliver(self, alert: Alert) -> SendOutcome: ...
+
+    async def post_digest(self, digest: Digest, *, chart: Path | str | None = None,
+                          progress: Callable[[int, int], None] | None = None) -> list[SendOutcome]:
+        """Post a digest (chart first, if given) rendered in the channel's own markup; stops at
+        the first message not sent and returns every outcome."""
 
 
 class DeliveryError(RuntimeError):

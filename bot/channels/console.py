@@ -7,10 +7,14 @@ It prints the plain twin of the Telegram rendering, so a dry run previews the ch
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, TextIO
 
 from bot.channels.telegram_html import alert_text, html_to_plain, render_alert
 from bot.models import Alert, SendOutcome, StoryMessage
+
+if TYPE_CHECKING:
+    from bot.digest.building import Digest
 
 
 class ConsoleChannel:
@@ -62,6 +66,13 @@ class ConsoleChannel:
             self._write(f"edit of message {alert.message_id}", plain)
             return SendOutcome("sent", message_id=alert.message_id)
         return SendOutcome("sent", message_id=self._write(f"message {self._next_id}", plain))
+
+    async def post_digest(self, digest: Digest, *, chart: Path | str | None = None,
+                          progress: Callable[[int, int], None] | None = None) -> list[SendOutcome]:
+        """Print the digest's messages as the Telegram channel would post them (plain twins)."""
+        from bot.channels.telegram_digest import send_digest
+
+        return await send_digest(self, digest, chart=chart, progress=progress)
 
     async def send_html(self, html_text: str, plain: str) -> SendOutcome:
         return SendOutcome("sent", message_id=self._write(f"message {self._next_id}", plain))

@@ -39,7 +39,8 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from bot.channels import DeliveryError
 from bot.channels.telegram_html import alert_text, html_to_plain, render_alert
@@ -47,6 +48,9 @@ from bot.limits import MAX_SERVER_WAIT, server_seconds
 from bot.models import Alert, SendOutcome, StoryMessage
 from bot.pacing import Pacer
 from bot.redact import protect_logging, redact
+
+if TYPE_CHECKING:
+    from bot.digest.building import Digest
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +151,14 @@ class TelegramChannel:
                 return SendOutcome("rejected", error="edit without a message_id")
             return await self._send("edit", html_text, plain, message_id=alert.message_id)
         return await self._send("post", html_text, plain)
+
+    async def post_digest(self, digest: Digest, *, chart: Path | str | None = None,
+                          progress: Callable[[int, int], None] | None = None) -> list[SendOutcome]:
+        """Post the digest as Telegram messages (the chart photo first), split within the limits;
+        stops at the first message not sent (``telegram_digest.send_digest``)."""
+        from bot.channels.telegram_digest import send_digest
+
+        return await send_digest(self, digest, chart=chart, progress=progress)
 
     async def send_html(self, html_text: str, plain: str) -> SendOutcome:
         """Post one HTML message (digests, status notes); ``plain`` is the fallback."""

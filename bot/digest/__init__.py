@@ -2,12 +2,13 @@
 
 The package's rooms: ``periods`` (reading --since/--until), ``building`` (the store's rows
 become a ``Digest``, pure data), ``lines`` (sentences all formats share), ``formats`` (text,
-Markdown, HTML, JSON, rich terminal), ``telegram`` (Telegram HTML), ``posting`` (to a channel,
-on demand or scheduled). Everything public is re-exported here.
+Markdown, HTML, JSON, rich terminal), ``posting`` (to a channel, on demand or scheduled: the
+channel renders the digest in its own markup, see ``bot.channels``). Everything public is
+re-exported here.
 
 Not a stage: it only reads the store (built by ``run`` or ``replay --state``) and the baseline
 timeline, and renders. ``build_digest`` returns pure data (``Digest``); the renderers turn it into
-plain text, Markdown, a standalone HTML page, JSON, or Telegram messages.
+plain text, Markdown, a standalone HTML page or JSON; a channel renders its own messages.
 
 Periods and time zones. A period is [since, until): ``since`` inclusive, ``until`` exclusive,
 compared with each item's ``first_seen`` (when the bot first recorded it — for ``replay`` that
@@ -54,10 +55,8 @@ from bot.digest.formats import (RENDERERS, digest_dict, print_rich, render_html,
                                 render_markdown, render_text, terminal_progress)
 from bot.digest.periods import parse_since, parse_until
 from bot.digest.posting import post_digest, post_scheduled_digest
-from bot.digest.telegram import chart_caption, digest_blocks, digest_messages
 
 __all__ = ["Digest", "DigestStory", "DigestEvent", "WatchlistDigest", "FeedNote", "build_digest",
            "parse_since", "parse_until", "render_text", "render_markdown", "render_html",
-           "render_json", "digest_dict", "digest_blocks", "digest_messages", "chart_caption",
-           "post_digest", "post_scheduled_digest", "digest_context", "RENDERERS", "print_rich",
-           "terminal_progress", "RECENT_EVENTS", "QUIET_AFTER"]
+           "render_json", "digest_dict", "post_digest", "post_scheduled_digest", "digest_context",
+           "RENDERERS", "print_rich", "terminal_progress", "RECENT_EVENTS", "QUIET_AFTER"]

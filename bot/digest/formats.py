@@ -1,6 +1,6 @@
 """Digest formats for people and programs: plain text, Markdown, a standalone HTML page, JSON
-(its shape is in the package docstring) and a rich terminal view. Telegram's is in
-bot/digest/telegram.py. A new format: one ``render_x(digest) -> str`` here and an entry in
+(its shape is in the package docstring) and a rich terminal view. A channel's messages are the
+channel's own (bot/channels/). A new format: one ``render_x(digest) -> str`` here and an entry in
 ``RENDERERS`` (the CLI's ``--format`` choices come from it)."""
 
 from __future__ import annotations

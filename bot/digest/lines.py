@@ -1,5 +1,5 @@
 """The sentences every digest format shares (period, feed notes, totals, a story's meta line),
-so that text, Markdown, HTML, the terminal and Telegram say the same thing in their markup."""
+so that text, Markdown, HTML, the terminal and the channels say the same thing in their markup."""
 
 from __future__ import annotations
 

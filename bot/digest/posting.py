@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 from bot.digest.building import Digest, build_digest, digest_context
 from bot.digest.periods import parse_since
-from bot.digest.telegram import chart_caption, digest_messages
 from bot.models import SendOutcome
 from bot.storage import Store
 from bot.timeline import Timeline
@@ -22,30 +21,10 @@ log = logging.getLogger("bot.digest")
 
 async def post_digest(digest: Digest, channel: Any, *, chart: Path | str | None = None,
                       progress: Callable[[int, int], None] | None = None) -> list[SendOutcome]:
-    """Send the digest (and the chart photo first, if given) to ``channel``.
-
-    Stops at the first outcome that is not "sent" (the rest would most likely fail the same
-    way, and a half-posted digest is better than the tail without its head); returns every
-    outcome so the caller can report it.
-    """
-    outcomes: list[SendOutcome] = []
-    messages = digest_messages(digest)
-    total = len(messages) + (1 if chart else 0)
-    if chart:
-        outcome = await channel.send_photo(str(chart), chart_caption(digest))
-        outcomes.append(outcome)
-        if progress:
-            progress(1, total)
-        if outcome.status != "sent":
-            return outcomes
-    for html_text, plain in messages:
-        outcome = await channel.send_html(html_text, plain)
-        outcomes.append(outcome)
-        if progress:
-            progress(len(outcomes), total)
-        if outcome.status != "sent":
-            break
-    return outcomes
+    """Post the digest (and the chart photo first, if given) through ``channel``, which renders
+    it in its own markup (``Channel.post_digest``). Stops at the first message not sent;
+    returns every outcome so the caller can report it."""
+    return await channel.post_digest(digest, chart=chart, progress=progress)
 
 
 def _ids(text: str) -> list[str]:

@@ -1,13 +1,18 @@
-"""The digest as Telegram HTML messages (and the chart photo's caption)."""
+"""The digest as Telegram HTML messages (and the chart photo's caption), and how a channel posts
+them: the digest package builds a ``Digest`` (pure data) and hands it to the channel
+(``Channel.post_digest``), which renders it here."""
 
 from __future__ import annotations
 
 import html
+from pathlib import Path
+from typing import Any, Callable
 
 from bot.channels.telegram_html import CAPTION_LIMIT, TEXT_LIMIT, fit_html, html_to_plain, visible_length
 from bot.digest.building import Digest
 from bot.digest.lines import (TITLE_MAX, counts_line, empty_line, event_when, feeds_lines, meta_line,
                               period, totals_line, when)
+from bot.models import SendOutcome
 from bot.text import cut, safe_url
 
 
@@ -65,4 +70,33 @@ def chart_caption(digest: Digest) -> str:
     return caption if visible_length(caption) <= CAPTION_LIMIT else f"<b>Digest</b> {_t(when(digest.until))}"
 
 
-__all__ = ["digest_blocks", "digest_messages", "chart_caption"]
+async def send_digest(channel: Any, digest: Digest, *, chart: Path | str | None = None,
+                      progress: Callable[[int, int], None] | None = None) -> list[SendOutcome]:
+    """Send the digest (and the chart photo first, if given) through ``channel``'s
+    ``send_photo``/``send_html``, as Telegram messages.
+
+    Stops at the first outcome that is not "sent" (the rest would most likely fail the same
+    way, and a half-posted digest is better than the tail without its head); returns every
+    outcome so the caller can report it.
+    """
+    outcomes: list[SendOutcome] = []
+    messages = digest_messages(digest)
+    total = len(messages) + (1 if chart else 0)
+    if chart:
+        outcome = await channel.send_photo(str(chart), chart_caption(digest))
+        outcomes.append(outcome)
+        if progress:
+            progress(1, total)
+        if outcome.status != "sent":
+            return outcomes
+    for html_text, plain in messages:
+        outcome = await channel.send_html(html_text, plain)
+        outcomes.append(outcome)
+        if progress:
+            progress(len(outcomes), total)
+        if outcome.status != "sent":
+            break
+    return outcomes
+
+
+__all__ = ["digest_blocks", "digest_messages", "chart_caption", "send_digest"]
