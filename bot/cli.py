@@ -404,6 +404,12 @@ def check(ctx: click.Context, online: bool, as_json: bool) -> None:
     problems = list(report.problems)
     feeds, feed_problems = load_feeds(settings.watchbot_feeds)
     problems += feed_problems + _local_feed_problems(settings, feeds)
+    from bot.migrations import probe
+    from bot.yamlconf import ConfigProblem
+
+    state_problem = probe(settings.database, settings.watchbot_database_url)
+    if state_problem:  # run would stop on it: the schema of another version, no server
+        problems.append(ConfigProblem("state", None, None, state_problem))
     try:
         rules = Rules.load(settings.watchbot_watchlists)
     except RulesError as exc:

@@ -183,6 +183,52 @@ def open_pg(conn, *, upgrade: bool = False, where: str | None = None) -> tuple[i
         return found, LATEST
 
 
+def probe(sqlite_path, url: str = "") -> str | None:
+    """Why a store could not be opened on this state as it is (None: it can), reading only:
+    for `watchbot check`, which accepts what `run` accepts and changes nothing."""
+    if url:
+        import psycopg
+
+        from bot.config import redact_url
+
+        where = f"the PostgreSQL database {redact_url(url)}"
+        try:
+            with psycopg.connect(url, connect_timeout=10) as conn:
+                if not conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]:
+                    return None  # empty: the first run creates the schema
+                row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except psycopg.Error as exc:
+            return f"cannot open {where}: {' '.join(str(exc).replace(url, redact_url(url)).split())}"
+        try:
+            found = _version(row[0] if row else None, where)
+        except SchemaError as exc:
+            return str(exc)
+        if found > LATEST:
+            return str(too_new(where, found))
+        if found < LATEST:
+            return (f"{where} has schema version {found}; this watchbot uses {LATEST}: stop the "
+                    "older workers, then run `watchbot db upgrade`")
+        return None
+    import sqlite3
+    from pathlib import Path
+
+    path = Path(sqlite_path)
+    if not path.exists():
+        return None
+    where = f"the state database {path}"
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            found = sqlite_version(db)
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        return f"cannot read {where}: {exc}"
+    except SchemaError as exc:
+        return str(exc)
+    return str(too_new(where, found)) if found is not None and found > LATEST else None
+
+
 def _apply(run: Callable[[str], object], steps: list[tuple[int, list[str]]]) -> None:
     for _version_number, statements in steps:
         for sql in statements:
@@ -190,4 +236,4 @@ def _apply(run: Callable[[str], object], steps: list[tuple[int, list[str]]]) -> 
 
 
 __all__ = ["LATEST", "PG_SCHEMA", "SchemaError", "DatabaseUnavailableError", "open_pg", "open_sqlite",
-           "sqlite_version", "pending", "too_new"]
+           "sqlite_version", "pending", "probe", "too_new"]

@@ -46,6 +46,38 @@ def test_sqlite_state_of_a_newer_watchbot_is_refused_untouched(tmp_path):
     db.close()
 
 
+def test_check_reports_a_state_run_would_refuse_and_changes_nothing(tmp_path, pg_url):
+    """`check` fails (exit 2) on a SQLite state of a newer watchbot and on a PostgreSQL database
+    at an older schema, naming what to do, and leaves both as they were."""
+    from bot.store_pg import PgStore
+
+    state = tmp_path / "state"
+    state.mkdir()
+    db = sqlite3.connect(str(state / "watchbot.sqlite3"))
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    db.execute("INSERT INTO meta VALUES ('schema_version', '99')")
+    db.commit()
+    db.close()
+    cmd, env = cli_run(tmp_path, [], "http://127.0.0.1:9", once=True)
+    cmd = cmd[:cmd.index("run")] + ["check"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "schema version 99, newer than this watchbot" in done.stderr
+    store = PgStore(pg_url)
+    store.set_meta("schema_version", str(migrations.LATEST - 1))
+    store.close()
+    done = subprocess.run(cmd, env={**env, "WATCHBOT_DATABASE_URL": pg_url}, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and "run `watchbot db upgrade`" in done.stderr, done.stderr
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == \
+            str(migrations.LATEST - 1)
+    db = sqlite3.connect(str(state / "watchbot.sqlite3"))
+    assert [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["meta"]
+    db.close()
+
+
 def test_old_sqlite_state_without_added_columns_still_opens(tmp_path):
     """A schema-2 file from before the added columns gets them in place and keeps its rows."""
     from bot.store import Store
