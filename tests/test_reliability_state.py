@@ -120,6 +120,40 @@ async def test_switching_between_console_and_telegram_keeps_each_channels_own_me
     assert "edit of message 1" in printed.getvalue()  # the console edited its own message
 
 
+async def test_a_state_file_from_before_send_time_rendering_sends_its_queued_texts(tmp_path, bot_api, clock):
+    """An old state file (no outbox.channel, no story_messages, an untagged message id, pre-rendered rows) opens; its queued post goes out with its stored text and its queued edit edits that story's message."""
+    import sqlite3
+
+    from bot.store import Store
+
+    channel = TelegramChannel(TOKEN, DEFAULT_CHAT, api_url=bot_api.root, min_interval=0)
+    await channel.start()
+    first = await channel.send_html("<b>Old story</b>", "Old story")  # posted by the older version
+    settings = make_settings(tmp_path, [])
+    Store(settings.database).close()
+    db = sqlite3.connect(settings.database)
+    db.executescript("DROP TABLE story_messages; ALTER TABLE outbox DROP COLUMN channel;")
+    stamp = clock.now.isoformat(timespec="seconds")
+    db.executemany("INSERT INTO stories(id, watchlist, item_key, title, first_seen, signature, message_id) "
+                   "VALUES (?, 'sputnik_azerbaijan', ?, ?, ?, '{}', ?)",
+                   [(1, "guid:old-1", "Old story", stamp, first.message_id), (2, "guid:old-2", "Old post", stamp, None)])
+    db.executemany("INSERT INTO outbox(story_id, action, text, plain, created) VALUES (?,?,?,?,?)",
+                   [(2, "post", "<b>Old post</b>", "Old post", stamp),
+                    (1, "edit", "<b>Old story</b>, edited", "Old story, edited", stamp)])
+    db.commit()
+    db.close()
+    pipeline = Pipeline.build(settings, channel=channel, clock=clock)
+    try:
+        report = await pipeline.drain()
+    finally:
+        await pipeline.aclose()
+        await channel.aclose()
+        pipeline.store.close()
+    messages = bot_api.messages(DEFAULT_CHAT)
+    assert report.sent == 2 and [m["visible"] for m in messages] == ["Old story, edited", "Old post"]
+    assert messages[0]["message_id"] == first.message_id and len(messages[0]["edits"]) == 1
+
+
 # ---------------------------------------------------------------------------------- class 12
 
 
