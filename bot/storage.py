@@ -218,9 +218,6 @@ class Store(Protocol):
     def item(self, key: str) -> Item | None:
         """The recorded item with this key, None if never recorded or pruned."""
 
-    def item_matches(self, key: str) -> list[dict]:
-        """The matches recorded with item ``key``: [{watchlist, title, terms}] (empty if none)."""
-
     def count_items(self) -> int:
         """How many items are recorded (tombstones not counted)."""
 
@@ -234,9 +231,6 @@ class Store(Protocol):
 
     def story(self, story_id: int) -> Story | None:
         """One story with its sources; None if there is none with this id (pruned)."""
-
-    def story_item_key(self, story_id: int) -> str | None:
-        """The key of the item that started story ``story_id``."""
 
     def story_changes(self, mark: Hashable | None, since: datetime) -> StoryChanges:
         """The one way the novelty index learns what the store holds.

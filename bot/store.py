@@ -517,10 +517,6 @@ class Store:
                     summary=row["summary"] or "", published=_dt(row["published"]),
                     outlet=row["outlet"] or "", language=row["language"])
 
-    def item_matches(self, key: str) -> list[dict]:
-        row = self.db.execute("SELECT matches FROM items WHERE key=?", (key,)).fetchone()
-        return json.loads(row["matches"]) if row and row["matches"] else []
-
     def count_items(self) -> int:
         return self.db.execute("SELECT count(*) FROM items").fetchone()[0]
 
@@ -569,10 +565,6 @@ class Store:
                      outlet=row["outlet"] or "", published=_dt(row["published"]),
                      first_seen=_dt(row["first_seen"]), signature=json.loads(row["signature"]),
                      sources=sources, message_id=row["message_id"])
-
-    def story_item_key(self, story_id: int) -> str | None:
-        row = self.db.execute("SELECT item_key FROM stories WHERE id=?", (story_id,)).fetchone()
-        return row["item_key"] if row else None
 
     def story_changes(self, mark, since: datetime) -> StoryChanges:
         """See ``bot.storage.Store.story_changes``. The mark is (generation, newest story id,
