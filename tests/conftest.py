@@ -33,6 +33,21 @@ class FixedClock:
         self.now += timedelta(**delta)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _user_cache_in_a_temp_folder(tmp_path_factory):
+    """The suite (and the processes it starts) keep what bot.embed persists in the user's cache
+    folder (the timeline's vectors) in a temporary one, not in the home of whoever runs it."""
+    import os
+
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old
+
+
 @pytest.fixture
 async def feed_server():
     async with FeedServer() as srv:

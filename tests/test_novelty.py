@@ -275,9 +275,9 @@ def test_loading_a_story_stored_without_a_vector_embeds_nothing(tmp_path):
         def __init__(self, inner):
             self.inner = inner
 
-        def vectors(self, texts):
+        def vectors(self, texts, persist=False):
             Counting.calls += len(texts)
-            return self.inner.vectors(texts)
+            return self.inner.vectors(texts, persist)
 
         def vector(self, text):
             return self.vectors([text])[0]
