@@ -129,6 +129,33 @@ def _gap_end(text: str, pos: int, parts: list[str]) -> int | None:
     return pos
 
 
+@lru_cache(maxsize=1)
+def _stem_plan() -> tuple[tuple[str, tuple[tuple[str, list[str], bool], ...]], ...]:
+    """Per kind, its stems as (first part, gap parts, may lie inside another kind's phrase),
+    the stems that contain another kind's stem first. _kinds must see every span of those two
+    sorts; any other stem ends the search for its kind at its first occurrence."""
+    stems = lang.event_stems()
+    flat = {k: [s.replace(f" {lang.GAP} ", " ") for s in ss] for k, ss in stems.items()}
+
+    def inside(stem: str, kind: str) -> bool:
+        # Another kind's phrase holds this stem at one of its word starts.
+        return any(f" {stem}" in f" {t}" for k, ts in flat.items() if k != kind for t in ts)
+
+    plan = []
+    for kind, ss in stems.items():
+        entries = []
+        for stem in ss:
+            first, *rest = stem.split(f" {lang.GAP} ")
+            whole = stem.replace(f" {lang.GAP} ", " ")
+            holds = bool(rest) or any(f" {t}" in f" {whole}" and t != whole
+                                      for k, ts in flat.items() if k != kind for t in ts)
+            entries.append((holds, first, rest, inside(whole, kind)))
+        entries.sort(key=lambda e: not e[0])  # containers first
+        plan.append((kind, tuple((first, rest, holds or contained)
+                                 for holds, first, rest, contained in entries)))
+    return tuple(plan)
+
+
 def _kinds(tl: str) -> set[str]:
     """Event kinds whose stems start a word of ``tl``, unless one of the two words before it
     negates it ("without admitting guilt", "не признал"): a denial is not the event. Where the
@@ -137,11 +164,11 @@ def _kinds(tl: str) -> set[str]:
     padded = f" {tl} "
     negations = lang.negations()
     spans: list[tuple[int, int, str]] = []
-    for kind, stems in lang.event_stems().items():
-        for stem in stems:
-            first, *rest = stem.split(f" {lang.GAP} ")
+    for kind, entries in _stem_plan():
+        for first, rest, overlapping in entries:
             needle = f" {first}"
             at = padded.find(needle)
+            done = False
             while at >= 0:
                 before = padded[max(0, at - 40):at].split()[-2:]
                 end: int | None = at + len(needle.rstrip())
@@ -149,7 +176,12 @@ def _kinds(tl: str) -> set[str]:
                     end = _gap_end(padded, end, rest)
                 if end is not None and not any(w in negations for w in before):
                     spans.append((at, end, kind))
+                    if not overlapping:  # no other kind's phrase can hold it: kind found
+                        done = True
+                        break
                 at = padded.find(needle, at + 1)
+            if done:
+                break
     found = set()
     for start, end, kind in spans:
         if kind in found:
