@@ -517,6 +517,14 @@ class NoveltyEngine:
         headline = {translit(seen.facts.names[k]).strip("'-") for k in seen.facts.title_names}
         return all(not _is_event_fact(f) and translit(f).strip("'-") not in headline for f in new)
 
+    @staticmethod
+    def _only_background(seen: _Seen, new: list[str]) -> bool:
+        """True when the new facts are only weak event kinds (an arrest, talks, a charge) that
+        the lede alone states: what background paragraphs retell. A strong kind, a kind in the
+        headline, or any new name, number or date is something that happened."""
+        return all(f.startswith("<") and f[1:-1] not in STRONG_KINDS
+                   and f[1:-1] not in seen.facts.title_kinds for f in new)
+
     # ---------------------------------------------------------------- deciding
     def _context(self, item: Item, matches: Sequence[Match], now: datetime) -> "_Context":
         """Everything the steps compare an item with, computed once per item."""
@@ -643,13 +651,17 @@ class NoveltyEngine:
     # Step 5
     def _restates_baseline(self, c: "_Context") -> Decision | None:
         """Known without weighing: the item states nothing the baseline (its nearest event and
-        the topic's names) lacks, or only new voices, or it dates everything it tells on or
-        before the baseline date and names no new event kind. Facts, not thresholds."""
+        the topic's names) lacks, or only new voices, or only background events in its lede, or
+        it dates everything it tells on or before the baseline date and names no new event
+        kind. Facts, not thresholds."""
         feats, new = self.alert_features(c)
         if not new:
             why = "states no name, number, event or date the baseline lacks"
         elif self._only_voices(c.seen, new):
             why = f"only new voices in the lede ({', '.join(new[:4])}), nothing new happened"
+        elif self._only_background(c.seen, new):
+            why = (f"only background events in the lede ({', '.join(new[:4])}), no new name, "
+                   "number or date")
         elif feats["dated_before"] and not feats["new_kinds"] and not feats["later_date"]:
             why = f"dates what it tells on or before the baseline date {self.timeline.as_of}"
         else:

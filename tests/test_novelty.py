@@ -150,6 +150,20 @@ def test_a_recap_dating_the_story_before_its_first_report_adds_no_date(tmp_path)
     assert not any(f.startswith("date ") for f in d.new_facts)
 
 
+def test_a_weak_event_only_the_lede_retells_is_background(tmp_path):
+    """An item whose only new fact is a weak event kind in its lede (charged, as every recap
+    says) restates the baseline; the same kind in the headline is weighed by the alert model."""
+    r = Runner(tmp_path)
+    recap = item("bg", title="Life of Russians in a Baku prison gets harder",
+                 summary="They were charged with drug transit, their relatives say.",
+                 published="2025-09-04", outlet="Synthetic")
+    d = r.engine.decide(recap, match("diaspora_arrests"), recap.published)
+    assert (d.kind, d.step, d.new_facts) == ("known", "restates-baseline", ("<charge>",)), d.reasons
+    headline = item("hd", title="Russians in a Baku prison charged with drug transit", summary="",
+                    published="2025-09-04", outlet="Synthetic")
+    assert r.engine.decide(headline, match("diaspora_arrests"), headline.published).step == "known-or-new"
+
+
 def test_arabic_report_folds_into_turkish_report_of_the_same_day(tmp_path):
     """An Arabic report (no capitals to find names in) of the trilateral meeting announced the
     same day in Turkish folds into it instead of alerting again."""
