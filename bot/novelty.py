@@ -652,8 +652,8 @@ class NoveltyEngine:
     def _restates_baseline(self, c: "_Context") -> Decision | None:
         """Known without weighing: the item states nothing the baseline (its nearest event and
         the topic's names) lacks, or only new voices, or only background events in its lede, or
-        it dates everything it tells on or before the baseline date and names no new event
-        kind. Facts, not thresholds."""
+        it dates everything it tells on or before the baseline date and its headline names no
+        new event kind (the lede's kinds are those of the dated events). Facts, not thresholds."""
         feats, new = self.alert_features(c)
         if not new:
             why = "states no name, number, event or date the baseline lacks"
@@ -662,7 +662,8 @@ class NoveltyEngine:
         elif self._only_background(c.seen, new):
             why = (f"only background events in the lede ({', '.join(new[:4])}), no new name, "
                    "number or date")
-        elif feats["dated_before"] and not feats["new_kinds"] and not feats["later_date"]:
+        elif (feats["dated_before"] and not feats["later_date"]
+              and not any(f[1:-1] in c.seen.facts.title_kinds for f in new if f.startswith("<"))):
             why = f"dates what it tells on or before the baseline date {self.timeline.as_of}"
         else:
             return None

@@ -164,6 +164,22 @@ def test_a_weak_event_only_the_lede_retells_is_background(tmp_path):
     assert r.engine.decide(headline, match("diaspora_arrests"), headline.published).step == "known-or-new"
 
 
+def test_an_opinion_retelling_dated_baseline_events_in_its_lede_is_known(tmp_path):
+    """A lede that dates every event it retells on or before the baseline date restates the
+    baseline even when it names kinds the nearest event lacks (died in custody); a headline
+    naming such a kind is weighed by the alert model instead."""
+    r = Runner(tmp_path)
+    opinion = item("op", title="The Caucasus is drifting away from Moscow",
+                   summary="On 27 June two brothers died in custody after a raid in Yekaterinburg. "
+                           "On 1 July Baku arrested Russian citizens.",
+                   published="2025-07-20", outlet="Synthetic")
+    d = r.engine.decide(opinion, match("diaspora_arrests"), opinion.published)
+    assert (d.kind, d.step) == ("known", "restates-baseline"), d.reasons
+    told = item("hd", title="Two Azerbaijani brothers died in custody in Yekaterinburg, court told",
+                summary="They died on 27 June.", published="2025-07-20", outlet="Synthetic")
+    assert r.engine.decide(told, match("diaspora_arrests"), told.published).step == "known-or-new"
+
+
 def test_arabic_report_folds_into_turkish_report_of_the_same_day(tmp_path):
     """An Arabic report (no capitals to find names in) of the trilateral meeting announced the
     same day in Turkish folds into it instead of alerting again."""
