@@ -65,7 +65,7 @@ UPDATE_SIGNS = {"sem": 1, "lex": 1, "shared_facts": 1, "story_facts_found": 1,
                 "headline_new": -1, "lede_new": -1, "shared_kind": 1, "kind_conflict": -1,
                 "days_apart": -1, "unchecked_headline": 0}
 ALERT_SIGNS = {"event_sem": -1, "event_lex": -1, "new_facts": 1, "new_kinds": 1,
-               "new_numbers": 1, "only_voices": -1, "dated_before": -1, "later_date": 1,
+               "new_numbers": 1, "dated_before": -1, "later_date": 1,
                "story_closer": -1, "story_voices": -1}
 UPDATE_FEATURES = tuple(UPDATE_SIGNS)
 ALERT_FEATURES = tuple(ALERT_SIGNS)
@@ -477,7 +477,7 @@ class NoveltyEngine:
             "new_facts": min(score, 6.0),
             "new_kinds": float(sum(1 for f in new if f.startswith("<") and f[1:-1] in STRONG_KINDS)),
             "new_numbers": float(sum(1 for f in new if f.replace(".", "").isdigit())),
-            "only_voices": float(self._only_voices(seen, new)), "dated_before": float(dated_before),
+            "dated_before": float(dated_before),
             "later_date": float(any(d[0] > as_of for d in facts.dates)),
             "story_closer": 0.0, "story_voices": 0.0,
         }
@@ -513,7 +513,8 @@ class NoveltyEngine:
         known facts (an analyst, an outlet). A new event kind, number or date, or a new name in
         the headline (the subject: another person released), is something that happened.
         (The one definition of "only new voices": steps 4 and 5 and the alert model's
-        ``only_voices`` and ``story_voices`` features all use it.)"""
+        ``story_voices`` feature all use it; an item whose new facts are only voices never reaches
+        the alert model, so the model has no feature of its own for that.)"""
         headline = {translit(seen.facts.names[k]).strip("'-") for k in seen.facts.title_names}
         return all(not _is_event_fact(f) and translit(f).strip("'-") not in headline for f in new)
 
