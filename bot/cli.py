@@ -212,7 +212,7 @@ def run(ctx: click.Context, once: bool) -> None:
     problems = check_against_rules(settings, [w.id for w in rules.matcher.watchlists])
     if problems:
         _fail_config(problems)
-    for warning in (rules.novelty.timeline.warnings if rules.novelty.timeline else ()):
+    for warning in (rules.timeline.warnings if rules.timeline else ()):
         log.warning("%s", warning)
     feeds, problems = load_feeds(settings.watchbot_feeds)
     if problems and not feeds:
@@ -234,6 +234,12 @@ async def _run(settings: Settings, rules: Rules, once: bool) -> int:
 
     from bot.pipeline import Pipeline
     from bot.storage import StateGoneError
+
+    # The fetcher's HTTP stack (httpcore, and anyio for its sockets; httpx imports them only
+    # at the first connection), imported before the Telegram import thread starts: that thread
+    # imports them too, and a module one thread is importing blocks the other, so the first
+    # requests waited 0.1-0.2 s for the thread (issue 15).
+    import httpcore._backends.anyio  # noqa: F401
 
     channel = _StartingChannel(settings, _channel(settings))
     from bot.config import fetch_proxies
@@ -299,6 +305,9 @@ async def _run(settings: Settings, rules: Rules, once: bool) -> int:
         await channel.aclose()
 
 
+_TELEGRAM_START_DELAY = 0.1  # s; see _StartingChannel._start
+
+
 class _StartingChannel:
     """A channel whose start runs in the background, so the first fetches need not wait for it.
 
@@ -325,6 +334,10 @@ class _StartingChannel:
         if not settings.telegram_enabled:
             await self.channel.start()
             return None
+        # The import thread holds the GIL for ~0.2 s of CPU: started at once, it halved the
+        # main thread's pace while the first polls set up their connections. A run delivers
+        # only after its fetches, so the first requests go out first.
+        await asyncio.sleep(_TELEGRAM_START_DELAY)
         await asyncio.to_thread(_import_telegram)
 
         async def start_channel() -> str | None:

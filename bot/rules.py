@@ -16,7 +16,7 @@ from bot.embed import LazyEmbedder
 from bot.match import Matcher
 from bot.novelty import NoveltyEngine
 from bot.novelty_model import NoveltyModel
-from bot.timeline import load_timeline
+from bot.timeline import Timeline, load_timeline
 from bot.watchlists import TIMELINE_FILE, load_watchlists, rule_files
 from bot.yamlconf import ConfigProblem
 
@@ -29,11 +29,27 @@ class RulesError(Exception):
 
 @dataclass
 class Rules:
-    """The compiled watchlists and the novelty engine built from one consistent set of files."""
+    """The compiled watchlists and the novelty engine built from one consistent set of files.
+
+    The engine is built on first use of ``novelty`` (then kept: one engine per Rules): its
+    construction extracts the facts and n-grams of every timeline event (~0.1 s), which a cron
+    run that decides nothing (all 304, or first sight only) never needs (issue 15). The files
+    are read and validated by ``load`` all the same."""
 
     matcher: Matcher
-    novelty: NoveltyEngine
+    timeline: Timeline | None
     fingerprint: tuple
+    novelty_model: NoveltyModel | None = None
+    embeddings: bool = True
+    _novelty: NoveltyEngine | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def novelty(self) -> NoveltyEngine:
+        """The novelty engine on the timeline (built on first use)."""
+        if self._novelty is None:
+            self._novelty = NoveltyEngine(self.timeline, model=self.novelty_model,
+                                          embedder=LazyEmbedder() if self.embeddings else None)
+        return self._novelty
 
     @classmethod
     def load(cls, folder: Path, *, novelty_model: NoveltyModel | None = None,
@@ -55,9 +71,8 @@ class Rules:
                                           "add <topic>.yaml files (see watchlists/README.md)"))
         if problems:
             raise RulesError(problems)
-        embedder = LazyEmbedder() if embeddings else None
-        return cls(Matcher.compile(watchlists),
-                   NoveltyEngine(timeline, embedder=embedder, model=novelty_model), fingerprint)
+        return cls(Matcher.compile(watchlists), timeline, fingerprint,
+                   novelty_model=novelty_model, embeddings=embeddings)
 
     def stories_since(self, now: datetime) -> datetime:
         """Where the stories novelty compares with begin (its index window, a day's margin):
