@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.embed import load_embedder
-from bot.features import extract, name_key, translit
+from bot.features import extract, facts_to_json, name_key, translit
 from bot.models import Decision, Item, Match, TermHit
 from bot.novelty import NoveltyEngine
 from bot.store import Store
@@ -262,6 +262,30 @@ def test_a_story_is_compared_with_its_folded_reports_also_after_a_restart(tmp_pa
     live = r.engine.decide(later, match("sputnik_azerbaijan"), later.published)
     again = restarted.decide(later, match("sputnik_azerbaijan"), later.published)
     assert (again.kind, again.story_id, again.score) == (live.kind, live.story_id, live.score)
+
+
+def test_a_story_loaded_with_its_stored_headline_facts_equals_one_whose_headlines_are_extracted(tmp_path):
+    """The headline facts a story and its updates store (signature "fold") give the story the
+    same names, numbers and event kinds as extracting its reports' headlines at load time."""
+    from dataclasses import replace
+
+    r = Runner(tmp_path)
+    first = r.run(item("763eb6e302"), "sputnik_azerbaijan")
+    assert r.run(item("120949dbeb"), "sputnik_azerbaijan").kind == "update"
+    story = r.store.story(first.story_id)
+    assert "fold" in story.signature and "fold" in story.sources[1].signature
+    unstored = replace(story, signature={k: v for k, v in story.signature.items() if k != "fold"},
+                       sources=tuple(replace(s, signature=s.signature and {
+                           k: v for k, v in s.signature.items() if k != "fold"})
+                           for s in story.sources))
+    stored, extracted = r.engine._story_ref(story), r.engine._story_ref(unstored)
+    assert (stored.names, stored.numbers, stored.kinds, stored.words) == \
+        (extracted.names, extracted.numbers, extracted.kinds, extracted.words)
+    assert stored.names and stored.kinds
+    # And loading reads them: a stored fold naming someone else gives the story that name.
+    other = facts_to_json(extract("Police in Baku detained Zyxwomir Plakhotnyuk on 12 counts", "", date(2025, 10, 1)))
+    tampered = replace(story, signature={**story.signature, "fold": other})
+    assert set(r.engine._story_ref(tampered).names) - set(stored.names)
 
 
 def test_a_state_folder_from_before_update_vectors_gains_the_column(tmp_path):
