@@ -169,8 +169,10 @@ class PollPolicy:
             seed = newest[len(let_through):]
             fresh = let_through
         process = tuple(sorted(fresh, key=publication_order))
+        # First sight already counted every item of the body (the let-through ones among
+        # them); adding them again showed a one-item feed as "2 items, 2 new" in `status`.
         plan = replace(decision.plan, warning=warning,
-                       new_items=decision.plan.new_items + len(process))
+                       new_items=len(process) if state.seeded else decision.plan.new_items)
         return Admission(tuple(seed), process, plan, tuple(notices))
 
 

@@ -60,6 +60,20 @@ async def test_first_poll_seeds_then_one_alert_then_conditional_poll(tmp_path, f
         await channel.aclose()
 
 
+async def test_first_sight_counts_each_item_of_the_body_once(tmp_path, feed_server, bot_api, clock):
+    """On first sight with backfill, the feed's item count is the body's item count: let-through items are not counted twice."""
+    feed_server.set_feed("/news.rss", rss("News", OLD))
+    settings = make_settings(tmp_path, [feed_server.url("/news.rss")], watchbot_backfill=1)
+    pipeline, channel = await _pipeline(settings, bot_api, clock)
+    try:
+        report = await pipeline.run_once()
+        state = pipeline.store.feed_state(feed_server.url("/news.rss"))
+        assert report.polls[0].new_items == 1 and report.polls[0].seeded == len(OLD) - 1
+        assert (state.items_total, state.last_new) == (len(OLD), len(OLD))
+    finally:
+        await pipeline.aclose()
+        await channel.aclose()
+
 async def test_restart_between_recording_and_sending_posts_exactly_once(tmp_path, feed_server, bot_api, clock):
     """An alert recorded but not sent before a stop is sent once by the next run, never twice."""
     feed_server.set_feed("/news.rss", rss("News", OLD))
