@@ -241,7 +241,9 @@ async def _run(settings: Settings, rules: Rules, once: bool) -> int:
     # requests waited 0.1-0.2 s for the thread (issue 15).
     import httpcore._backends.anyio  # noqa: F401
 
-    channel = _StartingChannel(settings, _channel(settings))
+    from bot.channels.starting import StartingChannel
+
+    channel = StartingChannel(settings, _channel(settings))
     from bot.config import fetch_proxies
 
     pipeline = Pipeline.build(settings, channel=channel, rules=rules, notify_admin=_admin(settings),
@@ -303,83 +305,6 @@ async def _run(settings: Settings, rules: Rules, once: bool) -> int:
         channel.ready.cancel()  # done by now unless the cycle failed
         await pipeline.aclose()
         await channel.aclose()
-
-
-_TELEGRAM_START_DELAY = 0.1  # s; see _StartingChannel._start
-
-
-class _StartingChannel:
-    """A channel whose start runs in the background, so the first fetches need not wait for it.
-
-    Starting a Telegram channel costs two to three round trips (the getMe + getChat check of
-    ``bot.channels.telegram.verify_telegram``, the channel's own getMe) and importing python-telegram-bot
-    (~0.2 s of CPU). Polling needs the channel only to deliver, after the fetches (issue 15), so
-    here the import runs in a thread from the start and the round trips overlap the first
-    fetches. ``ready`` resolves to None, or to why Telegram refused the bot or the chat: the
-    caller then exits 2 (unusable configuration), having delivered nothing; what the cycle
-    found waits in the outbox for a usable configuration.
-    """
-
-    def __init__(self, settings: Settings, channel):
-        import asyncio
-
-        self.channel = channel
-        self.ready = asyncio.ensure_future(self._start(settings))
-
-    async def _start(self, settings: Settings) -> str | None:
-        import asyncio
-
-        from bot.channels import DeliveryError
-
-        if not settings.telegram_enabled:
-            await self.channel.start()
-            return None
-        # The import thread holds the GIL for ~0.2 s of CPU: started at once, it halved the
-        # main thread's pace while the first polls set up their connections. A run delivers
-        # only after its fetches, so the first requests go out first.
-        await asyncio.sleep(_TELEGRAM_START_DELAY)
-        await asyncio.to_thread(_import_telegram)
-
-        async def start_channel() -> str | None:
-            try:
-                await self.channel.start()
-            except DeliveryError as exc:
-                if exc.fatal:  # a refused token is unusable configuration, not a crash
-                    return f"Telegram refused the bot: {exc}; check TELEGRAM_BOT_TOKEN"
-                # Unreachable right now is transient: poll anyway; alerts stay in the outbox
-                # and the channel connects on its first send once Telegram answers.
-                log.warning("Telegram is unreachable (%s); polling anyway, alerts stay queued", exc)
-            return None
-
-        from bot.channels.telegram import verify_telegram
-
-        # A chat Telegram does not know would otherwise surface only at the first alert, hours
-        # later, as a line in the log: refuse it now.
-        tg, refused = await asyncio.gather(verify_telegram(settings), start_channel())
-        if tg.refused:
-            return tg.detail
-        if tg.ok:
-            log.info("Telegram: %s", tg.detail)
-        return refused
-
-    async def deliver(self, alert):
-        from bot.models import SendOutcome
-
-        refusal = await self.ready
-        if refusal is not None:
-            return SendOutcome("fatal", error=refusal)
-        return await self.channel.deliver(alert)
-
-    def __getattr__(self, name: str):
-        return getattr(self.channel, name)
-
-
-def _import_telegram() -> None:
-    """Import what TelegramChannel and verify_telegram use (a thread's work: see above)."""
-    import importlib
-
-    for name in ("telegram", "telegram.error", "telegram.request"):
-        importlib.import_module(name)
 
 
 def _digest_job(settings: Settings, pipeline: Pipeline, channel):
