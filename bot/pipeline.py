@@ -147,6 +147,7 @@ class Pipeline:
         self.clock = clock
         self.notify_admin = notify_admin
         self.gate = DeliveryGate(store)  # persisted: `run --once` processes remember a wait
+        self.policy = PollPolicy.from_settings(settings)  # settings are fixed for a Pipeline's life
         self._process_lock = asyncio.Lock()
         self._drain_lock = asyncio.Lock()
         self.reloader = RulesReloader()
@@ -339,7 +340,7 @@ class Pipeline:
                     parsed: ParsedFeed | None) -> PollReport:
         """Carry out what the poll policy decides: record the poll, and admit the new items."""
         now = self.clock()
-        policy = PollPolicy.from_settings(self.settings)
+        policy = self.policy
         decision = policy.decide(feed, state, result, parsed, now)
         report = PollReport(feed.url, result.status, error=decision.plan.error)
         if decision.items is None:
