@@ -132,8 +132,10 @@ class _Context:
     s_sim: float
     topic_names: set[str]  # names the matched watchlists' events and terms already give
     # Filled by the steps as they run (each computed once): what the item adds to the nearest
-    # event and story (alert_features), and the likeliest recent story (step 3).
+    # event and story (alert_features), to the nearest story alone (steps 4-6), and the
+    # likeliest recent story (step 3).
     added: tuple[dict[str, float], list[str]] | None = None
+    story_new: tuple[float, list[str]] | None = None
     best_update: tuple[float, "_Ref", dict[str, float]] | None = None
 
 
@@ -496,7 +498,7 @@ class NoveltyEngine:
         if story is not None:
             # A fact counts as new only if neither the event nor the story has it; an item
             # closer to an older story than to any baseline event is about that story.
-            s_score, s_new = self._new_to_story(seen, story)
+            s_score, s_new = self._new_to_nearest_story(c)
             covered = set(new) - set(s_new)
             both_new = [f for f in new if f not in covered]
             feats.update(
@@ -518,6 +520,14 @@ class NoveltyEngine:
         return self._new_facts(seen.facts, names, ref.numbers, ref.kinds, title_only=False,
                                known_words=ref.words | seen.match_words,
                                known_until=max(ref.start, self.timeline.as_of))
+
+    def _new_to_nearest_story(self, c: "_Context") -> tuple[float, list[str]]:
+        """_new_to_story for the context's nearest story, computed once per item (step 4 and
+        alert_features both read it)."""
+        assert c.story is not None
+        if c.story_new is None:
+            c.story_new = self._new_to_story(c.seen, c.story)
+        return c.story_new
 
     @staticmethod
     def _only_voices(seen: _Seen, new: list[str]) -> bool:
@@ -652,7 +662,7 @@ class NoveltyEngine:
         seen, story, s_sim = c.seen, c.story, c.s_sim
         if story is None or s_sim <= c.e_sim:
             return None
-        _, new = self._new_to_story(seen, story)
+        _, new = self._new_to_nearest_story(c)
         if not (seen.facts.names or seen.facts.kinds) or not self._only_voices(seen, new):
             return None
         why = ("every name, number and event it states is the story's" if not new else
