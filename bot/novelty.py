@@ -147,6 +147,11 @@ def _utc_date(dt: datetime | None) -> date | None:
     return dt.date()
 
 
+def _fold(title: str, published: date) -> dict:
+    """A report's headline facts as a signature stores them ("fold"; read back by _story_ref)."""
+    return facts_to_json(extract(title, "", published))
+
+
 def _is_event_fact(f: str) -> bool:
     return f.startswith("<") or f.startswith("date ") or f.replace(".", "").isdigit()
 
@@ -261,7 +266,7 @@ class NoveltyEngine:
             # The headline's own facts, which _story_ref folds into the story as one of its
             # reports: stored, so loading a story extracts nothing (issue 15: ~4 ms a story at
             # the first decision of every run, 5 s of CPU with a year of stories).
-            "fold": facts_to_json(extract(item.title, "", published)),
+            "fold": _fold(item.title, published),
         }
         if emb is None and self._embedder is not None:
             emb = self._embedder.vector(item_text(item.title, item.summary))
@@ -643,7 +648,7 @@ class NoveltyEngine:
         signature = None
         if seen.emb is not None:
             signature = {"v": SIGNATURE_VERSION, "emb": pack(seen.emb),
-                         "fold": facts_to_json(extract(seen.item.title, "", seen.published))}
+                         "fold": _fold(seen.item.title, seen.published)}
         return Decision(
             kind="update", watchlist=sorted(ref.watchlists)[0], story_id=int(ref.key),
             signature=signature,
