@@ -249,9 +249,11 @@ class Store:
     def _add_columns(self) -> None:
         """Columns added after schema 2 shipped: added in place, so existing state keeps working
         (SQLite's ADD COLUMN is a metadata change; old rows read NULL)."""
+        have: dict[str, set[str]] = {}  # each table's columns read once (this runs at every open)
         for table, column, decl in _ADDED_COLUMNS:
-            have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
-            if column not in have:
+            if table not in have:
+                have[table] = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            if column not in have[table]:
                 self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     # ------------------------------------------------------------------ meta
