@@ -101,6 +101,15 @@ def too_new(where: str, found: int) -> SchemaError:
         "would misread it. Nothing was changed.")
 
 
+def _pg_refusal(found: int, where: str) -> SchemaError:
+    """Why a PostgreSQL database at schema ``found`` (not LATEST) is not opened without an
+    upgrade: one wording for `run` (open_pg) and `check` (probe)."""
+    if found > LATEST:
+        return too_new(where, found)
+    return SchemaError(f"{where} has schema version {found}; this watchbot uses {LATEST}. Stop the "
+                       "workers of the older version, then run `watchbot db upgrade`.")
+
+
 def _version(raw: str | None, where: str) -> int:
     try:
         return int(raw or "")
@@ -170,13 +179,9 @@ def open_pg(conn, *, upgrade: bool = False, where: str | None = None) -> tuple[i
             return 0, LATEST
         row = raw.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         found = _version(row[0] if row else None, where)
-        if found > LATEST:
-            raise too_new(where, found)
+        if found > LATEST or (found < LATEST and not upgrade):
+            raise _pg_refusal(found, where)
         if found < LATEST:
-            if not upgrade:
-                raise SchemaError(
-                    f"{where} has schema version {found}; this watchbot uses {LATEST}. Stop the "
-                    "workers of the older version, then run `watchbot db upgrade`.")
             _apply(lambda sql: raw.execute(sql), pending(found, PG_STEPS))
             raw.execute("UPDATE meta SET value=%s WHERE key='schema_version'", (str(LATEST),))
             conn.schema_changed()
@@ -203,12 +208,7 @@ def probe(sqlite_path, url: str = "") -> str | None:
             found = _version(row[0] if row else None, where)
         except SchemaError as exc:
             return str(exc)
-        if found > LATEST:
-            return str(too_new(where, found))
-        if found < LATEST:
-            return (f"{where} has schema version {found}; this watchbot uses {LATEST}: stop the "
-                    "older workers, then run `watchbot db upgrade`")
-        return None
+        return str(_pg_refusal(found, where)) if found != LATEST else None
     import sqlite3
     from pathlib import Path
 
