@@ -317,7 +317,7 @@ def _digest_job(settings: Settings, pipeline: Pipeline, channel):
         rules = pipeline.rules  # the running set: a broken edit on disk does not blank titles
         await post_scheduled_digest(settings, pipeline.store, channel, now=pipeline.clock(),
                                     titles={w.id: w.title for w in rules.matcher.watchlists},
-                                    timeline=rules.novelty.timeline)
+                                    timeline=rules.timeline)
     return job
 
 
@@ -367,8 +367,8 @@ def check(ctx: click.Context, online: bool, as_json: bool) -> None:
             "ok": not problems, "feeds": len(feeds), "watchlists": ids,
             "telegram": "configured" if settings.telegram_enabled else "console",
             "online": notes if online else None,
-            "warnings": [str(w) for w in (rules.novelty.timeline.warnings
-                                          if rules and rules.novelty.timeline else ())],
+            "warnings": [str(w) for w in (rules.timeline.warnings
+                                          if rules and rules.timeline else ())],
             "problems": [{"path": p.path, "line": p.line, "column": p.column, "message": p.message,
                           "hint": p.hint, "text": str(p)} for p in problems]}, ensure_ascii=False))
         if problems:
@@ -376,7 +376,7 @@ def check(ctx: click.Context, online: bool, as_json: bool) -> None:
         return
     for note in notes:
         click.echo(note)
-    for warning in (rules.novelty.timeline.warnings if rules and rules.novelty.timeline else ()):
+    for warning in (rules.timeline.warnings if rules and rules.timeline else ()):
         click.echo(f"warning: {warning}", err=True)
     if problems:
         _fail_config(problems)
