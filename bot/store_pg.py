@@ -108,6 +108,7 @@ class PgConnection:
 
         self.raw.adapters.register_loader("numeric", _Number)
         self._tables: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] | None = None
+        self._layout_of: _Layout | None = None  # built once per schema, not per statement
 
     def close(self) -> None:
         self.raw.close()
@@ -134,6 +135,7 @@ class PgConnection:
     def schema_changed(self) -> None:
         """Forget the table layout (after a migration)."""
         self._tables = None
+        self._layout_of = None
         _translate.cache_clear()
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> _Cursor:
@@ -153,20 +155,24 @@ class PgConnection:
                 cur.executemany(text, rows)
 
     def _layout(self) -> "_Layout":
-        return _Layout(self.tables())
+        if self._layout_of is None:
+            self._layout_of = _Layout(self.tables())
+        return self._layout_of
 
 
 class _Layout:
-    """The table layout as a hashable value, so translations are cached per schema."""
+    """The table layout as a hashable value, so translations are cached per schema: keyed by
+    its contents, so every connection to the same schema (a store per metrics scrape) shares them."""
 
-    __slots__ = ("tables", "_key")
+    __slots__ = ("tables", "_key", "_hash")
 
     def __init__(self, tables: dict):
         self.tables = tables
-        self._key = id(tables)
+        self._key = tuple(sorted(tables.items()))
+        self._hash = hash(self._key)  # computed once: every statement's cache lookup hashes it
 
     def __hash__(self) -> int:
-        return self._key
+        return self._hash
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Layout) and other._key == self._key
