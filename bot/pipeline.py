@@ -230,8 +230,9 @@ class Pipeline:
             self.store.log_event("error", change.message, self.clock())
             self._tell_admin(change.message)
             return False
+        # Its engine's story index is loaded by the first decision (process_item refreshes, and
+        # a new engine gets its window afresh), not here: a reload that decides nothing reads none.
         self.rules = change.rules
-        self.refresh_stories()
         log.info("%s", change.message)
         self.store.log_event("info", "watchlists reloaded", self.clock())
         return True
