@@ -178,9 +178,9 @@ def render_alert(message: StoryMessage) -> tuple[str, str]:
 
 
 def alert_text(alert: Alert) -> tuple[str, str]:
-    """(html, plain) an outbox entry sends: its story rendered now, or the text an older state
-    file's row was stored with."""
-    if alert.content is not None:
+    """(html, plain) an outbox entry sends: the text it carries (the pipeline's render just
+    before sending, or an older state file's row), else its story rendered now."""
+    if alert.content is not None and not (alert.text or alert.plain):
         return render_alert(alert.content)
     return alert.text, alert.plain
 
