@@ -4,56 +4,47 @@ them: the digest package builds a ``Digest`` (pure data) and hands it to the cha
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any, Callable
 
-from bot.channels.telegram_html import CAPTION_LIMIT, TEXT_LIMIT, fit_html, html_to_plain, visible_length
+from bot.channels.telegram_html import (CAPTION_LIMIT, TEXT_LIMIT, esc, fit_html, html_link, html_to_plain,
+                                        visible_length)
 from bot.digest.building import Digest
 from bot.digest.lines import (TITLE_MAX, counts_line, empty_line, event_when, feeds_lines, meta_line,
                               period, totals_line, when)
 from bot.models import SendOutcome
-from bot.text import cut, safe_url
-
-
-def _t(text: str) -> str:
-    return html.escape(text, quote=False)
-
-
-def _tlink(text_html: str, url: str | None) -> str:
-    safe = safe_url(url)
-    return f'<a href="{html.escape(safe, quote=True)}">{text_html}</a>' if safe else text_html
+from bot.text import cut
 
 
 def digest_blocks(digest: Digest) -> list[str]:
     """Telegram HTML blocks: header, then one block per story (a watchlist's heading travels
     with its first story), then each watchlist's counts and baseline. Each is well-formed."""
     feed_lines = feeds_lines(digest)
-    head = [f"📰 <b>Digest</b> {_t(period(digest))}", _t(feed_lines[0])]
-    head += [_t(cut(x.strip(), 300)) for x in feed_lines[1:11]]
+    head = [f"📰 <b>Digest</b> {esc(period(digest))}", esc(feed_lines[0])]
+    head += [esc(cut(x.strip(), 300)) for x in feed_lines[1:11]]
     if len(feed_lines) > 11:
-        head.append(_t(f"…and {len(feed_lines) - 11} more feeds with problems (see `watchbot status`)"))
-    head.append(_t(totals_line(digest)))
+        head.append(esc(f"…and {len(feed_lines) - 11} more feeds with problems (see `watchbot status`)"))
+    head.append(esc(totals_line(digest)))
     if not digest.stories:
-        head.append(f"<b>{_t(empty_line(digest))}</b>")
+        head.append(f"<b>{esc(empty_line(digest))}</b>")
     blocks = ["\n".join(head) + "\n"]
     for section in digest.watchlists:
-        heading = f"<b>▌{_t(section.title)}</b>"
+        heading = f"<b>▌{esc(section.title)}</b>"
         if not section.stories:
             blocks.append(f"{heading}\nno new developments")
         for i, story in enumerate(section.stories):
-            lines = [f"• <b>{_tlink(_t(cut(story.title, TITLE_MAX)), story.link)}</b>",
-                     _t(meta_line(story))]
+            lines = [f"• <b>{html_link(esc(cut(story.title, TITLE_MAX)), story.link)}</b>",
+                     esc(meta_line(story))]
             if story.excerpt:
-                lines.append(f"<i>{_t(story.excerpt)}</i>")
+                lines.append(f"<i>{esc(story.excerpt)}</i>")
             blocks.append((heading + "\n" if i == 0 else "") + "\n".join(lines))
-        tail = [_t(counts_line(section))]
+        tail = [esc(counts_line(section))]
         if section.baseline:
             tail.append("<i>Baseline, most recent:</i>")
-            tail += [_t(f"– {event_when(e)}: {e.what}") for e in section.baseline]
+            tail += [esc(f"– {event_when(e)}: {e.what}") for e in section.baseline]
         blocks.append("\n".join(tail) + "\n")
     if digest.quiet_watchlists:
-        blocks.append(_t("Nothing new on: " + ", ".join(t for _, t in digest.quiet_watchlists)))
+        blocks.append(esc("Nothing new on: " + ", ".join(t for _, t in digest.quiet_watchlists)))
     return blocks
 
 
@@ -65,9 +56,9 @@ def digest_messages(digest: Digest, limit: int = TEXT_LIMIT) -> list[tuple[str, 
 
 def chart_caption(digest: Digest) -> str:
     """Telegram HTML caption for the chart photo, within the 1024-unit caption limit."""
-    caption = (f"<b>Digest</b> {_t(period(digest))}: {digest.stories} new developments on "
+    caption = (f"<b>Digest</b> {esc(period(digest))}: {digest.stories} new developments on "
                f"{sum(1 for w in digest.watchlists if w.stories)} watchlists")
-    return caption if visible_length(caption) <= CAPTION_LIMIT else f"<b>Digest</b> {_t(when(digest.until))}"
+    return caption if visible_length(caption) <= CAPTION_LIMIT else f"<b>Digest</b> {esc(when(digest.until))}"
 
 
 async def send_digest(channel: Any, digest: Digest, *, chart: Path | str | None = None,

@@ -33,11 +33,13 @@ _TERMS_MAX = 400
 _TAG_OR_ENTITY = re.compile(r"<[^<>]*>|&(?:#\d+|#[xX][0-9A-Fa-f]+|[A-Za-z]+);")
 
 
-def _esc(text: str) -> str:
+def esc(text: str) -> str:
+    """Feed text escaped for Telegram HTML outside attributes."""
     return html.escape(text, quote=False)
 
 
-def _link(text_html: str, url: str | None) -> str:
+def html_link(text_html: str, url: str | None) -> str:
+    """``text_html`` linked to ``url`` if it is a plain http(s) URL (``safe_url``), else as is."""
     safe = safe_url(url)
     if safe is None:
         return text_html
@@ -95,18 +97,18 @@ def render_alert(message: StoryMessage) -> tuple[str, str]:
     # No "(update)" label: an edit re-renders the story's ORIGINAL message, which stays the
     # first report; the "Also reported by" list is what changes.
     if heading:
-        add(f"🔔 <b>{_esc(heading)}</b>", f"🔔 {heading}")
+        add(f"🔔 <b>{esc(heading)}</b>", f"🔔 {heading}")
 
     title_line, outlet_line = one_line(item.title), one_line(item.outlet)
     title = cut(title_line, _TITLE_MAX) or "(untitled)"
     url = safe_url(item.link)
-    add(f"<b>{_link(_esc(title), url)}</b>", title)
+    add(f"<b>{html_link(esc(title), url)}</b>", title)
 
     outlet = cut(outlet_line, _OUTLET_MAX)
     when = _fmt_time(item.published)
     meta = " · ".join(x for x in (outlet, when) if x)
     if meta:
-        add(f"<i>{_esc(meta)}</i>", meta)
+        add(f"<i>{esc(meta)}</i>", meta)
     if url:
         plain_lines.append(url)
 
@@ -114,13 +116,13 @@ def render_alert(message: StoryMessage) -> tuple[str, str]:
     if summary and summary != title_line:
         excerpt = cut(summary, _EXCERPT_MAX)
         add("", "")
-        add(_esc(excerpt), excerpt)
+        add(esc(excerpt), excerpt)
 
     terms = [t for t in dict.fromkeys(one_line(t) for m in matches for t in m.terms) if t]
     if terms:
         shown = cut(", ".join(terms), _TERMS_MAX)
         add("", "")
-        add(f"<i>Matched:</i> {_esc(shown)}", f"Matched: {shown}")
+        add(f"<i>Matched:</i> {esc(shown)}", f"Matched: {shown}")
 
     own = (outlet_line, title_line)
     others = [s for s in sources
@@ -152,7 +154,7 @@ def render_alert(message: StoryMessage) -> tuple[str, str]:
             lang = cut(one_line(s.language), 12)
             suffix = f" ({lang})" if lang else ""
             link = safe_url(s.link)
-            line_h = f"\n• {_link(_esc(name), link)}{_esc(suffix)}"
+            line_h = f"\n• {html_link(esc(name), link)}{esc(suffix)}"
             line_p = f"\n• {name}{suffix}" + (f" {link}" if link else "")
             room = TEXT_LIMIT - (0 if i == len(uniq) - 1 else reserve)
             if not full_h and used_h + visible_length(line_h) <= room:
