@@ -50,6 +50,7 @@ from bot.pacing import Pacer
 from bot.redact import protect_logging, redact
 
 if TYPE_CHECKING:
+    from bot.config import Settings
     from bot.digest.building import Digest
 
 log = logging.getLogger(__name__)
@@ -347,7 +348,8 @@ async def verify_telegram(settings: Settings, *, timeout: float = 10.0) -> Teleg
     token = settings.telegram_bot_token
 
     def clean(exc: Exception) -> str:
-        return (str(exc) or type(exc).__name__).replace(token, "***") if token else str(exc)
+        # redact: also the URL-encoded and re-cased forms a library's error text may carry.
+        return redact(str(exc) or type(exc).__name__, token)
 
     request = HTTPXRequest(connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout,
                            pool_timeout=timeout, proxy=settings.watchbot_proxy or None)
