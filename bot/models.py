@@ -303,7 +303,7 @@ class StoryMessage:
     ``item`` is the story's first report; ``matches`` what it matched; ``watchlist`` the story's
     watchlist id (the heading when no match was recorded); ``others`` the story's other reports
     in the order recorded (empty for the first post, which shows the first report alone; an
-    edit lists them); ``reasons`` the novelty decision's reasons as stored.
+    edit lists them).
     """
 
     story_id: int
@@ -311,15 +311,14 @@ class StoryMessage:
     item: Item
     matches: tuple[MatchedWatchlist, ...] = ()
     others: tuple[Source, ...] = ()
-    reasons: tuple[str, ...] = ()
 
     @classmethod
     def from_matches(cls, story_id: int, item: Item, matches: Sequence[Match], watchlist: str = "",
-                     others: Sequence[Source] = (), reasons: Sequence[str] = ()) -> StoryMessage:
+                     others: Sequence[Source] = ()) -> StoryMessage:
         """The message of ``item`` with the matcher's ``matches`` (what the store records of them)."""
         return cls(story_id, watchlist, item,
                    tuple(MatchedWatchlist(m.watchlist, m.title, m.terms) for m in matches),
-                   tuple(others), tuple(reasons))
+                   tuple(others))
 
 
 @dataclass(frozen=True)

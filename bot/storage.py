@@ -268,8 +268,8 @@ class Store(Protocol):
         it carries."""
 
     def story_message(self, story_id: int, *, folded: bool) -> StoryMessage | None:
-        """What a channel renders for the story: its first report, what it matched, the stored
-        reasons and, with ``folded``, its other reports in the order recorded; None if gone."""
+        """What a channel renders for the story: its first report, what it matched and, with
+        ``folded``, its other reports in the order recorded; None if gone."""
 
     def mark_orphaned(self, alert: Alert, reason: str) -> None:
         """Close a pending row that can never be sent."""

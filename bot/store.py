@@ -656,7 +656,7 @@ class Store:
 
     def story_message(self, story_id: int, *, folded: bool) -> StoryMessage | None:
         """What a channel renders for story ``story_id``: its first report (from the story's own
-        row if the item was pruned), what it matched, its reasons, and with ``folded`` its other
+        row if the item was pruned), what it matched, and with ``folded`` its other
         reports in the order recorded. None when the story is gone."""
         row = self.db.execute("SELECT * FROM stories WHERE id=?", (story_id,)).fetchone()
         if row is None:
@@ -666,12 +666,11 @@ class Store:
             item = self._item(first)
             matches = tuple(MatchedWatchlist(m["watchlist"], m["title"] or "", tuple(dict.fromkeys(m["terms"])))
                             for m in json.loads(first["matches"] or "[]"))
-            reasons = tuple(json.loads(first["reasons"])) if first["reasons"] else ()
         else:
             item = Item(key=row["item_key"], feed_url="", title=row["title"], link=row["link"],
                         outlet=row["outlet"] or "", published=_dt(row["published"]),
                         language=row["language"])
-            matches, reasons = (), ()
+            matches = ()
         others: tuple[Source, ...] = ()
         if folded:
             # Signatures (vectors) are not read: rendering needs none of them.
@@ -681,7 +680,7 @@ class Store:
                 for r in self.db.execute("SELECT title, link, outlet, language, published FROM items "
                                          "WHERE story_id=? ORDER BY first_seen, rowid", (story_id,)))[1:]
         return StoryMessage(story_id=story_id, watchlist=row["watchlist"], item=item, matches=matches,
-                            others=others, reasons=reasons)
+                            others=others)
 
     def record_outcome(self, alert: Alert, outcome: SendOutcome, now: datetime,
                        channel: str | None = None) -> None:
