@@ -290,8 +290,10 @@ class DatabaseLock:
             self._conn = None
 
 
-# The order rows are copied in: stories before the items and outbox rows that name them.
-COPIED_TABLES = ("meta", "feeds", "identities", "stories", "items", "outbox", "events")
+# The order rows are copied in: stories before the items, outbox rows and per-channel message
+# ids that name them (without story_messages an edit in any channel but the story's latest
+# post's would come back as a second post).
+COPIED_TABLES = ("meta", "feeds", "identities", "stories", "story_messages", "items", "outbox", "events")
 
 
 def copy_from_sqlite(source: Store, target: PgStore) -> dict[str, int]:

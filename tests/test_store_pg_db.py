@@ -250,3 +250,27 @@ def test_a_second_watchbot_on_one_database_refuses_until_the_first_is_gone(tmp_p
         holder.wait()
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert "in use" not in again.stderr and again.returncode == 0, again.stderr
+
+
+def test_db_copy_keeps_each_channels_message_id_of_a_story(tmp_path, pg_url):
+    """A story posted to two channels keeps both message ids through the copy: the edit each
+    channel sends after it goes to that channel's own message."""
+    from bot.models import Decision, Item, SendOutcome
+    from bot.store import Store
+    from bot.store_pg import PgStore, copy_from_sqlite
+
+    now = datetime(2025, 7, 10, 12, 0, tzinfo=timezone.utc)
+    source = Store(tmp_path / "s.sqlite3")
+    sid, _ = source.record_item(Item(key="guid:1", feed_url="https://o.example/rss", title="One"), (),
+                                Decision("alert", watchlist="w", signature={}), now)
+    [post] = source.pending_alerts("console")
+    source.record_outcome(post, SendOutcome("sent", message_id=5), now, channel="console")
+    source.record_outcome(post, SendOutcome("sent", message_id=77), now, channel="telegram:1")
+    source.record_item(Item(key="guid:2", feed_url="https://o.example/rss", title="Two"), (),
+                       Decision("update", story_id=sid, signature={}), now)
+    target = PgStore(pg_url)
+    copy_from_sqlite(source, target)
+    source.close()
+    assert [(a.action, a.message_id) for a in target.pending_alerts("console")] == [("edit", 5)]
+    assert [(a.action, a.message_id) for a in target.pending_alerts("telegram:1")] == [("edit", 77)]
+    target.close()
