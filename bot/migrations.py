@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-LATEST = 2
+LATEST = 3
 
-# Schema 2 as the SQLite store creates it (bot/store.py) plus its added columns, in PostgreSQL
+# The current schema as the SQLite store creates it (bot/store.py) plus its added columns, in PostgreSQL
 # types: ids are bigserial, identities bytea, times stay ISO text (compared as text, the same
 # on both backends, and copied verbatim by `watchbot db copy`). items.rowid gives "the order
 # recorded" that SQLite's implicit rowid gives.
@@ -35,8 +35,11 @@ CREATE TABLE feeds (
     next_check TEXT, paused_reason TEXT, ttl_minutes INTEGER,
     items_total INTEGER NOT NULL DEFAULT 0, last_new INTEGER NOT NULL DEFAULT 0,
     seeded INTEGER NOT NULL DEFAULT 0,
-    last_warning TEXT, first_seen TEXT
+    last_warning TEXT, first_seen TEXT,
+    lease_owner TEXT, lease_until TEXT
 );
+-- Store.claim_due_feeds looks for due, unleased feeds on every turn of each worker's claim loop.
+CREATE INDEX feeds_due ON feeds(next_check);
 CREATE TABLE items (
     key TEXT PRIMARY KEY,
     feed_url TEXT NOT NULL, link TEXT, title TEXT NOT NULL, summary TEXT, published TEXT,
@@ -76,10 +79,18 @@ CREATE TABLE events (
 # Columns PostgreSQL has that SQLite keeps implicitly (left out when the two are compared).
 PG_ONLY_COLUMNS = {("items", "rowid")}
 
-# version -> statements from version-1 to version. None yet past 2: the first schema change
-# adds one entry to each.
-SQLITE_STEPS: dict[int, list[str]] = {}
-PG_STEPS: dict[int, list[str]] = {}
+# version -> statements from version-1 to version.
+# 3: feed leases (issue 12): the worker polling a feed and until when its claim holds
+#    (Store.claim_due_feeds), and an index on the due time the claim looks up.
+SQLITE_STEPS: dict[int, list[str]] = {
+    3: ["ALTER TABLE feeds ADD COLUMN lease_owner TEXT",
+        "ALTER TABLE feeds ADD COLUMN lease_until TEXT",
+        "CREATE INDEX IF NOT EXISTS feeds_due ON feeds(next_check)"],
+}
+PG_STEPS: dict[int, list[str]] = {
+    3: ["ALTER TABLE feeds ADD COLUMN lease_owner TEXT, ADD COLUMN lease_until TEXT",
+        "CREATE INDEX IF NOT EXISTS feeds_due ON feeds(next_check)"],
+}
 
 # Any number: the advisory lock that serialises creating and upgrading the PostgreSQL schema
 # between workers starting at the same moment.

@@ -52,8 +52,12 @@ CREATE TABLE IF NOT EXISTS feeds (
     consecutive_errors INTEGER NOT NULL DEFAULT 0,
     next_check TEXT, paused_reason TEXT, ttl_minutes INTEGER,
     items_total INTEGER NOT NULL DEFAULT 0, last_new INTEGER NOT NULL DEFAULT 0,
-    seeded INTEGER NOT NULL DEFAULT 0
+    seeded INTEGER NOT NULL DEFAULT 0,
+    -- Schema 3 (an older file gets them from migrations.SQLITE_STEPS): the worker that claimed
+    -- the feed's poll and until when that claim holds (claim_due_feeds).
+    lease_owner TEXT, lease_until TEXT
 );
+CREATE INDEX IF NOT EXISTS feeds_due ON feeds(next_check);
 CREATE TABLE IF NOT EXISTS items (
     key TEXT PRIMARY KEY,
     feed_url TEXT NOT NULL, link TEXT, title TEXT NOT NULL, summary TEXT, published TEXT,
