@@ -218,3 +218,38 @@ async def test_bot_kicked_from_the_channel_stops_sending_and_keeps_outbox(tmp_pa
         assert any("kicked" in e.message.lower() for e in pipeline.store.recent_events(5))
     finally:
         await _close(pipeline, channel)
+
+
+async def test_a_send_through_a_starting_channel_waits_for_its_start(tmp_path, bot_api):
+    """A message sent through the run's starting Telegram channel before its start finished goes out after one getMe and the chat check, never before."""
+    from bot.channels.starting import StartingChannel
+
+    settings = make_settings(tmp_path, [], telegram_bot_token=TOKEN, telegram_chat_id=str(DEFAULT_CHAT),
+                             telegram_api_url=bot_api.root)
+    channel = StartingChannel(settings, TelegramChannel(TOKEN, DEFAULT_CHAT, api_url=bot_api.root,
+                                                        min_interval=0))
+    try:
+        outcome = await channel.send_html("<b>early</b>", "early")
+        assert await channel.ready is None
+        assert outcome.status == "sent"
+        assert bot_api.calls == ["getMe", "getChat", "sendMessage"]
+    finally:
+        await channel.aclose()
+
+
+async def test_a_send_through_a_starting_channel_to_an_unknown_chat_is_never_posted(tmp_path, bot_api):
+    """A digest or note sent while the start is still checking an unknown chat gets the refusal and reaches no chat."""
+    from bot.channels.starting import StartingChannel
+
+    settings = make_settings(tmp_path, [], telegram_bot_token=TOKEN, telegram_chat_id="@no_such_channel",
+                             telegram_api_url=bot_api.root)
+    channel = StartingChannel(settings, TelegramChannel(TOKEN, "@no_such_channel", api_url=bot_api.root,
+                                                        min_interval=0))
+    try:
+        outcome = await channel.send_html("<b>early</b>", "early")
+        refusal = await channel.ready
+        assert refusal is not None and "chat not found" in refusal.lower()
+        assert outcome.status == "fatal" and outcome.error == refusal
+        assert "sendMessage" not in bot_api.calls and bot_api.calls.count("getMe") == 1
+    finally:
+        await channel.aclose()

@@ -28,8 +28,8 @@ TELEGRAM_START_DELAY = 0.1  # s; see StartingChannel._start
 class StartingChannel:
     """A channel whose start runs in the background, so the first fetches need not wait for it.
 
-    Starting a Telegram channel costs two to three round trips (the getMe + getChat check of
-    ``bot.channels.telegram.verify_telegram``, the channel's own getMe) and importing python-telegram-bot
+    Starting a Telegram channel costs two round trips (the channel's getMe, then getChat:
+    ``TelegramChannel.check_chat``) and importing python-telegram-bot
     (~0.2 s of CPU). Polling needs the channel only to deliver, after the fetches (issue 15), so
     here the import runs in a thread from the start and the round trips overlap the first
     fetches. ``ready`` resolves to None, or to why Telegram refused the bot or the chat: the
@@ -51,33 +51,53 @@ class StartingChannel:
         await asyncio.sleep(TELEGRAM_START_DELAY)
         await asyncio.to_thread(import_telegram)
 
-        async def start_channel() -> str | None:
-            try:
-                await self.channel.start()
-            except DeliveryError as exc:
-                if exc.fatal:  # a refused token is unusable configuration, not a crash
-                    return f"Telegram refused the bot: {exc}; check TELEGRAM_BOT_TOKEN"
-                # Unreachable right now is transient: poll anyway; alerts stay in the outbox
-                # and the channel connects on its first send once Telegram answers.
-                log.warning("Telegram is unreachable (%s); polling anyway, alerts stay queued", exc)
+        try:
+            await self.channel.start()  # getMe, with the client that will send
+        except DeliveryError as exc:
+            if exc.fatal:  # a refused token is unusable configuration, not a crash
+                return f"Telegram refused the bot: {exc}; check TELEGRAM_BOT_TOKEN"
+            # Unreachable right now is transient: poll anyway; alerts stay in the outbox
+            # and the channel connects on its first send once Telegram answers.
+            log.warning("Telegram is unreachable (%s); polling anyway, alerts stay queued", exc)
             return None
-
-        from bot.channels.telegram import verify_telegram
-
         # A chat Telegram does not know would otherwise surface only at the first alert, hours
-        # later, as a line in the log: refuse it now.
-        tg, refused = await asyncio.gather(verify_telegram(settings), start_channel())
+        # later, as a line in the log: refuse it now. Asked with the channel's own client, so
+        # the start costs one getMe (a separate verify_telegram client said it a second time).
+        tg = await self.channel.check_chat()
         if tg.refused:
             return tg.detail
         if tg.ok:
             log.info("Telegram: %s", tg.detail)
-        return refused
+        else:
+            log.warning("%s; polling anyway, alerts stay queued", tg.detail)
+        return None
 
     async def deliver(self, alert):
         refusal = await self.ready
         if refusal is not None:
             return SendOutcome("fatal", error=refusal)
         return await self.channel.deliver(alert)
+
+    # Every other way of sending waits for the start too: passed straight through, a send
+    # before ``ready`` started a second client (another getMe) beside the background one, or
+    # posted to a chat the start was about to refuse.
+    async def send_html(self, html_text: str, plain: str):
+        refusal = await self.ready
+        if refusal is not None:
+            return SendOutcome("fatal", error=refusal)
+        return await self.channel.send_html(html_text, plain)
+
+    async def send_photo(self, path: str, caption_html: str):
+        refusal = await self.ready
+        if refusal is not None:
+            return SendOutcome("fatal", error=refusal)
+        return await self.channel.send_photo(path, caption_html)
+
+    async def post_digest(self, digest, **kwargs):
+        refusal = await self.ready
+        if refusal is not None:
+            return [SendOutcome("fatal", error=refusal)]
+        return await self.channel.post_digest(digest, **kwargs)
 
     def __getattr__(self, name: str):
         return getattr(self.channel, name)

@@ -120,6 +120,12 @@ class TelegramChannel:
             raise DeliveryError(f"malformed Bot API answer to getMe: {self._describe(exc)}") from None
         self._started = True
 
+    async def check_chat(self) -> "TelegramCheck":
+        """Whether the configured chat exists for this bot (getChat), asked with this channel's
+        own started client: `run` checks the chat at start without a second getMe (that of
+        ``verify_telegram``'s client). Call after ``start`` succeeded."""
+        return await _check_chat(self._bot, self.chat_id, self.token)
+
     async def aclose(self) -> None:
         if self._bot is not None:
             try:
@@ -339,18 +345,14 @@ class TelegramCheck:
 async def verify_telegram(settings: Settings, *, timeout: float = 10.0) -> TelegramCheck:
     """Ask the Bot API who the bot is (getMe) and whether the chat exists for it (getChat).
 
-    The token never appears in ``detail``.
+    The token never appears in ``detail``. (A running channel asks with its own client:
+    ``TelegramChannel.check_chat``, so `run` says getMe once.)
     """
     from telegram import Bot
-    from telegram.error import BadRequest, Forbidden, InvalidToken, TelegramError
+    from telegram.error import Forbidden, InvalidToken, TelegramError
     from telegram.request import HTTPXRequest
 
     token = settings.telegram_bot_token
-
-    def clean(exc: Exception) -> str:
-        # redact: also the URL-encoded and re-cased forms a library's error text may carry.
-        return redact(str(exc) or type(exc).__name__, token)
-
     request = HTTPXRequest(connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout,
                            pool_timeout=timeout, proxy=settings.watchbot_proxy or None)
     bot = Bot(token, base_url=f"{settings.telegram_api_url}/bot",
@@ -359,26 +361,37 @@ async def verify_telegram(settings: Settings, *, timeout: float = 10.0) -> Teleg
         try:
             await bot.initialize()  # getMe
         except (InvalidToken, Forbidden) as exc:
-            return TelegramCheck(False, refused=True,
-                                 detail=f"the token is refused ({clean(exc)}); check TELEGRAM_BOT_TOKEN")
+            return TelegramCheck(False, refused=True, detail=(
+                f"the token is refused ({_clean(exc, token)}); check TELEGRAM_BOT_TOKEN"))
         except TelegramError as exc:
-            return TelegramCheck(False, detail=f"Telegram is unreachable: {clean(exc)}")
-        me = f"@{bot.username}" if bot.username else str(bot.id)
-        chat_id: Any = settings.telegram_chat_id
-        try:
-            chat = await bot.get_chat(int(chat_id) if str(chat_id).lstrip("-").isdigit() else chat_id)
-        except (BadRequest, Forbidden) as exc:
-            return TelegramCheck(False, refused=True, bot=me,
-                                 detail=f"TELEGRAM_CHAT_ID {chat_id}: {clean(exc)} (is {me} an "
-                                        "administrator of the channel, and is the id right?)")
-        except TelegramError as exc:
-            return TelegramCheck(False, bot=me, detail=f"Telegram is unreachable: {clean(exc)}")
-        except Exception as exc:  # an answer PTB cannot read: say so, never a traceback
-            return TelegramCheck(False, bot=me, detail=f"unexpected answer to getChat: {clean(exc)}")
-        title = chat.title or chat.username or str(chat.id)
-        return TelegramCheck(True, bot=me, chat=title, detail=f"bot {me} can see chat {title!r}")
+            return TelegramCheck(False, detail=f"Telegram is unreachable: {_clean(exc, token)}")
+        return await _check_chat(bot, settings.telegram_chat_id, token)
     finally:
         try:
             await bot.shutdown()
         except Exception:  # closing a client that never connected: nothing to report
             pass
+
+
+def _clean(exc: Exception, token: str) -> str:
+    # redact: also the URL-encoded and re-cased forms a library's error text may carry.
+    return redact(str(exc) or type(exc).__name__, token)
+
+
+async def _check_chat(bot: Any, chat_id: Any, token: str) -> TelegramCheck:
+    """getChat for ``chat_id`` with an initialized PTB ``bot`` (its getMe answered)."""
+    from telegram.error import BadRequest, Forbidden, TelegramError
+
+    me = f"@{bot.username}" if bot.username else str(bot.id)
+    try:
+        chat = await bot.get_chat(int(chat_id) if str(chat_id).lstrip("-").isdigit() else chat_id)
+    except (BadRequest, Forbidden) as exc:
+        return TelegramCheck(False, refused=True, bot=me,
+                             detail=f"TELEGRAM_CHAT_ID {chat_id}: {_clean(exc, token)} (is {me} an "
+                                    "administrator of the channel, and is the id right?)")
+    except TelegramError as exc:
+        return TelegramCheck(False, bot=me, detail=f"Telegram is unreachable: {_clean(exc, token)}")
+    except Exception as exc:  # an answer PTB cannot read: say so, never a traceback
+        return TelegramCheck(False, bot=me, detail=f"unexpected answer to getChat: {_clean(exc, token)}")
+    title = chat.title or chat.username or str(chat.id)
+    return TelegramCheck(True, bot=me, chat=title, detail=f"bot {me} can see chat {title!r}")
