@@ -406,3 +406,66 @@ def test_fold_arabic_script_variants() -> None:
     assert fold("ایران") == fold("إيران") == fold("ايران")
     assert fold("آکتائو") == fold("آكتائو")
     assert fold("۴۹٪ ٤٩") == "49٪ 49"
+
+
+# (headline, watchlist, the inflected or transliterated form that must be found as written).
+# Written for this test: locatives, genitives, case suffixes after an apostrophe, glued
+# prefixes, accents and dashes as each language's press writes them.
+FORMS = [
+    ("Ақтауда құлаған ұшақтың қара жәшігі табылды", "aktau_crash", "Ақтауда"),  # kk locative
+    ("Ակտաուի մոտ կործանված ինքնաթիռի զոհերի հարազատները հայց են ներկայացրել", "aktau_crash",
+     "Ակտաուի"),  # hy genitive
+    ("AZAL'ın Aktau yakınlarında düşen uçağı için tazminat ödenecek", "aktau_crash", "AZAL'ın"),
+    ("Родственники погибших подали иск к «Азербайджанским авиалиниям»", "aktau_crash",
+     "Азербайджанским авиалиниям"),  # ru dative plural of a phrase
+    ("Η Ρωσία παραδέχεται ότι κατέρριψε το αζερικό αεροσκάφος κοντά στο Ακτάου", "aktau_crash",
+     "Ακτάου"),  # el, accented
+    ("Русија признала да је оборила азербејџански авион код Актауа", "aktau_crash", "Актауа"),
+    ("У Єкатеринбурзі затримали етнічних азербайджанців", "diaspora_arrests", "Єкатеринбурзі"),
+    ("У Екацярынбургу затрымалі азербайджанцаў", "diaspora_arrests", "Екацярынбургу"),  # be
+    ("Yekaterinburqda saxlanılan azərbaycanlıların məhkəməsi başladı", "diaspora_arrests",
+     "Yekaterinburqda"),
+    ("מעצר אזרבייג'נים ביקטרינבורג", "diaspora_arrests", "יקטרינבורג"),  # he, after ב
+    ("Akkuyu NGS'nin yüzde 49'luk hissesi satılıyor", "akkuyu", "Akkuyu NGS'nin"),
+    ("Росатом продаје удео од 49 одсто у нуклеарки Акују", "akkuyu", "Акују"),  # sr
+    ("Kuzey-Güney Koridoru'nda Rusya ve İran yeni tarife açıkladı", "north_south",
+     "Kuzey-Güney Koridoru'nda"),
+    ("Русия и Иран подписаха споразумение за железопътната линия Рашт – Астара", "north_south",
+     "Рашт – Астара"),  # bg, spaced dash
+    ("Rosja i Iran podpisały umowę o budowie linii kolejowej Raszt–Astara", "north_south",
+     "Raszt–Astara"),  # pl spelling
+    ("Liberan en Bakú al director de Sputnik Azerbaiyán, Ígor Kártavij", "sputnik_azerbaijan",
+     "Kártavij"),  # es transliteration of Картавых
+    ("Բաքվում ձերբակալված Sputnik Ադրբեջանի ղեկավարը ազատ է արձակվել", "sputnik_azerbaijan",
+     "Sputnik Ադրբեջանի"),
+]
+
+
+@pytest.mark.parametrize("title,watchlist,surface", FORMS)
+def test_inflected_and_transliterated_forms_match(matcher: Matcher, title: str, watchlist: str,
+                                                   surface: str) -> None:
+    """The watchlist matches, and the inflected or transliterated form is found whole as written."""
+    got = {m.watchlist: m for m in matcher.match(item(title))}
+    assert watchlist in got, format_report(item(title), matcher.report(item(title)))
+    assert surface in {h.surface for h in got[watchlist].hits}, got[watchlist].hits
+
+
+# Near-misses of the forms above: a short word of one language inside a name of another
+# ("kaza", Turkish "accident", is the start of "Kazakistan"), and Aktau the city in news that has
+# a plane or an accident but not the crash the watchlist requires with it.
+NEAR_FORMS = [
+    "Kazakistan uçağı Aktau'dan kalktı, İstanbul'a kazasız indi",
+    "Aktau'ya yeni uçak seferleri başlıyor",
+    "Aktau limanında iş kazası: iki işçi yaralandı",
+    "Ақтау әуежайы жаңа ұшақтарды қабылдады",
+    "Аэропорт Актау принял первый рейс из Стамбула",
+    "Aktau airport welcomes a new Embraer jet of SCAT",
+    "Kazakhstan: plane crash-lands in Almaty, Azerbaijan's president sends condolences to Tokayev",
+    "Министр сказал, что полёт в Актау оказался удачным",
+]
+
+
+@pytest.mark.parametrize("title", NEAR_FORMS)
+def test_near_miss_forms_match_nothing(matcher: Matcher, title: str) -> None:
+    """Look-alike words and the place name without its required crash context match nothing."""
+    assert matcher.match(item(title)) == [], format_report(item(title), matcher.report(item(title)))

@@ -1,10 +1,13 @@
-"""Watchlist loading: shipped files are valid; every mistake is reported with file:line:column."""
+"""Watchlist loading: shipped files are valid; every mistake is reported with file:line:column;
+every topic has its names in every reporting language (the coverage table)."""
 
 from __future__ import annotations
 
 import json
 import textwrap
 from pathlib import Path
+
+import pytest
 
 from bot.watchlists import SCHEMA, load_watchlists
 from bot.yamlconf import ConfigProblem, load_yaml_validated
@@ -154,3 +157,67 @@ def test_fast_loader_reads_every_shipped_file_as_the_round_trip_loader_does() ->
         data, problems = load_yaml_validated(path, schema)
         assert problems == []
         assert data == to_plain(YAML(typ="rt").load(path.read_text(encoding="utf-8"))), path.name
+
+
+# -- coverage by language -------------------------------------------------------------------------
+# The languages every topic must be reported in (issue 10), then those where outlets also report
+# these stories. tests/data/match/coverage.yaml holds headlines written for this table, one row
+# per (topic, language): a watchlist without its names or context words in a language fails there.
+REQUIRED_LANGUAGES = ("ru", "uk", "kk", "az", "tr", "en", "hy", "ka", "fa", "ar", "de", "fr", "it",
+                      "es", "pt", "pl", "bg")
+OTHER_LANGUAGES = ("be", "ro", "nl", "sv", "cs", "sr", "hr", "el", "he", "ja", "zh", "ko")
+FIVE = ("aktau_crash", "sputnik_azerbaijan", "north_south", "akkuyu", "diaspora_arrests")
+#: Topics that may also match beside another (a Sputnik arrest is part of the tit-for-tat arrests).
+NEIGHBOURS = {"sputnik_azerbaijan", "diaspora_arrests"}
+
+
+def _coverage() -> dict:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe").load((ROOT / "tests" / "data" / "match" / "coverage.yaml")
+                                 .read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def shipped_matcher():
+    from bot.match import Matcher
+
+    wls, problems = load_watchlists(ROOT / "watchlists")
+    assert problems == []
+    return Matcher.compile(wls)
+
+
+def _got(matcher, headline: str) -> set[str]:
+    from bot.models import Item
+
+    return {m.watchlist for m in matcher.match(Item(key="k", feed_url="t", title=headline))}
+
+
+def test_coverage_table_lists_every_language_of_every_topic() -> None:
+    """The coverage table has headlines for each of the five topics in every required and
+    every other reporting language, and near-misses in the main ones."""
+    table = _coverage()
+    for topic in FIVE:
+        missing = [c for c in REQUIRED_LANGUAGES + OTHER_LANGUAGES
+                   if not table["probes"].get(topic, {}).get(c)]
+        assert missing == [], (topic, missing)
+    assert {"en", "ru", "tr", "az", "kk"} <= set(table["near_misses"])
+
+
+@pytest.mark.parametrize("code", REQUIRED_LANGUAGES + OTHER_LANGUAGES)
+@pytest.mark.parametrize("topic", FIVE)
+def test_topic_matches_its_headlines_in_every_language(shipped_matcher, topic: str, code: str) -> None:
+    """Each topic's headlines in each language (outlets' spellings, inflected forms) match that
+    topic and no other of the five except its neighbour."""
+    for headline in _coverage()["probes"][topic][code]:
+        got = _got(shipped_matcher, headline)
+        assert topic in got, (topic, code, headline)
+        assert not (got & set(FIVE)) - {topic} - NEIGHBOURS, (headline, got)
+
+
+@pytest.mark.parametrize("code", sorted(_coverage()["near_misses"]))
+def test_near_misses_match_no_watchlist(shipped_matcher, code: str) -> None:
+    """The topics' names in other news (port of Aktau, 'kaza' beside 'Kazakistan', Sputnik V,
+    Minister Belousov, other crashes and migrants, plain diplomacy) match no watchlist."""
+    for headline in _coverage()["near_misses"][code]:
+        assert _got(shipped_matcher, headline) == set(), (code, headline)
