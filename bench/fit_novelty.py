@@ -1,4 +1,4 @@
-"""Fit novelty's two logistic models on labelled items (bot/novelty_model.py explains them).
+"""Fit novelty's update model on labelled items (bot/novelty_model.py explains it).
 
     .venv/bin/python bench/fit_novelty.py            # fit on all dev items, write bot/novelty_model.json
 
@@ -10,15 +10,14 @@ NoveltyEngine whose state follows the LABELS, not its own decisions (the first i
 starts it, later items of the story within the update window fold into it). Before each item
 changes the state, ``NoveltyEngine.training_view`` returns exactly the features ``decide`` would
 compute:
-- update rows: one per recent story of the item's watchlist; label 1 if it is the item's story;
-- alert rows: one per item published after the baseline date that the labels do not fold into
-  a recent story; label 1 for the first report of a new development, 0 for restatements and
-  for late re-reports of a story already alerted (the two ways a bot posts what users know).
-  (Restatements published before the baseline date were tried as extra negatives: they are
-  written close to the events they restate, so the model learnt "similar to an event = known"
-  and called follow-ups of those events known; held-out cluster recall fell from 0.88 to 0.80.)
-Thresholds are chosen on the same training rows by weighted cost: missing a new development
+- update rows: one per recent story of the item's watchlist; label 1 if it is the item's story.
+The threshold is chosen on the same training rows by weighted cost: missing a new development
 costs twice a superfluous post (cluster recall is what the bot is for).
+
+Step 6 rows (items the labels do not fold that steps 4-5 let through) are only counted and
+printed (``step6``: first reports / others): a logistic "alert model" fitted on them never
+decided anything (28-32 rows per training set, of which 1-3 not a first report, and those with
+more new facts than a typical first report), so it was removed rather than shipped inert.
 """
 
 from __future__ import annotations
@@ -34,15 +33,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bot.models import Match, Story, TermHit  # noqa: E402
-from bot.novelty import ALERT_FEATURES, ALERT_SIGNS, UPDATE_FEATURES, UPDATE_SIGNS, NoveltyEngine  # noqa: E402
+from bot.novelty import UPDATE_FEATURES, UPDATE_SIGNS, NoveltyEngine  # noqa: E402
 from bot.novelty_model import Logistic, NoveltyModel, fit_logistic, load_model  # noqa: E402
 from bot.timeline import load_timeline  # noqa: E402
 from eval import TOPICS, item_date, to_item  # noqa: E402  (bench/eval.py: one reading of the labels)
 
 #: Cost of a missed new development relative to one superfluous alert (see module docstring).
 MISS_COST = 2.0
-#: Cost of a report not folded into its story: it becomes a duplicate alert only when the alert
-#: model then calls it new, and one story has many reports.
+#: Cost of a report not folded into its story: it becomes a duplicate alert only when steps 4-5
+#: do not call it known, and one story has many reports.
 UNFOLDED_COST = 0.5
 _GRID = [i / 100 for i in range(5, 96, 5)]
 
@@ -73,8 +72,9 @@ def real_matches(items: list[dict], watchlists_dir: Path | None) -> dict[str, li
 
 def training_rows(items: list[dict], timeline, embedder,
                   watchlists_dir: Path | None = ROOT / "watchlists") -> tuple[list, list, list]:
-    """(update rows [(item id, story cluster, features, label)], alert rows [(features, label)],
-    update groups [(item id, should-update cluster or None, [(cluster, features)])])."""
+    """(update rows [(item id, story cluster, features, label)], step-6 labels [1 for a first
+    report, 0 otherwise], update groups [(item id, should-update cluster or None,
+    [(cluster, features)], whether it is a first report)])."""
     engine = NoveltyEngine(timeline, embedder=embedder,
                            model=load_model("embed" if embedder is not None else "lexical"))
     order = sorted((it for it in items if it["watchlist"] in TOPICS),
@@ -84,7 +84,7 @@ def training_rows(items: list[dict], timeline, embedder,
     matched = real_matches(order, watchlists_dir)
     story_of_cluster: dict[str, int] = {}
     cluster_of_story: dict[int, str] = {}
-    upd_rows, alert_rows, groups = [], [], []
+    upd_rows, step6, groups = [], [], []
     next_id = 1
     for it in order:
         item = to_item(it)
@@ -94,7 +94,7 @@ def training_rows(items: list[dict], timeline, embedder,
         view = engine.training_view(item, matches, now)
         if view is None:
             continue
-        recent, afeats, gated = view
+        recent, gated = view
         recent_clusters = [(cluster_of_story.get(int(k)), f) for k, f in recent]
         own = cluster if cluster is not None and cluster in story_of_cluster and any(
             c == cluster for c, _ in recent_clusters) else None
@@ -105,8 +105,8 @@ def training_rows(items: list[dict], timeline, embedder,
             engine.add_source(story_of_cluster[cluster], item)
             continue
         first = cluster is not None and cluster not in story_of_cluster
-        if not gated:  # the alert model is asked only about items the fact checks let through
-            alert_rows.append((afeats, int(first)))
+        if not gated:  # reaches step 6 (counted for the report; nothing is fitted on it)
+            step6.append(int(first))
         if first:
             sid = next_id
             next_id += 1
@@ -116,7 +116,7 @@ def training_rows(items: list[dict], timeline, embedder,
                                   item.published, now, sig))
             story_of_cluster[cluster] = sid
             cluster_of_story[sid] = cluster
-    return upd_rows, alert_rows, groups
+    return upd_rows, step6, groups
 
 
 def _update_threshold(model: Logistic, groups) -> float:
@@ -139,27 +139,16 @@ def _update_threshold(model: Logistic, groups) -> float:
     return best[1]
 
 
-def _alert_threshold(model: Logistic, rows) -> float:
-    best = (float("inf"), 0.5)
-    for t in _GRID:
-        cost = sum(MISS_COST if y and model.probability(f) < t else
-                   (1.0 if not y and model.probability(f) >= t else 0.0) for f, y in rows)
-        if cost < best[0] - 1e-9:
-            best = (cost, t)
-    return best[1]
-
-
 def fit(items: list[dict], timeline, embedder, *, l2: float = 1.0) -> NoveltyModel:
-    """Both models and thresholds fitted on ``items`` (labelled dev items)."""
-    upd_rows, alert_rows, groups = training_rows(items, timeline, embedder)
+    """The update model and its threshold fitted on ``items`` (labelled dev items)."""
+    upd_rows, step6, groups = training_rows(items, timeline, embedder)
     upd = fit_logistic([f for _i, _c, f, _y in upd_rows], [y for *_, y in upd_rows], UPDATE_FEATURES, l2=l2,
                        signs=UPDATE_SIGNS)
     upd = Logistic(upd.features, upd.weights, upd.bias, upd.mean, upd.scale, _update_threshold(upd, groups))
-    al = fit_logistic([f for f, _ in alert_rows], [y for _, y in alert_rows], ALERT_FEATURES, l2=l2,
-                      signs=ALERT_SIGNS)
-    al = Logistic(al.features, al.weights, al.bias, al.mean, al.scale, _alert_threshold(al, alert_rows))
-    return NoveltyModel(upd, al, "embed" if embedder is not None else "lexical",
-                        extra={"update_rows": len(upd_rows), "alert_rows": len(alert_rows)})
+    return NoveltyModel(upd, "embed" if embedder is not None else "lexical",
+                        extra={"update_rows": len(upd_rows),
+                               "step6": f"{sum(step6)} first reports / "
+                                        f"{len(step6) - sum(step6)} others"})
 
 
 def main() -> None:
@@ -181,13 +170,10 @@ def main() -> None:
             print("embedding package unavailable: 'embed' variant not refitted")
             continue
         m = fit(items, timeline, emb)
-        variants[name] = {"update": m.update.to_json(), "alert": m.alert.to_json(), **m.extra}
-        print(f"{name}: update threshold {m.update.threshold}, alert threshold {m.alert.threshold}, "
-              f"{m.extra}")
+        variants[name] = {"update": m.update.to_json(), **m.extra}
+        print(f"{name}: update threshold {m.update.threshold}, {m.extra}")
         for f, w in zip(m.update.features, m.update.weights):
             print(f"   update {f:20s} {w:+.3f}")
-        for f, w in zip(m.alert.features, m.alert.weights):
-            print(f"   alert  {f:20s} {w:+.3f}")
     data = {"note": f"fitted by bench/fit_novelty.py on {len(items)} labelled dev items "
                     f"({args.dev.name}); see bot/novelty_model.py",
             "variants": variants}

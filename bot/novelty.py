@@ -11,9 +11,9 @@ method tried scores AUC 0.68-0.81 on that pair). Similarity is the multilingual 
 (one language-independent vector per item, so an Azerbaijani, a Turkish and a Russian headline
 meet) with character n-gram TF-IDF over transliterated text beside it; facts are names
 (transliterated to one key across scripts), numbers, event kinds and dates (``bot.features``,
-vocabularies per language in ``bot.lang``). The weights that combine them and the thresholds are
-not chosen by hand: ``bench/fit_novelty.py`` fits two logistic models on labelled real items
-(``bot/novelty_model.json``), and ``make eval`` fits them on four story folds and scores the
+vocabularies per language in ``bot.lang``). The weights that combine them for step 3 and its
+threshold are not chosen by hand: ``bench/fit_novelty.py`` fits a logistic model on labelled real
+items (``bot/novelty_model.json``), and ``make eval`` fits it on four story folds and scores the
 fifth.
 
 Decision steps for an item matching watchlists W (``Decision.step`` names the one that decided):
@@ -26,8 +26,10 @@ Decision steps for an item matching watchlists W (``Decision.step`` names the on
    fact it states is already that story's -> known (a rehash; no threshold: fact by fact);
 5. ``restates-baseline``: nothing the nearest baseline event and the topic's names lack, or
    everything dated on or before the baseline date with no new event kind -> known;
-6. ``known-or-new``: the alert model weighs what the item adds to the nearest baseline event
-   and to the nearest older story of W; below its threshold -> known, else -> alert.
+6. ``new-development``: what is left states a fact (name, number, event kind, later date) that
+   neither the nearest baseline event nor the nearest older story of W states, and steps 4-5
+   found it is more than new voices or background -> alert. No fitted model decides here: one
+   was fitted and never changed a decision (bot/novelty_model.py says why).
 """
 
 from __future__ import annotations
@@ -56,19 +58,15 @@ SIGNATURE_VERSION = 2
 _VEC_KEEP = 100  # n-grams kept per story vector (bounds time and memory per story)
 _SOURCE_EMBS = 12  # report vectors kept per story besides its own (bounds compare time)
 
-#: The features of the two fitted models with the sign their weight must have (+1: more of it
+#: The features of the fitted update model with the sign their weight must have (+1: more of it
 #: makes the outcome likelier, -1: less likely, 0: either). The signs are what the feature
 #: means, not fitted: with a few hundred labelled items a weight can otherwise take the wrong
-#: sign by chance, and a model that alerts MORE the closer an item is to a known event fails on
-#: unseen news (bench/fit_novelty.py drops a feature whose fitted sign contradicts its meaning).
+#: sign by chance (bench/fit_novelty.py drops a feature whose fitted sign contradicts its
+#: meaning).
 UPDATE_SIGNS = {"sem": 1, "lex": 1, "shared_facts": 1, "story_facts_found": 1,
                 "headline_new": -1, "lede_new": -1, "shared_kind": 1, "kind_conflict": -1,
                 "days_apart": -1, "unchecked_headline": 0}
-ALERT_SIGNS = {"event_sem": -1, "event_lex": -1, "new_facts": 1, "new_kinds": 1,
-               "new_numbers": 1, "dated_before": -1, "later_date": 1,
-               "story_closer": -1, "story_voices": -1}
 UPDATE_FEATURES = tuple(UPDATE_SIGNS)
-ALERT_FEATURES = tuple(ALERT_SIGNS)
 
 
 @dataclass
@@ -132,9 +130,9 @@ class _Context:
     s_sim: float
     topic_names: set[str]  # names the matched watchlists' events and terms already give
     # Filled by the steps as they run (each computed once): what the item adds to the nearest
-    # event and story (alert_features), to the nearest story alone (steps 4-6), and the
-    # likeliest recent story (step 3).
-    added: tuple[dict[str, float], list[str]] | None = None
+    # event and story (_added), to the nearest story alone (steps 4-6), and the likeliest
+    # recent story (step 3).
+    added: tuple[list[str], list[str], bool] | None = None
     story_new: tuple[float, list[str]] | None = None
     best_update: tuple[float, "_Ref", dict[str, float]] | None = None
 
@@ -478,41 +476,24 @@ class NoveltyEngine:
             "unchecked_headline": float(unchecked),
         }
 
-    def alert_features(self, c: "_Context") -> tuple[dict[str, float], list[str]]:
-        """What the item adds to the nearest baseline event and the nearest story (features of
-        the alert model), and the new facts to show as reasons. Computed once per item (kept on
-        the context: steps 5 and 6 both read it)."""
+    def _added(self, c: "_Context") -> tuple[list[str], list[str], bool]:
+        """(facts the nearest baseline event and the topic's names lack, those of them the
+        nearest older story lacks too, whether every date the item mentions is on or before the
+        baseline date). Computed once per item (kept on the context: steps 5 and 6 read it)."""
         if c.added is not None:
             return c.added
-        seen, event, story, topic_names = c.seen, c.event, c.story, c.topic_names
-        as_of = self.timeline.as_of
+        seen, event = c.seen, c.event
         facts = seen.facts
-        score, new = self._new_facts(facts, event.names | topic_names, set(event.numbers),
-                                     set(event.kinds), title_only=False,
-                                     known_words=event.words | seen.match_words)
-        dated_before = bool(facts.dates) and all(d[1] <= as_of for d in facts.dates)
-        feats = {
-            "event_sem": c.e_sim, "event_lex": self._lex(seen, event),
-            "new_facts": min(score, 6.0),
-            "new_kinds": float(sum(1 for f in new if f.startswith("<") and f[1:-1] in STRONG_KINDS)),
-            "new_numbers": float(sum(1 for f in new if f.replace(".", "").isdigit())),
-            "dated_before": float(dated_before),
-            "later_date": float(any(d[0] > as_of for d in facts.dates)),
-            "story_closer": 0.0, "story_voices": 0.0,
-        }
-        if story is not None:
-            # A fact counts as new only if neither the event nor the story has it; an item
-            # closer to an older story than to any baseline event is about that story.
-            s_score, s_new = self._new_to_nearest_story(c)
-            covered = set(new) - set(s_new)
-            both_new = [f for f in new if f not in covered]
-            feats.update(
-                new_facts=min(score, s_score, 6.0),
-                new_kinds=float(sum(1 for f in both_new if f.startswith("<") and f[1:-1] in STRONG_KINDS)),
-                new_numbers=float(sum(1 for f in both_new if f.replace(".", "").isdigit())),
-                story_closer=max(0.0, c.s_sim - c.e_sim),
-                story_voices=float(bool(s_new) and self._only_voices(seen, s_new)))
-        c.added = (feats, new)
+        _, new = self._new_facts(facts, event.names | c.topic_names, set(event.numbers),
+                                 set(event.kinds), title_only=False,
+                                 known_words=event.words | seen.match_words)
+        dated_before = bool(facts.dates) and all(d[1] <= self.timeline.as_of for d in facts.dates)
+        both_new = new
+        if c.story is not None:
+            # A fact counts as new only if neither the event nor the story has it.
+            _, s_new = self._new_to_nearest_story(c)
+            both_new = [f for f in new if f in set(s_new)]
+        c.added = (new, both_new, dated_before)
         return c.added
 
     def _new_to_story(self, seen: _Seen, ref: _Ref, known_names: set[str] | None = None
@@ -527,8 +508,8 @@ class NoveltyEngine:
                                known_until=max(ref.start, self.timeline.as_of))
 
     def _new_to_nearest_story(self, c: "_Context") -> tuple[float, list[str]]:
-        """_new_to_story for the context's nearest story, computed once per item (step 4 and
-        alert_features both read it)."""
+        """_new_to_story for the context's nearest story, computed once per item (steps 4 and
+        6 both read it)."""
         assert c.story is not None
         if c.story_new is None:
             c.story_new = self._new_to_story(c.seen, c.story)
@@ -539,9 +520,7 @@ class NoveltyEngine:
         """True when the new facts are at most names outside the headline: people quoted about
         known facts (an analyst, an outlet). A new event kind, number or date, or a new name in
         the headline (the subject: another person released), is something that happened.
-        (The one definition of "only new voices": steps 4 and 5 and the alert model's
-        ``story_voices`` feature all use it; an item whose new facts are only voices never reaches
-        the alert model, so the model has no feature of its own for that.)"""
+        (The one definition of "only new voices": steps 4 and 5 both use it.)"""
         headline = {translit(seen.facts.names[k]).strip("'-") for k in seen.facts.title_names}
         return all(not _is_event_fact(f) and translit(f).strip("'-") not in headline for f in new)
 
@@ -578,7 +557,7 @@ class NoveltyEngine:
         c = self._context(item, matches, now)
         decision = (self._predates_baseline(c) or self._anniversary(c)
                     or self._same_development(c) or self._restates_story(c)
-                    or self._restates_baseline(c) or self._known_or_new(c))
+                    or self._restates_baseline(c) or self._new_development(c))
         return decision.with_facts(self._facts_note(c.seen.facts), self._compared(c))
 
     def _compared(self, c: "_Context") -> tuple[str, ...]:
@@ -683,7 +662,8 @@ class NoveltyEngine:
         the topic's names) lacks, or only new voices, or only background events in its lede, or
         it dates everything it tells on or before the baseline date and its headline names no
         new event kind (the lede's kinds are those of the dated events). Facts, not thresholds."""
-        feats, new = self.alert_features(c)
+        new, _both, dated_before = self._added(c)
+        later_date = any(d[0] > self.timeline.as_of for d in c.seen.facts.dates)
         if not new:
             why = "states no name, number, event or date the baseline lacks"
         elif self._only_voices(c.seen, new):
@@ -691,7 +671,7 @@ class NoveltyEngine:
         elif self._only_background(c.seen, new):
             why = (f"only background events in the lede ({', '.join(new[:4])}), no new name, "
                    "number or date")
-        elif (feats["dated_before"] and not feats["later_date"]
+        elif (dated_before and not later_date
               and not any(f[1:-1] in c.seen.facts.title_kinds for f in new if f.startswith("<"))):
             why = f"dates what it tells on or before the baseline date {self.timeline.as_of}"
         else:
@@ -702,31 +682,23 @@ class NoveltyEngine:
                                  f"{c.e_sim:.2f})", why))
 
     # Step 6
-    def _known_or_new(self, c: "_Context") -> Decision:
-        """The alert model weighs what the item adds: below its threshold known, else alert."""
+    def _new_development(self, c: "_Context") -> Decision:
+        """What steps 1-5 let through states something neither the baseline nor an older story
+        does, and more than voices or background: a new development (alert)."""
         seen, primary, story = c.seen, c.primary, c.story
-        feats, new = self.alert_features(c)
-        p = self.model.alert.probability(feats)
+        new, both_new, _ = self._added(c)
         near, near_sim = (story, c.s_sim) if story is not None and c.s_sim > c.e_sim else (c.event, c.e_sim)
         unfolded = ()
         if c.best_update is not None:
             bp, bref, _ = c.best_update
             unfolded = (f"not another report of {bref.label} (p={bp:.2f} < "
                         f"{self.model.update.threshold:.2f})",)
-        if p < self.model.alert.threshold:
-            return Decision(
-                kind="known", watchlist=primary, nearest=near.label, similarity=round(near_sim, 3),
-                new_facts=tuple(new), step="known-or-new", score=round(p, 3),
-                reasons=(f"restates {near.label} ({self.similarity_kind} similarity {near_sim:.2f})",
-                         f"p(new)={p:.2f} < {self.model.alert.threshold:.2f}; "
-                         + ("no new fact" if not new else f"new details: {', '.join(new[:6])}"),
-                         *unfolded))
+        shown = both_new or new
         return Decision(
             kind="alert", watchlist=primary, nearest=near.label, similarity=round(near_sim, 3),
-            new_facts=tuple(new), step="known-or-new", score=round(p, 3),
+            new_facts=tuple(shown), step="new-development",
             signature=self.signature(seen.item, primary, seen.published, seen.facts, seen.vec, seen.emb),
-            reasons=(f"new development: p(new)={p:.2f} >= {self.model.alert.threshold:.2f}; "
-                     + (f"new facts {', '.join(new[:8])}" if new else "no listed fact"),
+            reasons=("new development: " + (f"new facts {', '.join(shown[:8])}" if shown else "no listed fact"),
                      f"nearest {near.label} ({self.similarity_kind} similarity {near_sim:.2f})",
                      *unfolded))
 
@@ -745,16 +717,15 @@ class NoveltyEngine:
 
     # ---------------------------------------------------------------- for fitting
     def training_view(self, item: Item, matches: Sequence[Match], now: datetime):
-        """(update candidates [(story key, update features)], alert features, whether steps 4-5
-        decide it before the alert model) for one item against the current state, exactly as
-        ``decide`` computes them (bench/fit_novelty.py fits the models on these). None when
-        steps 1-2 decide the item."""
+        """(update candidates [(story key, update features)], whether steps 4-5 call it known
+        before step 6) for one item against the current state, exactly as ``decide`` computes
+        them (bench/fit_novelty.py fits the update model on these). None when steps 1-2 decide
+        the item."""
         c = self._context(item, matches, now)
         if self._predates_baseline(c) or self._anniversary(c):
             return None
         # Candidates the fact gate (_may_fold) excludes stay in: the update model is fitted on
         # every recent pair, and the gate overrides it at decision time.
         recent = [(r.key, self.update_features(c.seen, r, c.topic_names)) for r in self._recent(c)]
-        feats, _new = self.alert_features(c)
         gated = (self._restates_story(c) or self._restates_baseline(c)) is not None
-        return recent, feats, gated
+        return recent, gated

@@ -1,15 +1,20 @@
-"""The fitted part of novelty: two logistic models and their thresholds (pure data + math).
+"""The fitted part of novelty: the update model and its threshold (pure data + math).
 
-``update``: p(an item is another report of a recent story | features of the pair).
-``alert``: p(an item that is no update is a new development | what it adds to the baseline and
-the nearest older story). Features are named (``bot.novelty.UPDATE_FEATURES`` /
-``ALERT_FEATURES``) and standardised with the training mean and spread, so weights read as
-"per typical difference".
+``update``: p(an item is another report of a recent story | features of the pair), named
+features (``bot.novelty.UPDATE_FEATURES``) standardised with the training mean and spread, so
+weights read as "per typical difference". It decides step 3 (``same-development``).
+
+There is no fitted alert model: one was fitted for step 6 and never decided anything (on every
+training set the items reaching step 6 were ~30 first reports against 1-3 restatements, and the
+restatements added MORE facts than a typical first report, so every weight but one was zeroed
+and every fitted threshold was the lowest of the grid; bench/fit_novelty.py prints those counts).
+What remains at step 6 is decided by the facts (bot.novelty). A shipped file that still holds an
+``alert`` section is read as before; the section is ignored.
 
 The shipped weights (``bot/novelty_model.json``) are fitted by ``bench/fit_novelty.py`` on the
 labelled dev items; ``make eval`` refits on four story folds and scores the fifth, so the printed
 figures are for weights that never saw the stories they are judged on. Two variants: ``embed``
-(the ``sem`` features are multilingual embedding cosines) and ``lexical`` (n-gram cosines, when
+(the ``sem`` feature is a multilingual embedding cosine) and ``lexical`` (n-gram cosine, when
 the embedding package is unavailable).
 
 Inference is plain Python (no numpy) so the lexical fallback needs nothing; fitting uses numpy.
@@ -58,8 +63,9 @@ class Logistic:
 
 @dataclass(frozen=True)
 class NoveltyModel:
+    """What novelty fits: the update model of step 3, for one similarity variant."""
+
     update: Logistic
-    alert: Logistic
     variant: str = "lexical"
     note: str = ""
     extra: dict = field(default_factory=dict)
@@ -78,8 +84,7 @@ def load_model(variant: str, path=None) -> NoveltyModel:
 
 def model_from_json(data: Mapping, variant: str) -> NoveltyModel:
     v = data["variants"][variant]
-    return NoveltyModel(Logistic.from_json(v["update"]), Logistic.from_json(v["alert"]), variant,
-                        data.get("note", ""))
+    return NoveltyModel(Logistic.from_json(v["update"]), variant, data.get("note", ""))
 
 
 def fit_logistic(rows: Sequence[Mapping[str, float]], labels: Sequence[int],

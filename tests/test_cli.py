@@ -79,7 +79,7 @@ def test_try_shows_facts_nearest_event_and_story_and_the_deciding_step(tmp_path)
     assert "facts: " in run.stdout and "admission" in run.stdout
     assert re.search(r"nearest baseline event: aktau-\S+ .*similarity \d\.\d\d", run.stdout), run.stdout
     assert "nearest story: none" in run.stdout
-    assert re.search(r"decision: alert \(step known-or-new, p=\d\.\d\d\)", run.stdout), run.stdout
+    assert re.search(r"decision: alert \(step new-development\)", run.stdout), run.stdout
 
 
 def test_try_text_that_matches_nothing_says_so(tmp_path):

@@ -152,7 +152,7 @@ def test_a_recap_dating_the_story_before_its_first_report_adds_no_date(tmp_path)
 
 def test_a_weak_event_only_the_lede_retells_is_background(tmp_path):
     """An item whose only new fact is a weak event kind in its lede (charged, as every recap
-    says) restates the baseline; the same kind in the headline is weighed by the alert model."""
+    says) restates the baseline; the same kind in the headline is a new development (step 6)."""
     r = Runner(tmp_path)
     recap = item("bg", title="Life of Russians in a Baku prison gets harder",
                  summary="They were charged with drug transit, their relatives say.",
@@ -161,13 +161,13 @@ def test_a_weak_event_only_the_lede_retells_is_background(tmp_path):
     assert (d.kind, d.step, d.new_facts) == ("known", "restates-baseline", ("<charge>",)), d.reasons
     headline = item("hd", title="Russians in a Baku prison charged with drug transit", summary="",
                     published="2025-09-04", outlet="Synthetic")
-    assert r.engine.decide(headline, match("diaspora_arrests"), headline.published).step == "known-or-new"
+    assert r.engine.decide(headline, match("diaspora_arrests"), headline.published).step == "new-development"
 
 
 def test_an_opinion_retelling_dated_baseline_events_in_its_lede_is_known(tmp_path):
     """A lede that dates every event it retells on or before the baseline date restates the
     baseline even when it names kinds the nearest event lacks (died in custody); a headline
-    naming such a kind is weighed by the alert model instead."""
+    naming such a kind is a new development (step 6) instead."""
     r = Runner(tmp_path)
     opinion = item("op", title="The Caucasus is drifting away from Moscow",
                    summary="On 27 June two brothers died in custody after a raid in Yekaterinburg. "
@@ -177,7 +177,7 @@ def test_an_opinion_retelling_dated_baseline_events_in_its_lede_is_known(tmp_pat
     assert (d.kind, d.step) == ("known", "restates-baseline"), d.reasons
     told = item("hd", title="Two Azerbaijani brothers died in custody in Yekaterinburg, court told",
                 summary="They died on 27 June.", published="2025-07-20", outlet="Synthetic")
-    assert r.engine.decide(told, match("diaspora_arrests"), told.published).step == "known-or-new"
+    assert r.engine.decide(told, match("diaspora_arrests"), told.published).step == "new-development"
 
 
 def test_arabic_report_folds_into_turkish_report_of_the_same_day(tmp_path):
@@ -339,3 +339,18 @@ def test_loading_a_story_stored_without_a_vector_embeds_nothing(tmp_path):
     engine = NoveltyEngine(timeline(), embedder=Counting(load_embedder()))
     engine.load(r.store.stories())
     assert Counting.calls == 0 and engine._stories[first.story_id].emb is None
+
+
+def test_step_six_alerts_on_a_new_fact_with_no_fitted_alert_model(tmp_path):
+    """The shipped model holds only the update model; an item adding a new strong event kind
+    reaches step 6, which alerts without a fitted score and names the new fact."""
+    from bot.novelty_model import load_model
+
+    model = load_model("lexical")
+    assert not hasattr(model, "alert")
+    engine = NoveltyEngine(timeline(), model=model)
+    it = item("x", title="Baku court sentences Sputnik Azerbaijan editor Yevgeny Belousov to 6 years",
+              summary="", published="2025-11-10", outlet="Synthetic")
+    d = engine.decide(it, match("sputnik_azerbaijan"), it.published)
+    assert (d.kind, d.step, d.score) == ("alert", "new-development", None), d.reasons
+    assert "<verdict>" in d.new_facts
