@@ -95,7 +95,9 @@ class Facts:
     ``names``: name keys -> a surface form (for reasons); ``title_names``: keys named in the
     title; ``numbers``: normalised numbers (not years, days of month or clock times);
     ``kinds``: event kinds; ``dates``: mentioned dates (start, end) resolved to a calendar period;
-    ``anniversary``: anniversary/recap wording present.
+    ``anniversary``: anniversary/recap wording present; ``speaker``: the headline is a quote
+    headed by who said it ("Zakharova: ...", "Дмитрий Песков: ..."): a statement, which happens
+    when it is published.
     """
 
     names: dict[str, str] = field(default_factory=dict)
@@ -106,6 +108,24 @@ class Facts:
     title_kinds: frozenset[str] = frozenset()
     dates: tuple[tuple[date, date], ...] = ()
     anniversary: bool = False
+    speaker: bool = False
+
+
+#: A headline opened by one to three capitalised words and a colon: who is speaking. Any script
+#: (no word list: "Захарова:", "زاخاروفا:", "Məsud Pezeşkian:"); a lower-case word before the
+#: colon ("Год после трагедии:") makes it a topic line, not a speaker.
+_SPEAKER = re.compile(r"^\W{0,2}([^\W\d_][\w'\u2019.-]*(?:\s+[^\W\d_][\w'\u2019.-]*){0,2})\s*:\s+\S")
+
+
+def _is_speaker_headline(title: str) -> bool:
+    m = _SPEAKER.match(title)
+    if m is None:
+        return False
+    # Scripts without case (Arabic, Persian, Georgian...) have no capitals to check: one word
+    # before the colon is taken as a name there.
+    ws = m.group(1).split()
+    caseless = all(w[:1].lower() == w[:1].upper() for w in ws)
+    return (len(ws) == 1) if caseless else all(w[:1].isupper() for w in ws)
 
 
 def _norm_number(raw: str) -> str:
@@ -337,6 +357,7 @@ def extract(title: str, summary: str = "", published: date | None = None) -> Fac
         title_kinds=frozenset(_kinds(re.sub(r"[^a-z0-9' ]+", " ", tl_title))),
         dates=tuple(periods),
         anniversary=bool(lang.anniversary_pattern().search(tl)),
+        speaker=_is_speaker_headline(core_title),
     )
 
 
@@ -379,7 +400,7 @@ def facts_to_json(f: Facts) -> dict:
             "numbers": sorted(f.numbers), "title_numbers": sorted(f.title_numbers),
             "kinds": sorted(f.kinds), "title_kinds": sorted(f.title_kinds),
             "dates": [[a.isoformat(), b.isoformat()] for a, b in f.dates],
-            "anniversary": f.anniversary}
+            "anniversary": f.anniversary, "speaker": f.speaker}
 
 
 def facts_from_json(d: dict) -> Facts:
@@ -389,4 +410,5 @@ def facts_from_json(d: dict) -> Facts:
                  title_numbers=frozenset(d.get("title_numbers", ())),
                  kinds=frozenset(d.get("kinds", ())), title_kinds=frozenset(d.get("title_kinds", ())),
                  dates=tuple((date.fromisoformat(a), date.fromisoformat(b)) for a, b in d.get("dates", ())),
-                 anniversary=bool(d.get("anniversary", False)))
+                 anniversary=bool(d.get("anniversary", False)),
+                 speaker=bool(d.get("speaker", False)))

@@ -23,7 +23,9 @@ Decision steps for an item matching watchlists W (``Decision.step`` names the on
    reports already state every strong event kind of the item's headline, the one the update
    model finds likeliest to be the same development; at or above its threshold -> update;
 4. ``restates-story``: nearer to an older story of W than to any baseline event, and every
-   fact it states is already that story's -> known (a rehash; no threshold: fact by fact);
+   fact it states is already that story's -> known (a rehash; no threshold: fact by fact),
+   unless it is a quote headed by its speaker published after the story's update window (a
+   statement made again is a new statement);
 5. ``restates-baseline``: nothing the nearest baseline event and the topic's names lack, or
    everything dated on or before the baseline date with no new event kind -> known;
 6. ``new-development``: what is left states a fact (name, number, event kind, later date) that
@@ -645,6 +647,12 @@ class NoveltyEngine:
         or only new voices. No threshold to fit: "nothing new" is checked fact by fact."""
         seen, story, s_sim = c.seen, c.story, c.s_sim
         if story is None or s_sim <= c.e_sim:
+            return None
+        if seen.facts.speaker and (seen.published - story.start) > self.update_window:
+            # A quote headed by its speaker is a statement made when published: said again
+            # after the story's reports could fold, it is a new statement (Zakharova repeating
+            # a demand at another forum weeks later), not a retelling of the first one. Time
+            # decides, since the words are the same.
             return None
         _, new = self._new_to_nearest_story(c)
         if not (seen.facts.names or seen.facts.kinds) or not self._only_voices(seen, new):

@@ -354,3 +354,32 @@ def test_step_six_alerts_on_a_new_fact_with_no_fitted_alert_model(tmp_path):
     d = engine.decide(it, match("sputnik_azerbaijan"), it.published)
     assert (d.kind, d.step, d.score) == ("alert", "new-development", None), d.reasons
     assert "<verdict>" in d.new_facts
+
+
+def test_a_statement_repeated_weeks_later_is_new_and_a_plain_recap_is_not(tmp_path):
+    """A quote headed by its speaker, said again weeks after the story (same demand, another
+    occasion), is a new statement; the same words without a speaker heading restate the story."""
+    r = Runner(tmp_path)
+    first = r.run(item("s1", title="Lavrov: Baku should free the detained Russians to mend relations",
+                       summary="Sergey Lavrov said Azerbaijan should release the detained Russian citizens.",
+                       published="2025-08-01", outlet="Synthetic"), "diaspora_arrests")
+    assert first.kind == "alert", first.reasons
+    again = item("s2", title="Lavrov: Baku must free the detained Russians if it wants normal relations",
+                 summary="Sergey Lavrov said at the Valdai forum that Azerbaijan should release the "
+                         "detained Russian citizens.", published="2025-09-10", outlet="Synthetic")
+    d = r.engine.decide(again, match("diaspora_arrests"), again.published)
+    assert (d.kind, d.step) == ("alert", "new-development"), d.reasons
+    recap = item("s3", title="Baku should free the detained Russians to mend relations, Lavrov said",
+                 summary="Sergey Lavrov said Azerbaijan should release the detained Russian citizens.",
+                 published="2025-09-10", outlet="Synthetic")
+    d = r.engine.decide(recap, match("diaspora_arrests"), recap.published)
+    assert (d.kind, d.step) == ("known", "restates-story"), d.reasons
+
+
+@pytest.mark.parametrize("title,speaker", [
+    ("Захарова: Баку должен освободить россиян", True), ("Дмитрий Песков: Москва ждёт", True),
+    ("زاخاروفا: الإفراج عن رئيس مكتب", True), ("Год после трагедии: крушение помнят", False),
+    ("Baku frees two Russians", False)])
+def test_a_headline_opened_by_who_speaks_is_a_statement(title, speaker):
+    """One to three capitalised words (or one caseless word) and a colon open a quote headline."""
+    assert extract(title, "", date(2025, 9, 1)).speaker is speaker
