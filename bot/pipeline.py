@@ -362,8 +362,9 @@ class Pipeline:
                 report.seeded = len(admission.seed)
                 report.new_items = len(admission.process)
                 # One automaton pass for the whole response: the same matches as item by item.
-                for item, matches in zip(admission.process,
-                                         self.rules.matcher.match_many(admission.process)):
+                # None to match (all seeded on first sight): the matcher is not even compiled.
+                matched = self.rules.matcher.match_many(admission.process) if admission.process else ()
+                for item, matches in zip(admission.process, matched):
                     _, item_decision = self.process_item(item, now, matches)
                     report.alerts += item_decision.kind == "alert"
                     report.updates += item_decision.kind == "update"

@@ -251,3 +251,22 @@ def test_feed_list_is_reread_only_when_the_file_changes(tmp_path, clock):
         assert {s.url for s in pipeline.store.feed_states()} == {"https://a.example/rss", "https://b.example/feed.xml"}
     finally:
         pipeline.parser.close()
+
+
+async def test_a_cycle_that_matches_nothing_never_compiles_the_matcher(tmp_path, feed_server, bot_api, clock):
+    """First sight and a 304 leave the watchlists uncompiled (a cron run's start-up cost); the first new item compiles them and alerts."""
+    feed_server.set_feed("/news.rss", rss("News", OLD))
+    settings = make_settings(tmp_path, [feed_server.url("/news.rss")])
+    pipeline, channel = await _pipeline(settings, bot_api, clock)
+    try:
+        assert (await pipeline.run_once()).polls[0].seeded == len(OLD)
+        clock.advance(minutes=20)
+        assert (await pipeline.run_once()).polls[0].status == 304
+        assert pipeline.rules._matcher is None and pipeline.rules._novelty is None
+        feed_server.set_feed("/news.rss", rss("News", OLD + [NEW]))
+        clock.advance(minutes=20)
+        assert (await pipeline.run_once()).alerts == 1
+        assert pipeline.rules._matcher is not None
+    finally:
+        await pipeline.aclose()
+        await channel.aclose()
