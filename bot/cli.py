@@ -208,8 +208,13 @@ def run(ctx: click.Context, once: bool) -> None:
     from bot.config import check_against_rules, load_feeds
 
     settings = _settings(ctx)
+    from bot.yamlconf import use_validation_cache
+
+    # Rule files whose bytes passed their schema before are not validated again (see there);
+    # `check` always validates.
+    use_validation_cache(settings.watchbot_state / "cache")
     rules = _rules(settings)
-    problems = check_against_rules(settings, [w.id for w in rules.matcher.watchlists])
+    problems = check_against_rules(settings, [w.id for w in rules.watchlists])
     if problems:
         _fail_config(problems)
     for warning in (rules.timeline.warnings if rules.timeline else ()):
@@ -316,7 +321,7 @@ def _digest_job(settings: Settings, pipeline: Pipeline, channel):
     async def job() -> None:
         rules = pipeline.rules  # the running set: a broken edit on disk does not blank titles
         await post_scheduled_digest(settings, pipeline.store, channel, now=pipeline.clock(),
-                                    titles={w.id: w.title for w in rules.matcher.watchlists},
+                                    titles={w.id: w.title for w in rules.watchlists},
                                     timeline=rules.timeline)
     return job
 
@@ -353,7 +358,7 @@ def check(ctx: click.Context, online: bool, as_json: bool) -> None:
     except RulesError as exc:
         problems += exc.problems
         rules = None
-    ids = [w.id for w in rules.matcher.watchlists] if rules else []
+    ids = [w.id for w in rules.watchlists] if rules else []
     if rules:
         problems += check_against_rules(settings, ids)
     notes: list[str] = []

@@ -221,3 +221,34 @@ def test_near_misses_match_no_watchlist(shipped_matcher, code: str) -> None:
     Minister Belousov, other crashes and migrants, plain diplomacy) match no watchlist."""
     for headline in _coverage()["near_misses"][code]:
         assert _got(shipped_matcher, headline) == set(), (code, headline)
+
+
+def test_unchanged_rule_files_skip_the_schema_check_and_an_edit_is_checked_again(tmp_path):
+    """With the validation cache (what `run` uses), a second load of unchanged watchlists does not even import jsonschema, and a schema-breaking edit is still refused at its line."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, WATCHLISTS
+
+    folder = tmp_path / "watchlists"
+    shutil.copytree(WATCHLISTS, folder)
+    program = (
+        "import sys\nfrom pathlib import Path\nfrom bot import yamlconf\nfrom bot.rules import Rules, RulesError\n"
+        "yamlconf.use_validation_cache(Path(sys.argv[1]))\n"
+        "try:\n    Rules.load(Path(sys.argv[2]))\nexcept RulesError as exc:\n    print('refused', exc)\n"
+        "else:\n    print('loaded', 'jsonschema' in sys.modules)\n")
+
+    def load() -> str:
+        run = subprocess.run([sys.executable, "-c", program, str(tmp_path / "cache"), str(folder)],
+                             cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        return run.stdout.strip()
+
+    assert load() == "loaded True"  # validated, and remembered
+    assert load() == "loaded False"  # the same bytes: no schema check
+    akkuyu = folder / "akkuyu.yaml"
+    akkuyu.write_text(akkuyu.read_text(encoding="utf-8") + "colour: red\n", encoding="utf-8")
+    lines = len(akkuyu.read_text(encoding="utf-8").splitlines())
+    refused = load()
+    assert refused.startswith("refused") and f"akkuyu.yaml:{lines}:1: unknown key 'colour'" in refused, refused
