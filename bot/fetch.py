@@ -37,9 +37,17 @@ import zlib
 from collections import Counter
 from collections.abc import Mapping
 from datetime import timezone
+import sys
 from typing import Sequence
 
-import httpx
+# httpx's __init__ imports its optional command-line client (httpx._main, which loads rich and
+# pygments when they are installed, as they are here for `status`) only to offer `httpx.main`:
+# ~0.08 s of CPU before every cron run's first request (issue 15). watchbot never runs httpx's
+# CLI; marked missing, httpx falls back to its stub, exactly as without the [cli] extra. A no-op
+# if httpx was imported before.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+import httpx  # noqa: E402
 
 from bot.limits import server_seconds
 from bot.models import DEFAULT_USER_AGENT, FetchResult, Validators

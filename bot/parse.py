@@ -38,8 +38,6 @@ import urllib.parse
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timedelta, timezone
 
-import feedparser
-
 from bot.models import Item, ParsedFeed
 
 # Dates further ahead than this are a publisher's clock or time-zone bug, not news from the
@@ -618,6 +616,11 @@ def _parse(body: bytes, headers: dict[str, str], url: str, feed_url: str | None,
     fp_headers = {"content-type": f"{media}; charset=utf-8"}
     if headers.get("content-language"):
         fp_headers["content-language"] = headers["content-language"]
+    # Imported here, not at module level: with parser workers the main process never parses,
+    # and feedparser's import (~0.15 s) came before a cron run's first request (issue 15). The
+    # workers' forkserver preloads it (ParsePool._pool), so no worker imports it either.
+    import feedparser
+
     d = feedparser.parse(io.BytesIO(text.encode("utf-8")), response_headers=fp_headers,
                          **FEEDPARSER_OPTIONS)
 
@@ -761,7 +764,7 @@ class ParsePool:
                                               "spawn")
             if ctx.get_start_method() == "forkserver":
                 # _forkserver_init first: it ties the forkserver's life to ours.
-                ctx.set_forkserver_preload(["bot._forkserver_init", "bot.parse"])
+                ctx.set_forkserver_preload(["bot._forkserver_init", "bot.parse", "feedparser"])
             self._executor = concurrent.futures.ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=ctx, initializer=_worker_init)
         return self._executor
