@@ -71,6 +71,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("WATCHBOT_PER_HOST", int, 4, "Feeds fetched at the same time from one host."),
     SettingSpec("WATCHBOT_TIMEOUT", float, 60.0, "Total seconds one fetch may take (connect, "
                 "headers and body) before it is abandoned."),
+    SettingSpec("WATCHBOT_LEASE", int, 300, "Seconds a worker's claim on a due feed holds "
+                "while it polls it (several workers on one database): a worker that dies loses "
+                "its feeds to the others after at most this long. More than WATCHBOT_TIMEOUT + "
+                "WATCHBOT_JITTER, so a poll ends before its claim does."),
     SettingSpec("WATCHBOT_MAX_BODY_BYTES", int, 10 * 1024 * 1024, "Largest feed body read; "
                 "a larger one is abandoned while streaming and reported."),
     SettingSpec("WATCHBOT_USER_AGENT", str, DEFAULT_USER_AGENT,
@@ -124,6 +128,7 @@ class Settings:
     watchbot_concurrency: int = 64
     watchbot_per_host: int = 4
     watchbot_timeout: float = 60.0
+    watchbot_lease: int = 300
     watchbot_max_body_bytes: int = 10 * 1024 * 1024
     watchbot_user_agent: str = DEFAULT_USER_AGENT
     watchbot_proxy: str = ""
@@ -377,6 +382,11 @@ def _check_values(s: Settings) -> list[ConfigProblem]:
             bad(name.upper(), "must not be negative")
     if s.watchbot_timeout <= 0 or s.watchbot_send_interval < 0:
         bad("WATCHBOT_TIMEOUT/WATCHBOT_SEND_INTERVAL", "must be positive")
+    elif s.watchbot_lease <= s.watchbot_timeout + s.watchbot_jitter:
+        # A poll may take its jitter wait plus the fetch timeout; a claim that ran out before it
+        # ends would let a second worker poll the feed at the same time.
+        bad("WATCHBOT_LEASE", f"must be more than WATCHBOT_TIMEOUT + WATCHBOT_JITTER "
+            f"({s.watchbot_timeout:g} + {s.watchbot_jitter} s)")
     if s.watchbot_log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         bad("WATCHBOT_LOG_LEVEL", "one of DEBUG, INFO, WARNING, ERROR")
     if s.watchbot_metrics_addr:

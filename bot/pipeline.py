@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Hashable, Sequence
@@ -160,6 +163,10 @@ class Pipeline:
         # What novelty's index has seen of the store (see refresh_stories), and for which engine.
         self._story_mark: Hashable | None = None
         self._story_engine: Any = None
+        # Who this process is when it leases feeds (Store.claim_due_feeds): unique per
+        # Pipeline, readable in the feeds table (host and pid).
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        store.recover_leases()  # SQLite: a killed predecessor's claims (see Store.recover_leases)
         interrupted = store.recover_interrupted_sends(clock())
         if interrupted:
             log.warning("%d alert(s) were being sent when the last run stopped; recorded as "
@@ -287,12 +294,17 @@ class Pipeline:
             feeds = list(feeds)
             self.store.sync_feeds(feeds)
         report = CycleReport()
+        claimed: list[str] = []
         if due_only:
+            # Only the due feeds this process leased: another `run --once` or daemon on the
+            # same database polls the rest (paused feeds are reported, never fetched).
             now = self.clock()
-            waiting = [f for f in feeds
-                       if (due := self.store.feed_state(f.url).next_check) is not None and due > now]
-            report.not_due = len(waiting)
-            feeds = [f for f in feeds if f not in waiting]
+            paused = {f.url for f in feeds if (state := self.store.feed_state(f.url)).paused_reason
+                      and (state.next_check is None or state.next_check <= now)}
+            claimed = self.claim_due([f.url for f in feeds if f.url not in paused])
+            report.not_due = len(feeds) - len(claimed) - len(paused)
+            taken = set(claimed) | paused
+            feeds = [f for f in feeds if f.url in taken]
         self._in_cycle = True
         try:
             with self.store.batch():  # one commit per interval, not one per feed
@@ -303,8 +315,20 @@ class Pipeline:
         finally:
             self._in_cycle = False
             self._window, self._window_start = CycleReport(), self.clock()
+            if claimed:  # a poll that raised recorded nothing: its feed is free again
+                self.release(claimed)
         await self.drain(report)
         return report
+
+    def claim_due(self, urls: Sequence[str], limit: int | None = None) -> list[str]:
+        """Lease (for WATCHBOT_LEASE seconds) up to ``limit`` of the due feeds among ``urls``
+        for this process, most overdue first (Store.claim_due_feeds): what it may poll now."""
+        return self.store.claim_due_feeds(urls, self.worker_id, self.clock(),
+                                          timedelta(seconds=self.settings.watchbot_lease), limit)
+
+    def release(self, urls: Sequence[str], next_check: datetime | None = None) -> int:
+        """Give up this process's leases of ``urls`` that no poll recorded (Store.release_feeds)."""
+        return self.store.release_feeds(urls, self.worker_id, next_check)
 
     async def _start_polls(self, feeds: Sequence[Feed]) -> list[asyncio.Task]:
         """One task per feed's poll, in order, letting the event loop run between every few
@@ -349,22 +373,32 @@ class Pipeline:
             self._announce(decision.notices, now)
             return report
         self._announce(decision.notices, now)
+        admission = policy.admit(decision, self.store.unseen(decision.items), feed=feed,
+                                 state=state, now=now)
+        # One automaton pass for the whole response: the same matches as item by item.
+        # None to match (all seeded on first sight): the matcher is not even compiled.
+        matched = list(zip(admission.process, self.rules.matcher.match_many(admission.process))) \
+            if admission.process else []
+        deciding = any(matches for _, matches in matched)
         # One transaction per response: its items, their outbox rows and the new validators
         # commit together (a crash re-fetches instead of skipping). In run_once's batch the
-        # commits of many responses coalesce into one.
+        # commits of many responses coalesce into one, except a response with something to
+        # decide: it is its own transaction under the novelty lock (Store.lock_novelty), taken
+        # first and released at its commit, so other workers wait for it only that long.
         try:
-            with self.store.transaction():
-                admission = policy.admit(decision, self.store.unseen(decision.items), feed=feed,
-                                         state=state, now=now)
+            with self.store.transaction(durable=deciding):
+                if deciding:
+                    self.store.lock_novelty()
+                    # Under the lock, what another worker recorded meanwhile (a lease that ran
+                    # out mid-poll, one link in two feeds polled at once) is no longer new.
+                    fresh = {id(i) for i in self.store.unseen([i for i, m in matched if m])}
+                    matched = [(i, m) for i, m in matched if not m or id(i) in fresh]
                 self._announce(admission.notices, now)
                 if admission.seed:
                     self.store.record_seen(admission.seed, now)
                 report.seeded = len(admission.seed)
-                report.new_items = len(admission.process)
-                # One automaton pass for the whole response: the same matches as item by item.
-                # None to match (all seeded on first sight): the matcher is not even compiled.
-                matched = self.rules.matcher.match_many(admission.process) if admission.process else ()
-                for item, matches in zip(admission.process, matched):
+                report.new_items = len(matched)
+                for item, matches in matched:
                     _, item_decision = self.process_item(item, now, matches)
                     report.alerts += item_decision.kind == "alert"
                     report.updates += item_decision.kind == "update"
@@ -394,7 +428,9 @@ class Pipeline:
             self.store.record_item(item, (), decision, now)
             return matches, decision
         # The engine learns a story only from the store, after it was recorded (so a crash in
-        # between loses nothing), and before it decides the next item.
+        # between loses nothing), and before it decides the next item: under the novelty lock,
+        # so what other workers of the same database decided is in the index too.
+        self.store.lock_novelty()
         self.refresh_stories()
         decision = self.rules.novelty.decide(item, matches, now)
         # The outbox row says what to send; the channel renders it when it sends (drain).

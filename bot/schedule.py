@@ -1,33 +1,38 @@
 """The daemon: APScheduler jobs that call the pipeline. No business logic lives here.
 
-Each feed has its own one-shot job, re-armed after every poll for the time the pipeline stored
-(interval, RSS ttl floor, error back-off, Retry-After), plus jitter so feeds of one host are not
-hit at the same instant. The re-arm happens in a scheduler listener, i.e. after APScheduler
-counted the run as finished, whatever the poll did (returned, raised, was cancelled): armed from
-inside the still-running job, a due time in the past made APScheduler skip the new run
-("maximum number of running instances") and drop the one-shot job, so one exception in a poll
-silently stopped that feed until a restart (issue 13, class 4). ``max_instances=1`` means one feed is never polled twice at once;
-``coalesce`` means a sleeping laptop or a long stall produces one catch-up poll, not a burst.
-Restarting picks up where it left off because every due time lives in the store.
+The schedule of the feeds lives in the store, not in the scheduler: every CLAIM_EVERY seconds a
+claim job leases the due feeds this worker has room for (``Pipeline.claim_due``, i.e.
+``Store.claim_due_feeds``: next check passed, no other worker's lease) and starts their polls;
+each poll records the feed's next check (interval, RSS ttl floor, error back-off, Retry-After)
+and releases the lease in the same transaction. Why not one APScheduler job per feed, as
+before: APScheduler 3 cannot share a job store between schedulers, and with several workers on
+one PostgreSQL database (issue 12) each feed must be polled by one of them at a time, at its
+interval. The lease gives that: a worker that dies loses its feeds after WATCHBOT_LEASE
+seconds, and another one claims them. One process on SQLite runs the very same loop.
+
+A worker claims at most WATCHBOT_CONCURRENCY feeds at once (minus the polls it is running), so
+the due feeds spread over the workers instead of all going to whichever looked first. Each poll
+waits a random part of WATCHBOT_JITTER first, so feeds of one host are not hit at the same
+instant (the lease covers that wait: WATCHBOT_LEASE > WATCHBOT_TIMEOUT + WATCHBOT_JITTER). A
+poll that raised (e.g. a full disk) keeps its lease and is tried again by this worker after
+CRASH_RETRY seconds (doubling while it keeps failing, capped by the interval): one exception
+never stops a feed (issue 13, class 4). A sleeping laptop produces one catch-up poll per feed,
+not a burst. Restarting picks up where it left off because every due time lives in the store.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
+import random
 from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable
 
-from apscheduler.events import (EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES,
-                                EVENT_JOB_MISSED, JobExecutionEvent)
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.date import DateTrigger
 
 from bot.models import Feed
 from bot.pipeline import Pipeline
-from bot.poll_policy import jittered
 from bot.storage import StateGoneError
 
 log = logging.getLogger("watchbot")
@@ -38,10 +43,7 @@ SHUTDOWN_GRACE = 30  # seconds in-flight polls and sends get to finish on SIGTER
 # After a poll that raised (e.g. a full disk): try again this soon (capped by the interval),
 # doubling while it keeps failing. The stored next check is stale then, so it cannot be used.
 CRASH_RETRY = 30
-
-
-def job_id(feed: Feed) -> str:
-    return "poll-" + hashlib.sha1(feed.url.encode()).hexdigest()[:16]
+CLAIM_EVERY = 1  # seconds between two looks for due feeds in the store
 
 
 class Daemon:
@@ -53,13 +55,12 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(timezone=timezone.utc)
         self.digest_job = digest_job
         self._feeds: dict[str, Feed] = {}
-        self._by_job: dict[str, Feed] = {}  # job id -> feed, for the re-arm listener
-        self._crashes: dict[str, int] = {}  # job id -> polls in a row that raised
+        self._polling: dict[str, asyncio.Task] = {}  # url -> its running poll (this worker's)
+        self._crashes: dict[str, int] = {}  # url -> polls in a row that raised
+        self._retry_at: dict[str, datetime] = {}  # url -> not before (after a poll that raised)
         self._inflight: set[asyncio.Task] = set()
         self._stopping = asyncio.Event()
         self.fatal: Exception | None = None  # why the daemon stopped by itself (state gone)
-        self.scheduler.add_listener(self._poll_finished, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
-                                    | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
 
     # Jobs are wrapped so shutdown can wait for what is running (an in-flight send finishes
     # and is recorded, or stays queued in the outbox).
@@ -79,46 +80,58 @@ class Daemon:
                 self._inflight.discard(task)
         return run
 
-    def _arm(self, feed: Feed, not_before: datetime | None = None) -> None:
+    async def _claim(self) -> None:
+        """Lease the due feeds this worker has room for and start their polls."""
+        room = self.settings.watchbot_concurrency - len(self._polling)
         now = datetime.now(timezone.utc)
-        try:
-            due = self.pipeline.next_due(feed)
-        except Exception:  # the store itself failing: keep the feed scheduled regardless
-            log.exception("%s: cannot read its next check; trying again later", feed.url)
-            due = now
-        if due is None:
-            return  # paused (410): `status` says why
-        when = max(jittered(due, self.settings.watchbot_jitter), not_before or now, now)
-        jid = job_id(feed)
-        self._by_job[jid] = feed
-        self.scheduler.add_job(self._tracked(lambda: self._poll(feed)), DateTrigger(when),
-                               id=jid, replace_existing=True, max_instances=1,
-                               coalesce=True, misfire_grace_time=None)
+        candidates = [url for url in self._feeds if url not in self._polling
+                      and self._retry_at.get(url, now) <= now]
+        if room <= 0 or not candidates:
+            return
+        for url in self.pipeline.claim_due(candidates, room):
+            feed = self._feeds[url]
+            task = asyncio.ensure_future(self._poll(feed))
+            self._polling[url] = task
+            self._inflight.add(task)
+            task.add_done_callback(lambda t, url=url: (self._polling.pop(url, None),
+                                                       self._inflight.discard(t)))
 
     async def _poll(self, feed: Feed) -> None:
-        jid = job_id(feed)
+        """One claimed feed: the jitter wait, the poll, delivery of what it found."""
+        jitter = self.settings.watchbot_jitter
+        if jitter:
+            try:
+                await asyncio.wait_for(self._stopping.wait(), random.uniform(0, jitter))
+            except asyncio.TimeoutError:
+                pass
+        if self._stopping.is_set():  # not started: another worker may take it at once
+            try:
+                self.pipeline.release([feed.url])
+            except Exception:
+                log.exception("%s: cannot release its claim; it runs out by itself", feed.url)
+            return
         try:
             report = await self.pipeline.poll(feed)
-        except Exception:
-            self._crashes[jid] = self._crashes.get(jid, 0) + 1
-            raise
-        self._crashes.pop(jid, None)
-        if report.alerts:
-            await self.pipeline.drain()
-
-    def _poll_finished(self, event: JobExecutionEvent) -> None:
-        """Re-arm a feed's poll once its run is over, however it ended (see module docstring)."""
-        feed = self._by_job.get(event.job_id)
-        if feed is None or self._stopping.is_set() or self._feeds.get(feed.url) != feed:
+        except StateGoneError as exc:
+            self._give_up(exc)
             return
-        crashes = self._crashes.get(event.job_id, 0)
-        not_before = None
-        if crashes:
+        except Exception:
+            # The lease is kept (the store may be what failed): this worker tries again later.
+            crashes = self._crashes[feed.url] = self._crashes.get(feed.url, 0) + 1
             interval = feed.interval or self.settings.watchbot_interval
             delay = min(interval, CRASH_RETRY * 2 ** min(crashes - 1, 10), self.settings.watchbot_max_backoff)
-            not_before = datetime.now(timezone.utc) + timedelta(seconds=delay)
-            log.warning("%s: the poll failed (%d in a row); next try in %ds", feed.url, crashes, delay)
-        self._arm(feed, not_before)
+            self._retry_at[feed.url] = datetime.now(timezone.utc) + timedelta(seconds=delay)
+            log.exception("%s: the poll failed (%d in a row); next try in %ds", feed.url, crashes, delay)
+            return
+        self._crashes.pop(feed.url, None)
+        self._retry_at.pop(feed.url, None)
+        if report.alerts:
+            try:
+                await self.pipeline.drain()
+            except StateGoneError as exc:
+                self._give_up(exc)
+            except Exception:
+                log.exception("delivering after a poll failed; the drain job tries again")
 
     def _give_up(self, exc: Exception) -> None:
         if self.fatal is None:
@@ -131,21 +144,20 @@ class Daemon:
         state folder within RULES_EVERY seconds even when nothing is being sent."""
         self.pipeline.store.verify_on_disk()
         self.pipeline.reload_rules_if_changed()
-        feeds = {f.url: f for f in self.pipeline.feeds()}
+        feeds = {f.url: f for f in self.pipeline.feeds()}  # new feeds get rows: due at once
         for url in set(self._feeds) - set(feeds):
-            self._by_job.pop(job_id(self._feeds[url]), None)
-            if self.scheduler.get_job(job_id(self._feeds[url])):
-                self.scheduler.remove_job(job_id(self._feeds[url]))
+            self._crashes.pop(url, None)
+            self._retry_at.pop(url, None)
             log.info("feed removed from the list: %s", url)
-        added = [f for url, f in feeds.items() if url not in self._feeds or self._feeds[url] != f]
         self._feeds = feeds
-        for feed in added:
-            self._arm(feed)
 
     async def run(self) -> None:
         """Schedule everything and run until ``stop()``; then shut down cleanly."""
         await self._refresh()
         log.info("watching %d feeds", len(self._feeds))
+        self.scheduler.add_job(self._tracked(self._claim), "interval", seconds=CLAIM_EVERY,
+                               id="claim", max_instances=1, coalesce=True,
+                               next_run_time=datetime.now(timezone.utc))
         self.scheduler.add_job(self._tracked(self.pipeline.drain), "interval", seconds=DRAIN_EVERY,
                                id="drain", max_instances=1, coalesce=True,
                                next_run_time=datetime.now(timezone.utc))

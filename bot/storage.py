@@ -19,14 +19,16 @@ Contracts every backend keeps (tests/test_store*.py check both, through the ``ba
 - the outbox: a row is marked 'sending' durably before its request goes out, so an interrupted
   send becomes 'maybe_sent' (``recover_interrupted_sends``), never a second post;
 - stories: the store owns them; the novelty engine's index is a cache of them, refreshed only
-  through ``story_changes`` (see there).
+  through ``story_changes`` (see there);
+- several workers on one database (issue 12): a feed is polled by the worker that leased it
+  (``claim_due_feeds``), and decisions are taken under ``lock_novelty``.
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Hashable, Iterable, Protocol, Sequence, runtime_checkable
 
 from bot.models import Alert, Decision, Feed, Item, Match, PollPlan, SendOutcome, Story, StoryMessage, Validators
@@ -196,6 +198,43 @@ class Store(Protocol):
         """Apply one poll's plan to the feed's row (``bot.models.PollPlan`` says what each
         field does). Validators are stored only here, after the response's items were
         recorded, so a crash in between re-fetches instead of skipping them."""
+
+    def claim_due_feeds(self, urls: Sequence[str], owner: str, now: datetime, lease: timedelta,
+                        limit: int | None = None) -> list[str]:
+        """Lease up to ``limit`` (None: all) of the feeds ``urls`` that are due for ``owner``
+        (one worker), and return them, most overdue first.
+
+        Due: a row exists (``sync_feeds``), not paused, its next check is unset or at or before
+        ``now``, and no other owner's lease holds it (none, one that ran out at or before
+        ``now``, or ``owner``'s own: a poll of its own that ended without recording). A
+        leased feed is the owner's to poll until ``now + lease``: no other worker of the same
+        database gets it from this call meanwhile, even when several claim at the same
+        instant, and a worker that dies loses it when the lease runs out. The claim is
+        committed on return (even inside ``batch``). ``record_poll`` releases it; so does
+        ``release_feeds``. Comparisons are at one-second precision with the workers' clocks,
+        which must agree (NTP)."""
+
+    def release_feeds(self, urls: Sequence[str], owner: str, next_check: datetime | None = None) -> int:
+        """Give up ``owner``'s leases of ``urls`` (feeds claimed and then not polled: a stop, a
+        poll that raised); with ``next_check``, the feed is also not due before then. Leases of
+        other owners are untouched. Committed on return; returns how many were released."""
+
+    def recover_leases(self) -> int:
+        """At the start of the process that polls: release the leases a stopped process left
+        where no other can be alive, returning how many. SQLite: all of them (one process owns a
+        state folder, and the caller holds its lock), so a restart after a crash polls at once.
+        A shared database: none, since other workers may be alive; a dead one's leases run out
+        by themselves."""
+
+    def lock_novelty(self) -> None:
+        """Take the database's novelty lock until the current transaction ends: other writers
+        of the same database wait for it before deciding, so after taking it (and refreshing
+        through ``story_changes``) this writer sees every story and update they committed, and
+        two reports of one development decided at the same instant cannot both start a
+        story. One lock for all watchlists, because ``story_changes`` marks are global and
+        must be handed out in commit order. Take it first in a transaction that commits when
+        it ends (``durable=True``), before writing anything: a writer waiting for it then
+        holds no row another one waits for. Taking it again in the same transaction is harmless."""
 
     def last_item_times(self) -> dict[str, datetime]:
         """Feed URL -> when its newest recorded item was first seen (feeds with items only)."""

@@ -26,7 +26,7 @@ import os
 import sqlite3
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -111,6 +111,15 @@ _ADDED_COLUMNS = (
 
 def _iso(dt: datetime | None) -> str | None:
     return dt.astimezone(timezone.utc).isoformat(timespec="seconds") if dt else None
+
+
+def _iso_up(dt: datetime | None) -> str | None:
+    """``_iso`` rounded up to the next whole second: a due time stored this way is never
+    earlier than the one computed (claim_due_feeds compares at one-second precision, so a
+    feed is never polled before its interval has passed)."""
+    if dt is not None and dt.microsecond:
+        dt += timedelta(microseconds=1_000_000 - dt.microsecond)
+    return _iso(dt)
 
 
 def _dt(text: str | None) -> datetime | None:
@@ -365,7 +374,9 @@ class Store:
     def sync_feeds(self, feeds: Sequence[Feed]) -> None:
         """Make sure every configured feed has a row (rows of removed feeds stay for history)."""
         with self.transaction():
-            for feed in feeds:
+            # In URL order: two workers syncing one list at once then wait for each other's
+            # new rows in the same order, never in a cycle (a deadlock on PostgreSQL).
+            for feed in sorted(feeds, key=lambda f: f.url):
                 self.db.execute("INSERT OR IGNORE INTO feeds(url, current_url, title) VALUES (?,?,?)",
                                 (feed.url, feed.url, feed.title))
 
@@ -395,14 +406,17 @@ class Store:
 
         Validators are stored only here, after the items of the response were recorded, so a
         crash in between re-fetches instead of skipping them."""
+        # The poll is over: its claim (claim_due_feeds) is released with it, whoever held it.
         sets = ["last_fetch=?", "last_status=?", "last_error=?", "next_check=?", "paused_reason=?",
-                "last_new=?"]
-        args: list = [_iso(plan.polled_at), plan.status, plan.error, _iso(plan.next_check),
+                "last_new=?", "lease_owner=NULL", "lease_until=NULL"]
+        # Both times rounded up alike (see _iso_up): the stored wait is the planned one.
+        polled = _iso_up(plan.polled_at)
+        args: list = [polled, plan.status, plan.error, _iso_up(plan.next_check),
                       plan.paused_reason, plan.new_items]
         if plan.success:
             sets += ["consecutive_errors=0", "last_success=?", "items_total=items_total+?",
                      "first_seen=COALESCE(first_seen, ?)"]
-            args += [_iso(plan.polled_at), plan.new_items, _iso(plan.polled_at)]
+            args += [polled, plan.new_items, polled]
         else:
             sets.append("consecutive_errors=consecutive_errors+1")
         if plan.validators is not None:
@@ -422,6 +436,47 @@ class Store:
         args.append(url)
         with self.transaction():
             self.db.execute(f"UPDATE feeds SET {', '.join(sets)} WHERE url=?", args)
+
+    def claim_due_feeds(self, urls: Sequence[str], owner: str, now: datetime, lease: timedelta,
+                        limit: int | None = None) -> list[str]:
+        """See ``bot.storage.Store.claim_due_feeds``. SQLite has one writer at a time (BEGIN
+        IMMEDIATE), so reading the due rows and leasing them is one atomic step here."""
+        wanted = set(urls)
+        if not wanted or (limit is not None and limit <= 0):
+            return []
+        stamp, until = _iso(now), _iso(now + lease)
+        with self.transaction(durable=True):  # other processes must see the claim at once
+            rows = self.db.execute(
+                "SELECT url FROM feeds WHERE paused_reason IS NULL AND (next_check IS NULL OR "
+                "next_check <= ?) AND (lease_until IS NULL OR lease_until <= ? OR lease_owner = ?) "
+                "ORDER BY next_check IS NOT NULL, next_check, url", (stamp, stamp, owner)).fetchall()
+            chosen = [r[0] for r in rows if r[0] in wanted][:limit]
+            self.db.executemany("UPDATE feeds SET lease_owner=?, lease_until=? WHERE url=?",
+                                [(owner, until, url) for url in chosen])
+        return chosen
+
+    def release_feeds(self, urls: Sequence[str], owner: str, next_check: datetime | None = None) -> int:
+        """See ``bot.storage.Store.release_feeds``."""
+        with self.transaction(durable=True):
+            if next_check is None:
+                rows = [(owner, url) for url in urls]
+                sql = "UPDATE feeds SET lease_owner=NULL, lease_until=NULL WHERE lease_owner=? AND url=?"
+            else:
+                rows = [(_iso_up(next_check), owner, url) for url in urls]
+                sql = ("UPDATE feeds SET lease_owner=NULL, lease_until=NULL, next_check=? "
+                       "WHERE lease_owner=? AND url=?")
+            return sum(self.db.execute(sql, row).rowcount for row in rows)
+
+    def recover_leases(self) -> int:
+        """See ``bot.storage.Store.recover_leases``: every lease goes, since the caller holds the
+        state folder's lock and no other process polls this state."""
+        with self.transaction():
+            return self.db.execute("UPDATE feeds SET lease_owner=NULL, lease_until=NULL "
+                                   "WHERE lease_owner IS NOT NULL").rowcount
+
+    def lock_novelty(self) -> None:
+        """See ``bot.storage.Store.lock_novelty``. Nothing to take: SQLite's BEGIN IMMEDIATE
+        already makes one writer at a time, and one process owns a state folder."""
 
     def last_item_times(self) -> dict[str, datetime]:
         return {r[0]: _dt(r[1]) for r in self.db.execute(

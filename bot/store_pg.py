@@ -36,12 +36,16 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from bot import migrations
 from bot.config import redact_url
-from bot.store import Store
+from bot.store import Store, _iso
+
+# Advisory lock keys: any numbers, one per purpose (the schema's is in bot/migrations.py).
+NOVELTY_LOCK = 0x77617463_00000002  # Store.lock_novelty: one decider at a time per database
 
 _LITERAL = re.compile(r"('(?:[^']|'')*')")
 _INSERT = re.compile(r"^\s*INSERT\s+(?:OR\s+(IGNORE|REPLACE)\s+)?INTO\s+(\w+)\s*(\(([^)]*)\))?",
@@ -238,6 +242,36 @@ class PgStore(Store):
 
     def verify_on_disk(self) -> None:
         """Nothing to check: a server's database cannot be replaced by a file under us."""
+
+    def claim_due_feeds(self, urls: Sequence[str], owner: str, now: datetime, lease: timedelta,
+                        limit: int | None = None) -> list[str]:
+        """See ``bot.storage.Store.claim_due_feeds``. One statement: the due rows are locked as
+        they are chosen, and rows another worker is claiming at this instant are skipped
+        (``SKIP LOCKED``) rather than waited for, so N workers claiming at once get disjoint
+        sets; a row claimed and committed meanwhile is re-checked against the condition
+        (READ COMMITTED re-reads a changed row before locking it), so its new lease counts."""
+        if not urls or (limit is not None and limit <= 0):
+            return []
+        stamp = _iso(now)
+        with self.transaction(durable=True):
+            rows = self.db.raw.execute(
+                "UPDATE feeds SET lease_owner = %s, lease_until = %s WHERE url IN ("
+                "SELECT url FROM feeds WHERE url = ANY(%s) AND paused_reason IS NULL "
+                "AND (next_check IS NULL OR next_check <= %s) "
+                "AND (lease_until IS NULL OR lease_until <= %s OR lease_owner = %s) "
+                "ORDER BY next_check NULLS FIRST, url LIMIT %s FOR UPDATE SKIP LOCKED) "
+                "RETURNING url, next_check",
+                (owner, _iso(now + lease), list(urls), stamp, stamp, owner, limit)).fetchall()
+        return [r[0] for r in sorted(rows, key=lambda r: (r[1] is not None, r[1] or "", r[0]))]
+
+    def recover_leases(self) -> int:
+        """Nothing: the other leases may be live workers' (see ``bot.storage.Store.recover_leases``)."""
+        return 0
+
+    def lock_novelty(self) -> None:
+        """See ``bot.storage.Store.lock_novelty``: a transaction-level advisory lock, released
+        by the server at commit or rollback, also when the worker's connection dies."""
+        self.db.raw.execute("SELECT pg_advisory_xact_lock(%s)", (NOVELTY_LOCK,))
 
     def is_empty(self) -> bool:
         """True while nothing was recorded (no feed, item, identity, story, outbox row or event)."""
