@@ -167,6 +167,8 @@ REQUIRED_LANGUAGES = ("ru", "uk", "kk", "az", "tr", "en", "hy", "ka", "fa", "ar"
                       "es", "pt", "pl", "bg")
 OTHER_LANGUAGES = ("be", "ro", "nl", "sv", "cs", "sr", "hr", "el", "he", "ja", "zh", "ko")
 FIVE = ("aktau_crash", "sputnik_azerbaijan", "north_south", "akkuyu", "diaspora_arrests")
+#: The further watchlists the seed documents support: required languages only.
+OTHER_TOPICS = ("turkish_gas_hub", "iran_israel_airspace", "azerbaijani_oligarchs")
 #: Topics that may also match beside another (a Sputnik arrest is part of the tit-for-tat arrests).
 NEIGHBOURS = {"sputnik_azerbaijan", "diaspora_arrests"}
 
@@ -195,13 +197,27 @@ def _got(matcher, headline: str) -> set[str]:
 
 def test_coverage_table_lists_every_language_of_every_topic() -> None:
     """The coverage table has headlines for each of the five topics in every required and
-    every other reporting language, and near-misses in the main ones."""
+    every other reporting language, for the further topics in every required language, and
+    near-misses in the main ones."""
     table = _coverage()
     for topic in FIVE:
         missing = [c for c in REQUIRED_LANGUAGES + OTHER_LANGUAGES
                    if not table["probes"].get(topic, {}).get(c)]
         assert missing == [], (topic, missing)
+    for topic in OTHER_TOPICS:
+        missing = [c for c in REQUIRED_LANGUAGES if not table["probes"].get(topic, {}).get(c)]
+        assert missing == [], (topic, missing)
     assert {"en", "ru", "tr", "az", "kk"} <= set(table["near_misses"])
+
+
+@pytest.mark.parametrize("code", REQUIRED_LANGUAGES)
+@pytest.mark.parametrize("topic", OTHER_TOPICS)
+def test_other_topics_match_their_headlines_in_the_required_languages(shipped_matcher,
+                                                                      topic: str, code: str) -> None:
+    """The three further watchlists (gas hub, airspace, oligarchs) match their headlines in
+    every required language."""
+    for headline in _coverage()["probes"][topic][code]:
+        assert topic in _got(shipped_matcher, headline), (topic, code, headline)
 
 
 @pytest.mark.parametrize("code", REQUIRED_LANGUAGES + OTHER_LANGUAGES)
