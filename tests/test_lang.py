@@ -40,6 +40,15 @@ SAMPLES = {
     "es": ("Detenido un exalcalde por corrupción el 4 de junio", "arrest", 6),
     "pt": ("Jornalista libertado após dois anos de prisão, em 12 de outubro", "release", 10),
     "pl": ("Rząd zawiesił połączenia lotnicze 12 października", "suspension", 10),
+    "be": ("Журналіста вызвалілі 3 сакавіка пасля года ў турме", "release", 3),
+    "sr": ("Бивши министар осуђен на пет година затвора 12. октобра", "verdict", 10),
+    "hr": ("Bivši gradonačelnik uhićen 5. svibnja zbog korupcije", "arrest", 5),
+    "cs": ("Soud zprostil bývalého ministra obžaloby, rozsudek padl 12. října", "verdict", 10),
+    "ro": ("Fostul ministru a fost condamnat la cinci ani de închisoare pe 12 octombrie",
+           "verdict", 10),
+    "nl": ("Journalist vrijgelaten na twee jaar cel, 14 februari", "release", 2),
+    "sv": ("Regeringen ställer in flygen till Moskva från 3 maj", "suspension", 5),
+    "el": ("Η κυβέρνηση υπέγραψε συμφωνία για τον σιδηρόδρομο στις 12 Οκτωβρίου", "agreement", 10),
 }
 
 
@@ -174,3 +183,38 @@ def test_common_words_are_not_strong_events(text, kind, present):
 def test_a_day_of_month_is_no_number_of_the_story(text):
     """The day of a date is not a number the story states, whatever word stands before it."""
     assert "19" not in extract(text, published=PUBLISHED).numbers
+
+
+@pytest.mark.parametrize("native, latin", [
+    ("Μπελούσοφ", "Belousov"), ("Ακτάου", "Aktau"), ("Καρταβίχ", "Kartavykh"),
+    ("Алијев", "Aliyev"), ("Јекатеринбург", "Yekaterinburg"), ("Ђоковић", "Djokovic"), ("Белавусаў", "Belavusau"),
+])
+def test_greek_serbian_belarusian_names_share_the_latin_name_key(native, latin):
+    """Greek (with its digraphs), Serbian Cyrillic and Belarusian spellings of a name give the
+    same name key as its Latin spelling."""
+    assert name_key(translit(native)) == name_key(translit(latin))
+
+
+@pytest.mark.parametrize("text, kinds", [
+    ("The Gripen jets flew over the domestic airport", {"arrest", "verdict"}),  # sv "gripen", "döms"
+    ("Los recursos del Estado", {"appeal"}),                                    # ro "recurs"
+    ("The process of mortgage lending", {"trial", "death"}),                    # nl/ro "proces"
+    ("Министр вызвал посла и уговорил его остаться", {"release", "agreement"}),  # be, sr
+    ("Leden van het parlement kwamen bijeen", set()),                           # cs "leden" (January)
+    ("The department announced the departure of the editor", {"deport"}),     # be "дэпарт"
+    ("Служители посетиха собственика на заведението", {"talks"}),              # sr "посет"
+])
+def test_new_modules_stems_do_not_fire_in_other_languages(text, kinds):
+    """Stems of the be, sr, hr, cs, ro, nl, sv and el modules are written so that they do not
+    name events in other languages' ordinary words (English "process", "department", Russian "вызвал", Bulgarian "посетиха")."""
+    facts = extract(text, published=PUBLISHED)
+    assert not facts.kinds & kinds, sorted(facts.kinds)
+    if not kinds:
+        assert facts.dates == (), facts.dates
+
+
+def test_negations_are_words_of_their_own_language():
+    """No module's negation is a common word of another language: "a record" stays growth
+    (a multi-word negation such as Romanian "a negat" would make "a" deny every event)."""
+    assert "growth" in extract("Exports hit a record in March", published=PUBLISHED).kinds
+    assert not {"a", "i", "o", "e", "the", "de", "den", "la"} & lang.negations()

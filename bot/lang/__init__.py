@@ -40,7 +40,7 @@ from bot.text import fold
 
 #: Every language module, in load order (a letter defined twice keeps its first writing).
 LANGUAGE_CODES = ("en", "ru", "uk", "kk", "bg", "az", "tr", "ar", "fa", "hy", "ka", "he", "de",
-                  "fr", "it", "es", "pt", "pl")
+                  "fr", "it", "es", "pt", "pl", "be", "sr", "hr", "cs", "ro", "nl", "sv", "el")
 
 #: The event kinds a module may use (a typo in a module's kind is an error at load).
 KINDS = frozenset({
