@@ -67,7 +67,7 @@ _SOURCE_EMBS = 12  # report vectors kept per story besides its own (bounds compa
 #: meaning).
 UPDATE_SIGNS = {"sem": 1, "lex": 1, "shared_facts": 1, "story_facts_found": 1,
                 "headline_new": -1, "lede_new": -1, "shared_kind": 1, "kind_conflict": -1,
-                "days_apart": -1, "unchecked_headline": 0}
+                "days_apart": -1, "unchecked_headline": 0, "lede_kinds_new": -1}
 UPDATE_FEATURES = tuple(UPDATE_SIGNS)
 
 
@@ -460,8 +460,8 @@ class NoveltyEngine:
         known_words = ref.words | seen.match_words
         t_score, _ = self._new_facts(seen.facts, known_names, ref.numbers, ref.kinds,
                                      title_only=True, known_words=known_words)
-        f_score, _ = self._new_facts(seen.facts, known_names, ref.numbers, ref.kinds,
-                                     title_only=False, known_words=known_words)
+        f_score, f_new = self._new_facts(seen.facts, known_names, ref.numbers, ref.kinds,
+                                         title_only=False, known_words=known_words)
         theirs = set(ref.facts.title_names) | set(ref.facts.title_numbers)
         found = (sum(1 for k in theirs if k in seen.facts.names or k in seen.facts.numbers)
                  / len(theirs)) if theirs else 0.0
@@ -476,6 +476,9 @@ class NoveltyEngine:
                                    and not seen.facts.title_kinds & ref.facts.title_kinds),
             "days_apart": float(abs((seen.published - ref.start).days)),
             "unchecked_headline": float(unchecked),
+            # Strong event kinds the item states (headline or lede) and no report of the story
+            # does: another outlet's report of one development rarely adds what happened.
+            "lede_kinds_new": float(sum(1 for f in f_new if f.startswith("<") and f[1:-1] in STRONG_KINDS)),
         }
 
     def _added(self, c: "_Context") -> tuple[list[str], list[str], bool]:

@@ -383,3 +383,23 @@ def test_a_statement_repeated_weeks_later_is_new_and_a_plain_recap_is_not(tmp_pa
 def test_a_headline_opened_by_who_speaks_is_a_statement(title, speaker):
     """One to three capitalised words (or one caseless word) and a colon open a quote headline."""
     assert extract(title, "", date(2025, 9, 1)).speaker is speaker
+
+
+def test_a_same_day_report_whose_lede_adds_strong_events_is_not_folded(tmp_path):
+    """A same-day item worded like a recent story whose lede states strong event kinds no report
+    of the story states (growth, a payment) is weighed by the update model as another
+    development; the same headline with a lede retelling the story folds into it."""
+    r = Runner(tmp_path)
+    first = r.run(item("a", title="Iran and Russia discuss Rasht-Astara railway construction in Tehran",
+                       summary="Officials of the two countries met in Tehran to discuss the railway line.",
+                       published="2025-11-20", outlet="Synthetic"), "north_south")
+    assert first.kind == "alert"
+    title = "Rasht-Astara railway: Tehran talks on the North-South route"
+    adds = item("b", title=title, summary="Cargo on the corridor grew by 40 percent this year; Russia "
+                "paid the first tranche of the loan for the line.", published="2025-11-20", outlet="Synthetic")
+    d = r.engine.decide(adds, match("north_south"), adds.published)
+    assert d.kind == "alert", d.reasons
+    retells = item("c", title=title, summary="Officials met in Tehran to discuss the line.",
+                   published="2025-11-20", outlet="Synthetic")
+    d = r.engine.decide(retells, match("north_south"), retells.published)
+    assert (d.kind, d.story_id) == ("update", first.story_id), d.reasons
