@@ -752,6 +752,10 @@ class ParsePool:
 
     def __init__(self, workers: int | None = None, *, time_limit: float = PARSE_TIME_LIMIT):
         self.workers = (os.cpu_count() or 1) if workers is None else workers
+        if self.workers == 0:
+            # Parsing inline: import feedparser now (~0.2 s), not inside the event loop at the
+            # first body, where it stalled every fetch in flight (bounded by their deadlines).
+            import feedparser  # noqa: F401
         self.time_limit = time_limit
         self._executor: concurrent.futures.ProcessPoolExecutor | None = None
         self._generation = 0  # bumped whenever the workers are replaced
