@@ -120,16 +120,17 @@ def _admin(settings: Settings):
     return notify
 
 
-def _lock(state: Path, database_url: str = ""):
+def _lock(state: Path, database_url: str = "", *, shared: bool = False):
     """The state's lock, acquired (the state folder's, or with ``database_url`` the PostgreSQL
-    database's); another running instance is a configuration error."""
+    database's, ``shared`` by several workers); a conflicting running instance is a
+    configuration error."""
     from bot.storage import StateLockedError
     from bot.store import StateLock
 
     if database_url:
         from bot.store_pg import DatabaseLock
 
-        lock = DatabaseLock(database_url)
+        lock = DatabaseLock(database_url, shared=shared)
     else:
         lock = StateLock(state)
     try:
@@ -222,7 +223,9 @@ def run(ctx: click.Context, once: bool) -> None:
     feeds, problems = load_feeds(settings.watchbot_feeds)
     if problems and not feeds:
         _fail_config(problems)
-    lock = _lock(settings.watchbot_state, settings.watchbot_database_url)
+    # On PostgreSQL any number of workers (`run`, `run --once`) share the database (issue 12):
+    # leases, the novelty lock and the sender lock keep them apart where it matters.
+    lock = _lock(settings.watchbot_state, settings.watchbot_database_url, shared=True)
     if not settings.telegram_enabled:
         click.echo("TELEGRAM_BOT_TOKEN/TELEGRAM_CHAT_ID not set: alerts are printed to the console.", err=True)
     try:

@@ -282,17 +282,21 @@ class PgStore(Store):
 
 
 class DatabaseLock:
-    """One running watchbot per PostgreSQL database, until several workers are supported.
+    """Who may use a PostgreSQL database at the same time, as the state folder's flock does for
+    SQLite: any number of workers (``shared``: `run`, `run --once`), or one command alone
+    (`replay --state postgresql://...`, whose backtest must not mix with live workers' state).
 
-    A session advisory lock on a connection of its own: the server releases it when the
-    connection ends, also when the process is killed (its socket closes), so a crash never
-    leaves it behind, as with the state folder's flock.
+    A session advisory lock on a connection of its own, shared or exclusive: the server
+    releases it when the connection ends, also when the process is killed (its socket closes),
+    so a crash never leaves it behind. What several workers must not do at once (poll one feed,
+    decide one development, send to one channel) is guarded by leases and locks of its own.
     """
 
     _KEY = 0x77617463_00000001  # any number; one per purpose (see migrations for the schema's)
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, shared: bool = False):
         self.url = url
+        self.shared = shared
         self._conn = None
 
     def acquire(self) -> None:
@@ -305,7 +309,8 @@ class DatabaseLock:
         except psycopg.Error as exc:
             raise migrations.DatabaseUnavailableError(
                 f"cannot open the PostgreSQL database {redact_url(self.url)}: {' '.join(str(exc).split())}") from None
-        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (self._KEY,)).fetchone()[0]
+        take = "pg_try_advisory_lock_shared" if self.shared else "pg_try_advisory_lock"
+        got = conn.execute(f"SELECT {take}(%s)", (self._KEY,)).fetchone()[0]
         if not got:
             holder = conn.execute(
                 "SELECT a.client_addr, a.application_name, a.pid FROM pg_locks l JOIN pg_stat_activity a "
@@ -313,9 +318,12 @@ class DatabaseLock:
                 (self._KEY & 0xFFFFFFFF,)).fetchone()
             conn.close()
             who = f" (server backend {holder[2]}, client {holder[0] or 'local socket'})" if holder else ""
+            if self.shared:
+                raise StateLockedError(f"the PostgreSQL database {redact_url(self.url)} is in use by another "
+                                       f"running watchbot that needs it alone (a replay){who}; refusing to "
+                                       "start a worker on it until that ends")
             raise StateLockedError(f"the PostgreSQL database {redact_url(self.url)} is in use by another "
-                                   f"running watchbot{who}; several workers on one database are not "
-                                   "supported yet, refusing to start a second one")
+                                   f"running watchbot{who}; this command needs it alone, stop the workers first")
         self._conn = conn
 
     def release(self) -> None:

@@ -87,3 +87,226 @@ def test_two_workers_deciding_one_development_at_once_start_one_story(tmp_path, 
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT count(*) FROM stories").fetchone()[0] == 1
         assert [r[0] for r in conn.execute("SELECT action FROM outbox ORDER BY id")] == ["post", "edit"]
+
+
+# ---------------------------------------------------------------------------- real workers
+
+import os  # noqa: E402
+import random  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from collections import Counter  # noqa: E402
+
+from tests.conftest import DEFAULT_CHAT, TOKEN  # noqa: E402
+from tests.servers.botapi import BotApiStandIn  # noqa: E402
+from tests.test_crash import FIRST_DAY, PLACES, ROLES, SYLLABLES, _headline, _watchlists  # noqa: E402
+
+FEEDS = 300
+INTERVAL = 5  # seconds between two polls of a feed
+LEASE = 12  # seconds a worker's claim holds (> WATCHBOT_TIMEOUT + WATCHBOT_JITTER)
+
+
+class Newsroom:
+    """300 loopback feeds: every round some of them publish an item nobody watches, and a few a
+    development of its own on the one watchlist (another person, days apart: each one alerts)."""
+
+    def __init__(self, srv: FeedServer):
+        self.srv = srv
+        self.paths = [f"/f/{i:03}.rss" for i in range(FEEDS)]
+        self.entries: dict[str, list[Entry]] = {p: [] for p in self.paths}
+        self.rnd = random.Random(12)
+        self.n = 0
+        self.developments: list[str] = []  # links of the matching items published
+        for path in self.paths:
+            self._add(path, self._weather(path))
+
+    def _weather(self, path: str) -> Entry:
+        self.n += 1
+        return Entry(f"Weather {self.n}: sunny in {self.rnd.choice(PLACES)}", f"https://w.example{path}/{self.n}",
+                     FIRST_DAY + timedelta(days=self.n % 300))
+
+    def _development(self, path: str) -> Entry:
+        self.n += 1
+        n = self.n
+        place, role = self.rnd.choice(PLACES), self.rnd.choice(ROLES)
+        person = "".join(self.rnd.choice(SYLLABLES) for _ in range(3)).capitalize() + "ov"
+        link = f"https://live.example{path}/story-{n}"
+        self.developments.append(link)
+        return Entry(f"Sputnik Azerbaijan {role} {person} sentenced to {n % 9 + 2} years in {place}", link,
+                     FIRST_DAY + timedelta(days=4 * (n % 120)),
+                     f"A court in {place} sentenced Sputnik Azerbaijan {role} {person} to "
+                     f"{n % 9 + 2} years after case {n * 7919 % 1000}.")
+
+    def _add(self, path: str, entry: Entry) -> None:
+        self.entries[path] = (self.entries[path] + [entry])[-6:]
+        self.srv.set_feed(path, rss(f"Outlet {path}", self.entries[path]))
+
+    def publish(self, quiet: int = 60, developments: int = 4) -> None:
+        for path in self.rnd.sample(self.paths, quiet):
+            self._add(path, self._weather(path))
+        for path in self.rnd.sample(self.paths, developments):
+            self._add(path, self._development(path))
+
+
+def _workers_env(tmp_path, srv: FeedServer, api, pg_url: str, paths: list[str]) -> tuple[list[str], dict]:
+    folder = _watchlists(tmp_path)
+    (tmp_path / "feeds.opml").write_text(
+        '<opml version="2.0"><body>' + "".join(f'<outline xmlUrl="{srv.url(p)}"/>' for p in paths)
+        + "</body></opml>", encoding="utf-8")
+    (tmp_path / "watchbot.toml").write_text(
+        f'WATCHBOT_WATCHLISTS = "{folder}"\nWATCHBOT_STATE = "state"\nWATCHBOT_FEEDS = "feeds.opml"\n',
+        encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WATCHBOT_"))}
+    env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_CHAT_ID=str(DEFAULT_CHAT), TELEGRAM_API_URL=api.root,
+               WATCHBOT_DATABASE_URL=pg_url, WATCHBOT_INTERVAL=str(INTERVAL), WATCHBOT_JITTER="0",
+               WATCHBOT_LEASE=str(LEASE), WATCHBOT_TIMEOUT="10", WATCHBOT_PER_HOST="16",
+               WATCHBOT_CONCURRENCY="32", WATCHBOT_SEND_INTERVAL="0", WATCHBOT_SEND_PER_MINUTE="100000",
+               WATCHBOT_PARSE_WORKERS="0", WATCHBOT_LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
+    return [sys.executable, "-m", "bot", "--config", str(tmp_path / "watchbot.toml"), "run"], env
+
+
+def _start(cmd, env, cwd, log) -> subprocess.Popen:
+    with open(log, "ab") as fh:
+        return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=fh)
+
+
+def _until(predicate, limit: float) -> bool:
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return predicate()
+
+
+def _rows(url: str, sql: str, args=()) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return [tuple(r) for r in conn.execute(sql, args or None)]
+
+
+def _seeded_everywhere(url: str) -> bool:
+    try:
+        return _rows(url, "SELECT count(*) FROM feeds WHERE seeded = 1")[0][0] >= FEEDS
+    except psycopg.errors.UndefinedTable:  # the first worker has not created the schema yet
+        return False
+
+
+def _check_each_alert_once(url: str, api, newsroom: Newsroom) -> dict:
+    """Every published development was recorded once, every story's post is on the channel
+    exactly once (maybe_sent: at most once), and nothing else is."""
+    recorded = Counter(r[0] for r in _rows(url, "SELECT link FROM items WHERE link LIKE 'https://live.example%'"))
+    assert set(recorded) == set(newsroom.developments), "a published development was not recorded"
+    assert max(recorded.values()) == 1
+    posts = _rows(url, "SELECT status, text FROM outbox WHERE action = 'post'")
+    stories = _rows(url, "SELECT count(*) FROM stories")[0][0]
+    assert stories == len(posts), "every story has exactly one post row"
+    statuses = Counter(status for status, _ in posts)
+    assert set(statuses) <= {"sent", "maybe_sent"}, statuses
+    on_channel = Counter(_headline(m["text"]) for m in api.messages(DEFAULT_CHAT))
+    assert not {h: c for h, c in on_channel.items() if c > 1}, "an alert was posted twice"
+    assert {_headline(t) for s, t in posts if s == "sent"} <= set(on_channel)
+    assert set(on_channel) <= {_headline(t) for _, t in posts}, "a message no post row decided"
+    return {"developments": len(newsroom.developments), "stories": stories, **statuses,
+            "messages": sum(on_channel.values())}
+
+
+def _polls_spaced_by_the_interval(srv: FeedServer, paths: list[str]) -> int:
+    """No feed was fetched twice within its interval; returns the number of polls."""
+    polls = 0
+    for path in paths:
+        times = [r.time for r in srv.requests(path)]
+        polls += len(times)
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert not gaps or min(gaps) >= INTERVAL - 0.01, (path, min(gaps))
+    return polls
+
+
+def test_three_workers_on_one_database_post_each_alert_once(tmp_path, pg_url):
+    """Three `watchbot run` processes on one PostgreSQL database, 300 loopback feeds with new
+    items in every round: each feed is fetched by one worker at a time and never twice within
+    its interval, the polls are shared out, and every alert reaches the channel exactly once."""
+    log = tmp_path / "workers.log"
+    with FeedServer.in_thread() as srv, BotApiStandIn.in_thread() as api:
+        newsroom = Newsroom(srv)
+        cmd, env = _workers_env(tmp_path, srv, api, pg_url, newsroom.paths)
+        workers = [_start(cmd, env, tmp_path, log) for _ in range(3)]
+        try:
+            assert _until(lambda: _seeded_everywhere(pg_url), 120), log.read_text()[-3000:]
+            for _ in range(6):  # rounds of news, a little faster than the interval
+                newsroom.publish()
+                time.sleep(INTERVAL * 0.7)
+            wanted = set(newsroom.developments)
+            done = _until(lambda: {r[0] for r in _rows(
+                pg_url, "SELECT link FROM items WHERE link LIKE 'https://live.example%'")} >= wanted
+                and not _rows(pg_url, "SELECT 1 FROM outbox WHERE status IN ('pending', 'sending')"), 120)
+            assert done, log.read_text()[-3000:]
+        finally:
+            for w in workers:
+                w.send_signal(signal.SIGTERM)
+            codes = [w.wait(60) for w in workers]
+        assert codes == [0, 0, 0], log.read_text()[-3000:]
+        figures = _check_each_alert_once(pg_url, api, newsroom)
+        polls = _polls_spaced_by_the_interval(srv, newsroom.paths)
+    owners = _rows(pg_url, "SELECT count(*) FROM feeds WHERE lease_owner IS NOT NULL")[0][0]
+    print(f"3 workers: {polls} polls of {FEEDS} feeds, {figures}, leases left {owners}")
+    assert figures["stories"] >= 10  # alerts really flowed
+    assert owners == 0  # a worker stopped by SIGTERM leaves no lease behind
+
+
+def test_killed_workers_lose_no_alert_double_none_and_their_feeds_are_taken_over(tmp_path, pg_url):
+    """Ten times a random one of three workers is killed with SIGKILL at a random moment and a
+    new one started: no alert is lost or posted twice, no feed is fetched twice within its
+    interval, and each feed the dead worker held is polled again by another once its lease ran
+    out (not before)."""
+    rnd = random.Random(1212)
+    log = tmp_path / "workers.log"
+    kills: list[tuple[float, dict[str, datetime]]] = []  # (when, {feed path: lease until})
+    with FeedServer.in_thread() as srv, BotApiStandIn.in_thread() as api:
+        newsroom = Newsroom(srv)
+        base = srv.url("/")[:-1]
+        cmd, env = _workers_env(tmp_path, srv, api, pg_url, newsroom.paths)
+        workers = [_start(cmd, env, tmp_path, log) for _ in range(3)]
+        try:
+            assert _until(lambda: _seeded_everywhere(pg_url), 120), log.read_text()[-3000:]
+            for _ in range(10):
+                newsroom.publish(quiet=40, developments=2)
+                time.sleep(rnd.uniform(0.5, 3.0))
+                victim = workers.pop(rnd.randrange(len(workers)))
+                victim.send_signal(signal.SIGKILL)
+                victim.wait(10)
+                killed_at = time.time()
+                held = {url[len(base):]: datetime.fromisoformat(until) for url, until in _rows(
+                    pg_url, "SELECT url, lease_until FROM feeds WHERE lease_owner LIKE %s",
+                    (f"%:{victim.pid}:%",))}
+                kills.append((killed_at, held))
+                workers.append(_start(cmd, env, tmp_path, log))
+            newsroom.publish(quiet=0, developments=2)
+            wanted = set(newsroom.developments)
+
+            def settled() -> bool:
+                links = {r[0] for r in _rows(pg_url, "SELECT link FROM items WHERE link LIKE %s",
+                                             ("https://live.example%",))}
+                busy = _rows(pg_url, "SELECT 1 FROM outbox WHERE status IN ('pending', 'sending')")
+                taken_over = all(any(r.time > at for r in srv.requests(path))
+                                 for at, held in kills for path in held)
+                return links >= wanted and not busy and taken_over
+            assert _until(settled, LEASE + 120), log.read_text()[-3000:]
+        finally:
+            for w in workers:
+                w.send_signal(signal.SIGTERM)
+            codes = [w.wait(60) for w in workers]
+        assert codes == [0, 0, 0], log.read_text()[-3000:]
+        figures = _check_each_alert_once(pg_url, api, newsroom)
+        polls = _polls_spaced_by_the_interval(srv, newsroom.paths)
+        late = []
+        for at, held in kills:
+            for path, until in held.items():
+                first = min(r.time for r in srv.requests(path) if r.time > at)
+                # Stored at one-second precision (rounded down): the lease ended within 1 s of it.
+                assert first >= until.timestamp(), (path, first, until)
+                late.append(first - until.timestamp())
+    held_total = sum(len(h) for _, h in kills)
+    print(f"10 kills: {held_total} leased feeds taken over, at most {max(late, default=0):.1f} s "
+          f"after their lease ended; {polls} polls; {figures}")
+    assert held_total > 0  # the kills really hit workers holding feeds
