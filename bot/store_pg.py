@@ -22,14 +22,11 @@ itself, exactly as with SQLite). The bot opens one store per thread that touches
 event loop's, the metrics server's), and a store is used by one thread at a time, so a pool
 would hold the same connections: none is needed (psycopg_pool is not installed here).
 
-What is not done yet: the multi-worker guarantees of issue 12. Until then one watchbot runs per
-database: `run` holds ``DatabaseLock`` (below). The plan: feeds claimed with a lease column
-(``UPDATE feeds SET lease_until=... WHERE url IN (SELECT url ... WHERE next_check <= now AND
-lease_until < now FOR UPDATE SKIP LOCKED)``, a migration on both backends); an item's
-transaction takes ``pg_advisory_xact_lock`` of its watchlist and refreshes the novelty index
-through ``story_changes`` before deciding; ``drain`` runs under ``pg_try_advisory_lock`` of the
-channel, and only that holder turns 'sending' rows into 'maybe_sent'; a scheduled digest
-claims its slot with a conditional update of a meta row.
+Several workers on one database (issue 12; README "PostgreSQL"): feeds are claimed with a lease
+(``claim_due_feeds``: one ``UPDATE ... WHERE url IN (SELECT ... FOR UPDATE SKIP LOCKED)``); a
+response with matched items is decided under ``pg_advisory_xact_lock`` (``lock_novelty``), after
+refreshing the novelty index through ``story_changes``; ``DatabaseLock`` is shared by the
+workers and exclusive only for a command that needs the database alone.
 """
 
 from __future__ import annotations
