@@ -35,17 +35,17 @@ def _waiting_for_an_advisory_lock(url: str) -> bool:
             "l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database()").fetchone()[0])
 
 
-def test_two_workers_deciding_one_development_at_once_start_one_story(tmp_path, pg_url):
-    """Worker A has decided NEW (a story, not yet committed) when worker B polls another outlet's
-    report of the same development: B waits for A's novelty lock, then sees A's story and folds
-    its report into it, so the database holds one story, not two alerts."""
+def _a_decides_while_b_polls(tmp_path, pg_url, b_entry: Entry) -> dict:
+    """Worker A decides NEW in a transaction it holds open until worker B, polling a feed
+    that now carries ``b_entry``, waits for the novelty lock (or, without the lock, has
+    decided); then A commits. Returns A's decision and B's poll report."""
     clock = FixedClock(NOW)
     with FeedServer.in_thread() as srv:
         srv.set_feed("/b.rss", rss("B", OLD))
         settings = make_settings(tmp_path, [srv.url("/b.rss")], watchbot_database_url=pg_url)
         a = Pipeline.build(settings, channel=None, clock=clock)
         a_decided, a_commit = threading.Event(), threading.Event()
-        results: dict[str, object] = {}
+        results: dict = {}
 
         def worker_a() -> None:
             item = Item(key="link:" + NEW.link, feed_url="https://a.example/rss", title=NEW.title,
@@ -63,7 +63,7 @@ def test_two_workers_deciding_one_development_at_once_start_one_story(tmp_path, 
                     feed = b.feeds()[0]
                     await b.poll(feed)  # first sight: seeded, nothing decided
                     await asyncio.to_thread(a_decided.wait, 120)
-                    srv.set_feed("/b.rss", rss("B", OLD + [SAME]))
+                    srv.set_feed("/b.rss", rss("B", OLD + [b_entry]))
                     results["b"] = await b.poll(feed)
                 finally:
                     await b.aclose()
@@ -73,7 +73,6 @@ def test_two_workers_deciding_one_development_at_once_start_one_story(tmp_path, 
         ta, tb = threading.Thread(target=worker_a), threading.Thread(target=worker_b)
         ta.start()
         tb.start()
-        # A commits only once B waits for the lock (or, without the lock, B has decided).
         assert a_decided.wait(120)
         while tb.is_alive() and not _waiting_for_an_advisory_lock(pg_url):
             time.sleep(0.05)
@@ -82,11 +81,30 @@ def test_two_workers_deciding_one_development_at_once_start_one_story(tmp_path, 
         tb.join(120)
         a.store.close()
         asyncio.run(a.aclose())
+    return results
+
+
+def test_two_workers_deciding_one_development_at_once_start_one_story(tmp_path, pg_url):
+    """Worker A has decided NEW (a story, not yet committed) when worker B polls another outlet's
+    report of the same development: B waits for A's novelty lock, then sees A's story and folds
+    its report into it, so the database holds one story, not two alerts."""
+    results = _a_decides_while_b_polls(tmp_path, pg_url, SAME)
     assert results["a"].kind == "alert"
     assert results["b"].alerts == 0 and results["b"].updates == 1, results["b"]
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT count(*) FROM stories").fetchone()[0] == 1
         assert [r[0] for r in conn.execute("SELECT action FROM outbox ORDER BY id")] == ["post", "edit"]
+
+
+def test_an_item_another_worker_recorded_meanwhile_is_not_decided_again(tmp_path, pg_url):
+    """B polls a second feed carrying the very item A is recording (same link, another GUID):
+    new when B looked, but under the novelty lock B finds it recorded and leaves it alone."""
+    twin = Entry(NEW.title, NEW.link, NEW.published, NEW.summary, guid="b-feed-guid-1")
+    results = _a_decides_while_b_polls(tmp_path, pg_url, twin)
+    assert results["a"].kind == "alert"
+    assert results["b"].new_items == 0 and results["b"].alerts == results["b"].updates == 0, results["b"]
+    with psycopg.connect(pg_url) as conn:
+        assert [r[0] for r in conn.execute("SELECT action FROM outbox ORDER BY id")] == ["post"]
 
 
 # ---------------------------------------------------------------------------- real workers
@@ -249,7 +267,8 @@ def test_three_workers_on_one_database_post_each_alert_once(tmp_path, pg_url):
         figures = _check_each_alert_once(pg_url, api, newsroom)
         polls = _polls_spaced_by_the_interval(srv, newsroom.paths)
     owners = _rows(pg_url, "SELECT count(*) FROM feeds WHERE lease_owner IS NOT NULL")[0][0]
-    print(f"3 workers: {polls} polls of {FEEDS} feeds, {figures}, leases left {owners}")
+    print(f"3 workers: {polls} polls of {FEEDS} feeds, {figures}, leases left {owners}, "
+          f"load {os.getloadavg()[0]:.1f}")
     assert figures["stories"] >= 10  # alerts really flowed
     assert owners == 0  # a worker stopped by SIGTERM leaves no lease behind
 
@@ -307,6 +326,8 @@ def test_killed_workers_lose_no_alert_double_none_and_their_feeds_are_taken_over
                 assert first >= until.timestamp(), (path, first, until)
                 late.append(first - until.timestamp())
     held_total = sum(len(h) for _, h in kills)
-    print(f"10 kills: {held_total} leased feeds taken over, at most {max(late, default=0):.1f} s "
-          f"after their lease ended; {polls} polls; {figures}")
+    late.sort()
+    print(f"10 kills: {held_total} leased feeds taken over, {late[len(late) // 2] if late else 0:.1f} s "
+          f"(median) and at most {max(late, default=0):.1f} s after their lease ended; {polls} polls; "
+          f"{figures}; load {os.getloadavg()[0]:.1f}")
     assert held_total > 0  # the kills really hit workers holding feeds
