@@ -459,7 +459,7 @@ class Pipeline:
                 # start on it and post this very alert (StateGoneError stops us).
                 self.store.verify_on_disk()
                 outcome = await self._send(alert)
-                if outcome is None:  # nothing left to send: orphaned
+                if outcome is None:  # nothing left to send: orphaned, or taken by another worker
                     progressed = True
                     continue
                 if outcome.status in ("retry", "fatal"):
@@ -477,7 +477,8 @@ class Pipeline:
                 return
 
     async def _send(self, alert: Alert) -> SendOutcome | None:
-        """One outbox row to the channel, its outcome recorded; None if its story is gone."""
+        """One outbox row to the channel, its outcome recorded; None if its story is gone or
+        another worker took the row first."""
         if not alert.text:  # rows hold what to send; the channel renders the story's message now
             content = self.store.story_message(alert.story_id, folded=alert.folded) \
                 if alert.story_id is not None else None
@@ -487,8 +488,10 @@ class Pipeline:
             text, plain = self.channel.render(content)
             alert = replace(alert, content=content, text=text, plain=plain)
         # Committed before the request, with the text it sends: a crash from here on cannot
-        # cause a resend, and the outbox keeps what went out.
-        self.store.mark_sending(alert, self._channel_id)
+        # cause a resend, and the outbox keeps what went out. A row another worker of the same
+        # database marked first is its to send, not ours.
+        if not self.store.mark_sending(alert, self._channel_id):
+            return None
         try:
             outcome = await self.channel.deliver(alert)
         except Exception as exc:  # a channel broke its never-raise contract

@@ -302,9 +302,10 @@ class Store(Protocol):
         """Apply what the channel said about one outbox row; a post's message id is kept with
         the ``channel`` it belongs to."""
 
-    def mark_sending(self, alert: Alert, channel: str | None = None) -> None:
+    def mark_sending(self, alert: Alert, channel: str | None = None) -> bool:
         """Durably mark ``alert`` as going out now to ``channel`` (its identity), with the text
-        it carries."""
+        it carries; only a pending row is marked. False: it was not pending any more (another
+        worker took it), and the caller must not send it."""
 
     def story_message(self, story_id: int, *, folded: bool) -> StoryMessage | None:
         """What a channel renders for the story: its first report, what it matched and, with

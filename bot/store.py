@@ -761,13 +761,15 @@ class Store:
                 self.db.execute("UPDATE outbox SET status='pending', attempts=attempts+1, last_error=?"
                                 " WHERE id=?", (outcome.error, alert.id))
 
-    def mark_sending(self, alert: Alert, channel: str | None = None) -> None:
+    def mark_sending(self, alert: Alert, channel: str | None = None) -> bool:
         """Commit that ``alert``'s request is about to go out to ``channel`` (see the module
         docstring), with the text it carries (the channel rendered it just now): the outbox
-        keeps what was sent where."""
+        keeps what was sent where. False: the row was no longer pending (another worker on the
+        same database took it first), so it must not be sent."""
         with self.transaction(durable=True):
-            self.db.execute("UPDATE outbox SET status='sending', text=?, plain=?, channel=? WHERE id=? "
-                            "AND status='pending'", (alert.text, alert.plain, channel, alert.id))
+            return self.db.execute(
+                "UPDATE outbox SET status='sending', text=?, plain=?, channel=? WHERE id=? "
+                "AND status='pending'", (alert.text, alert.plain, channel, alert.id)).rowcount == 1
 
     def mark_orphaned(self, alert: Alert, reason: str) -> None:
         """Close a row that can never be sent (its story is gone)."""
