@@ -369,7 +369,7 @@ class Pipeline:
         decision = policy.decide(feed, state, result, parsed, now)
         report = PollReport(feed.url, result.status, error=decision.plan.error)
         if decision.items is None:
-            self.store.record_poll(feed.url, decision.plan)
+            self.store.record_poll(feed.url, decision.plan, self.worker_id)
             self._announce(decision.notices, now)
             return report
         self._announce(decision.notices, now)
@@ -385,18 +385,10 @@ class Pipeline:
         # commits of many responses coalesce into one, except a response with something to
         # decide: it is its own transaction under the novelty lock (Store.lock_novelty), taken
         # first and released at its commit, so other workers wait for it only that long.
-        plan = admission.plan
         try:
             with self.store.transaction(durable=deciding):
                 if deciding:
                     self.store.lock_novelty()
-                    # The next check counts from when the lock was had, not from before the
-                    # wait: a poll that queued behind other workers' decisions past its lease
-                    # (another worker then re-polled the feed) must not store a due time that has
-                    # already passed, or a third worker polls the feed again at once.
-                    waited = self.clock() - now
-                    if waited > timedelta(0) and plan.next_check is not None:
-                        plan = replace(plan, next_check=plan.next_check + waited)
                     # Under the lock, what another worker recorded meanwhile (a lease that ran
                     # out mid-poll, one link in two feeds polled at once) is no longer new.
                     fresh = {id(i) for i in self.store.unseen([i for i, m in matched if m])}
@@ -410,7 +402,7 @@ class Pipeline:
                     _, item_decision = self.process_item(item, now, matches)
                     report.alerts += item_decision.kind == "alert"
                     report.updates += item_decision.kind == "update"
-                self.store.record_poll(feed.url, plan)
+                self.store.record_poll(feed.url, admission.plan, self.worker_id)
         except Exception:
             # Rolled back: novelty may have learnt stories the store no longer has.
             self.refresh_stories()

@@ -194,10 +194,13 @@ class Store(Protocol):
     def feed_states(self) -> list[FeedState]:
         """Every feed row, by URL."""
 
-    def record_poll(self, url: str, plan: PollPlan) -> None:
+    def record_poll(self, url: str, plan: PollPlan, owner: str | None = None) -> None:
         """Apply one poll's plan to the feed's row (``bot.models.PollPlan`` says what each
-        field does). Validators are stored only here, after the response's items were
-        recorded, so a crash in between re-fetches instead of skipping them."""
+        field does) and end the poll's lease: ``owner``'s own only (a lease another worker took
+        after ours ran out stays theirs, and the due time that worker's poll set is not moved
+        earlier), or whoever's when ``owner`` is None. Validators are
+        stored only here, after the response's items were recorded, so a crash in between
+        re-fetches instead of skipping them."""
 
     def claim_due_feeds(self, urls: Sequence[str], owner: str, now: datetime, lease: timedelta,
                         limit: int | None = None) -> list[str]:

@@ -401,18 +401,28 @@ class Store:
             items_total=row["items_total"], last_new=row["last_new"], seeded=bool(row["seeded"]),
             last_warning=row["last_warning"], first_seen=_dt(row["first_seen"]))
 
-    def record_poll(self, url: str, plan: PollPlan) -> None:
-        """Apply one poll's plan to the feed's row (see ``PollPlan`` for what each field does).
+    def record_poll(self, url: str, plan: PollPlan, owner: str | None = None) -> None:
+        """See ``bot.storage.Store.record_poll``.
 
         Validators are stored only here, after the items of the response were recorded, so a
         crash in between re-fetches instead of skipping them."""
-        # The poll is over: its claim (claim_due_feeds) is released with it, whoever held it.
-        sets = ["last_fetch=?", "last_status=?", "last_error=?", "next_check=?", "paused_reason=?",
-                "last_new=?", "lease_owner=NULL", "lease_until=NULL"]
+        sets = ["last_fetch=?", "last_status=?", "last_error=?", "paused_reason=?", "last_new=?"]
         # Both times rounded up alike (see _iso_up): the stored wait is the planned one.
-        polled = _iso_up(plan.polled_at)
-        args: list = [polled, plan.status, plan.error, _iso_up(plan.next_check),
-                      plan.paused_reason, plan.new_items]
+        polled, next_check = _iso_up(plan.polled_at), _iso_up(plan.next_check)
+        args: list = [polled, plan.status, plan.error, plan.paused_reason, plan.new_items]
+        if owner is None:
+            sets += ["next_check=?", "lease_owner=NULL", "lease_until=NULL"]
+            args.append(next_check)
+        else:
+            # A poll that outlived its lease (another worker claimed the feed since, and may
+            # have recorded its own, later poll already) neither frees that worker's claim nor
+            # moves the due time earlier than that poll set it: either would let a third worker
+            # poll the feed again before its interval has passed. Its own claim ends here.
+            sets += ["next_check=CASE WHEN COALESCE(lease_owner, '') <> ? AND next_check > ? "
+                     "THEN next_check ELSE ? END",
+                     "lease_until=CASE WHEN lease_owner=? THEN NULL ELSE lease_until END",
+                     "lease_owner=CASE WHEN lease_owner=? THEN NULL ELSE lease_owner END"]
+            args += [owner, next_check, next_check, owner, owner]
         if plan.success:
             sets += ["consecutive_errors=0", "last_success=?", "items_total=items_total+?",
                      "first_seen=COALESCE(first_seen, ?)"]

@@ -131,6 +131,24 @@ def test_recording_a_poll_releases_its_lease_and_the_feed_waits_for_its_next_che
     store.close()
 
 
+def test_a_poll_that_outlived_its_lease_does_not_free_the_next_workers_claim(backend):
+    """A worker recording a poll whose lease ran out meanwhile leaves the lease another worker took since."""
+    store = backend.open()
+    urls = _feeds(store, 1)
+    assert store.claim_due_feeds(urls, "w1", NOW, LEASE) == urls
+    late = NOW + LEASE + timedelta(seconds=1)
+    assert store.claim_due_feeds(urls, "w2", late, LEASE) == urls  # w1's lease ran out mid-poll
+    # w1's poll ends now with a due time already past (it was computed when w1's poll began).
+    store.record_poll(urls[0], PollPlan(late, 200, next_check=NOW + timedelta(seconds=5), success=True), "w1")
+    assert store.claim_due_feeds(urls, "w3", late + timedelta(seconds=1), LEASE) == []  # w2 still polls it
+    store.record_poll(urls[0], PollPlan(late, 200, next_check=late + timedelta(seconds=5), success=True), "w2")
+    # And when w2 recorded first, w1's late record does not bring the due time forward.
+    store.record_poll(urls[0], PollPlan(late, 200, next_check=NOW + timedelta(seconds=5), success=True), "w1")
+    assert store.claim_due_feeds(urls, "w3", late + timedelta(seconds=4), LEASE) == []
+    assert store.claim_due_feeds(urls, "w3", late + timedelta(seconds=6), LEASE) == urls
+    store.close()
+
+
 def test_released_leases_are_free_and_a_retry_time_is_kept(backend):
     """release_feeds frees only the owner's leases, optionally with a time before which the feed is not due."""
     store = backend.open()
