@@ -18,8 +18,13 @@ run: $(STAMP)
 check: $(STAMP)
 	$(BIN)/watchbot check
 
+# Two test processes (pytest-xdist), one test file each at a time: most tests wait on the
+# processes and sockets they start, so two share the 2-core machines without doubling each
+# other's run time. TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 demo: $(STAMP)
 	$(BIN)/python -m tests.demo
