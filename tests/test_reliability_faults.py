@@ -22,31 +22,12 @@ from tests.conftest import DEFAULT_CHAT, TOKEN, cli_run, make_settings
 from tests.feedgen import Entry, rss
 from tests.servers.botapi import BotApiStandIn
 from tests.servers.feedserver import FeedServer
+from tests.waiting import FakeSleep, wait_for
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 ALERT = Entry("Sputnik Azerbaijan editor-in-chief Yevgeny Belousov released in Baku",
               "https://news.example/belousov-released", NOW - timedelta(hours=1),
               "Security forces released Sputnik Azerbaijan editor-in-chief Yevgeny Belousov.")
-
-
-class FakeSleep:
-    """Records requested waits instead of sleeping."""
-
-    def __init__(self):
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        await asyncio.sleep(0)
-
-
-async def _wait_for(predicate, timeout: float = 30.0) -> bool:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.05)
-    return predicate()
 
 
 # ---------------------------------------------------------------------------------- class 4
@@ -66,12 +47,12 @@ async def test_a_poll_that_raises_is_rearmed_and_the_feed_is_polled_again(tmp_pa
     daemon = Daemon(pipeline)
     task = asyncio.create_task(daemon.run())
     try:
-        assert await _wait_for(lambda: len(feed_server.requests("/a.rss")) >= 1)
-        assert await _wait_for(lambda: "full" in caplog.text)
+        assert await wait_for(lambda: len(feed_server.requests("/a.rss")) >= 1)
+        assert await wait_for(lambda: "full" in caplog.text)
         db.execute("PRAGMA max_page_count = 1073741823")  # space is back
-        assert await _wait_for(lambda: pipeline.store.feed_state(feed_server.url("/a.rss")).seeded)
+        assert await wait_for(lambda: pipeline.store.feed_state(feed_server.url("/a.rss")).seeded)
         polls = len(feed_server.requests("/a.rss"))
-        assert await _wait_for(lambda: len(feed_server.requests("/a.rss")) > polls)  # and it keeps going
+        assert await wait_for(lambda: len(feed_server.requests("/a.rss")) > polls)  # and it keeps going
     finally:
         daemon.stop()
         await asyncio.wait_for(task, 30)

@@ -11,15 +11,7 @@ from bot.schedule import Daemon
 from tests.conftest import DEFAULT_CHAT, TOKEN, make_settings
 from tests.feedgen import Entry, rss
 from tests.test_pipeline import OLD
-
-
-async def _wait_for(predicate, timeout: float = 20.0) -> bool:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.05)
-    return predicate()
+from tests.waiting import wait_for
 
 
 async def test_daemon_polls_on_schedule_posts_new_item_once_and_never_overlaps(tmp_path, feed_server, bot_api):
@@ -36,15 +28,15 @@ async def test_daemon_polls_on_schedule_posts_new_item_once_and_never_overlaps(t
     daemon = Daemon(pipeline)
     task = asyncio.create_task(daemon.run())
     try:
-        assert await _wait_for(lambda: len(feed_server.requests("/fast.rss")) >= 3)
+        assert await wait_for(lambda: len(feed_server.requests("/fast.rss")) >= 3)
         assert bot_api.messages(DEFAULT_CHAT) == []  # first sight only seeds
         fresh = Entry("Картавых освобождён и направляется в Россию",
                       "https://news.example/kartavykh", now - timedelta(minutes=5),
                       "Исполнительный директор «Sputnik Азербайджан» Игорь Картавых освобождён, сообщила Захарова.")
         feed_server.set_feed("/fast.rss", rss("Fast outlet", [fresh]))
-        assert await _wait_for(lambda: len(bot_api.messages(DEFAULT_CHAT)) >= 1)
+        assert await wait_for(lambda: len(bot_api.messages(DEFAULT_CHAT)) >= 1)
         polls_before = len(feed_server.requests("/fast.rss"))
-        assert await _wait_for(lambda: len(feed_server.requests("/fast.rss")) >= polls_before + 2)
+        assert await wait_for(lambda: len(feed_server.requests("/fast.rss")) >= polls_before + 2)
     finally:
         daemon.stop()
         await asyncio.wait_for(task, 30)

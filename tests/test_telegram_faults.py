@@ -17,22 +17,12 @@ from bot.models import Decision, Item
 from bot.pipeline import Pipeline, Rules
 from bot.storage import open_store
 from tests.conftest import DEFAULT_CHAT, TOKEN, WATCHLISTS, make_settings
+from tests.waiting import FakeSleep
 
 
 @pytest.fixture(scope="module")
 def rules():
     return Rules.load(WATCHLISTS)
-
-
-class FakeSleep:
-    """Records requested waits instead of sleeping (yields to the loop so I/O still progresses)."""
-
-    def __init__(self):
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        await asyncio.sleep(0)
 
 
 async def _setup(tmp_path, bot_api, clock, rules, *, chat=DEFAULT_CHAT, backend=None, **channel_kw):
