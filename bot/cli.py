@@ -22,7 +22,7 @@ import click
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.models import Item
-    from bot.pipeline import Pipeline
+    from bot.pipeline import FeedListRead, Pipeline
     from bot.rules import Rules
     from bot.store import StateLock
 
@@ -206,7 +206,7 @@ def run(ctx: click.Context, once: bool) -> None:
     """Poll the feeds on schedule and post new developments (the daemon)."""
     import asyncio
 
-    from bot.config import check_against_rules, load_feeds
+    from bot.config import check_against_rules
 
     settings = _settings(ctx)
     from bot.yamlconf import use_validation_cache
@@ -220,7 +220,10 @@ def run(ctx: click.Context, once: bool) -> None:
         _fail_config(problems)
     for warning in (rules.timeline.warnings if rules.timeline else ()):
         log.warning("%s", warning)
-    feeds, problems = load_feeds(settings.watchbot_feeds)
+    from bot.pipeline import read_feed_list
+
+    feed_list = read_feed_list(settings.watchbot_feeds)  # the first cycle uses this read
+    feeds, problems = feed_list.feeds, feed_list.problems
     if problems and not feeds:
         _fail_config(problems)
     # On PostgreSQL any number of workers (`run`, `run --once`) share the database (issue 12):
@@ -229,18 +232,18 @@ def run(ctx: click.Context, once: bool) -> None:
     if not settings.telegram_enabled:
         click.echo("TELEGRAM_BOT_TOKEN/TELEGRAM_CHAT_ID not set: alerts are printed to the console.", err=True)
     try:
-        code = asyncio.run(_run(settings, rules, once))
+        code = asyncio.run(_run(settings, rules, once, feed_list))
     finally:
         lock.release()
     if code:
         raise SystemExit(code)
 
 
-async def _run(settings: Settings, rules: Rules, once: bool) -> int:
+async def _run(settings: Settings, rules: Rules, once: bool, feed_list: FeedListRead | None = None) -> int:
     import asyncio
     import signal
 
-    from bot.pipeline import Pipeline
+    from bot.pipeline import FeedListRead, Pipeline
     from bot.storage import StateGoneError
 
     # The fetcher's HTTP stack (httpcore, and anyio for its sockets; httpx imports them only
@@ -256,6 +259,8 @@ async def _run(settings: Settings, rules: Rules, once: bool) -> int:
 
     pipeline = Pipeline.build(settings, channel=channel, rules=rules, notify_admin=_admin(settings),
                               proxies=fetch_proxies(settings))
+    if feed_list is not None:
+        pipeline.use_feed_list(feed_list)
     try:
         if once:
             # Cron: only feeds that are due, as the daemon would (interval, back-off, Retry-After).

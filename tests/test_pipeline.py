@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.channels.telegram import TelegramChannel
-from bot.pipeline import Pipeline
+from bot.pipeline import Pipeline, read_feed_list
 from bot.store import StateLock, Store
 from tests.conftest import DEFAULT_CHAT, REPO, TOKEN, make_settings
 from tests.feedgen import Entry, rss
@@ -249,6 +249,34 @@ def test_feed_list_is_reread_only_when_the_file_changes(tmp_path, clock):
                         '<outline xmlUrl="https://b.example/feed.xml"/></body></opml>', encoding="utf-8")
         assert [f.url for f in pipeline.feeds()] == ["https://a.example/rss", "https://b.example/feed.xml"]
         assert {s.url for s in pipeline.store.feed_states()} == {"https://a.example/rss", "https://b.example/feed.xml"}
+    finally:
+        pipeline.parser.close()
+
+
+def test_the_feed_list_run_read_is_used_only_while_the_file_is_unchanged(tmp_path, clock):
+    """The list `run` read before building the pipeline serves the first cycle (synced to the
+    store) while the file is unchanged; a file edited since is read again."""
+    settings = make_settings(tmp_path, ["https://a.example/rss"])
+    path = settings.watchbot_feeds
+    pipeline = Pipeline.build(settings, channel=None, clock=clock)
+    try:
+        read = read_feed_list(path)
+        # Same size and mtime but unparsable content: only the earlier read has the feed.
+        stat = path.stat()
+        path.write_bytes(b"x" * stat.st_size)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        pipeline.use_feed_list(read)
+        assert [f.url for f in pipeline.feeds()] == ["https://a.example/rss"]
+        assert {s.url for s in pipeline.store.feed_states()} == {"https://a.example/rss"}
+
+        other = Pipeline.build(settings, channel=None, clock=clock,
+                               store=pipeline.store, rules=pipeline.rules)
+        path.write_text('<opml version="2.0"><body><outline xmlUrl="https://b.example/feed.xml"/>'
+                        '</body></opml>', encoding="utf-8")
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+        other.use_feed_list(read)  # read before this edit: not used
+        assert [f.url for f in other.feeds()] == ["https://b.example/feed.xml"]
+        other.parser.close()
     finally:
         pipeline.parser.close()
 
