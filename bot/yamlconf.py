@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -368,6 +369,10 @@ def _load_valid_fast(source: str, schema: dict) -> Any | None:
     checks this for every shipped file) in a tenth of the time. Positions are needed only to
     report problems; a file without any gets a tree parsed only if a caller asks for one.
     """
+    marker = _valid_marker(source, schema)
+    known, data = _remembered(marker)
+    if known == "data":
+        return data  # these very bytes passed this very schema before, and parsed to this
     try:
         loaded = YAML(typ="safe", pure=False).load(source)
         # Aliases are shared objects here too: refuse before to_plain expands them (the
@@ -377,13 +382,12 @@ def _load_valid_fast(source: str, schema: dict) -> Any | None:
         data = to_plain(loaded)
     except Exception:  # any syntax problem: the round-trip path reports it with its location
         return None
-    marker = _valid_marker(source, schema)
-    if marker is not None and marker.exists():
-        return data  # these very bytes passed this very schema before
+    if known == "valid":
+        return data  # passed before; its data was not one JSON keeps exactly
     if next(iter(_validator(schema).iter_errors(data)), None) is not None:
         return None
     if marker is not None:
-        _remember_valid(marker)
+        _remember_valid(marker, data)
     return data
 
 
@@ -401,9 +405,12 @@ def use_validation_cache(folder: Path | None) -> None:
     Validating the shipped watchlists with jsonschema, and importing it, cost ~0.4 s of every
     `run --once` before its first request (issue 15), for files that rarely change. A marker
     is named by the SHA-256 of the schema and the file's text, so any edit of either is
-    validated afresh, and a file that fails is never marked. The data is still parsed and
-    checked by the loaders on every run; only the schema check is skipped. Best effort: a
-    folder that cannot be written just means validating every time.
+    validated afresh, and a file that fails is never marked. The marker also holds the file's
+    plain data as JSON, when JSON gives back exactly that data: the next load of the same
+    bytes reads it instead of parsing the YAML again (ruamel.yaml's resolver took about half
+    of loading the shipped watchlists, ~50 ms of every cron run before its first request,
+    issue 15). The loaders still check the data on every run. Best effort: a folder that
+    cannot be written just means validating every time.
     """
     global _VALID_CACHE
     _VALID_CACHE = Path(folder) if folder is not None else None
@@ -412,17 +419,43 @@ def use_validation_cache(folder: Path | None) -> None:
 def _valid_marker(source: str, schema: dict) -> Path | None:
     if _VALID_CACHE is None:
         return None
-    digest = hashlib.sha256(b"watchbot-valid-1\0")
+    digest = hashlib.sha256(b"watchbot-valid-2\0")  # 2: markers hold the data
     digest.update(json.dumps(schema, sort_keys=True, default=str).encode("utf-8"))
     digest.update(b"\0")
     digest.update(source.encode("utf-8", "surrogatepass"))
     return _VALID_CACHE / f"valid-{digest.hexdigest()}"
 
 
-def _remember_valid(marker: Path) -> None:
+def _remembered(marker: Path | None) -> tuple[str, Any]:
+    """What ``marker`` says of its bytes: ("", None) nothing (validate them), ("valid", None)
+    they passed, or ("data", their plain data). An unreadable marker says nothing."""
+    if marker is None:
+        return "", None
+    try:
+        text = marker.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return "", None
+    if not text:
+        return "valid", None
+    try:
+        return "data", json.loads(text)["data"]
+    except (ValueError, KeyError, TypeError):  # torn or foreign: validate and write it again
+        return "", None
+
+
+def _remember_valid(marker: Path, data: Any) -> None:
+    try:
+        text = json.dumps({"data": data}, ensure_ascii=False, allow_nan=False)
+        if json.loads(text)["data"] != data:
+            text = ""  # not exact in JSON (a number as a key, say): parsed on every load
+    except (TypeError, ValueError):  # dates, NaN: likewise
+        text = ""
     try:
         marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
+        # Written whole, then renamed: a reader sees no marker or a complete one.
+        part = marker.with_name(f".{marker.name}.{os.getpid()}")
+        part.write_text(text, encoding="utf-8")
+        os.replace(part, marker)
         markers = sorted(marker.parent.glob("valid-*"), key=lambda p: p.stat().st_mtime)
         for old in markers[:-VALID_CACHE_KEEP]:
             old.unlink(missing_ok=True)

@@ -268,3 +268,69 @@ def test_unchanged_rule_files_skip_the_schema_check_and_an_edit_is_checked_again
     lines = len(akkuyu.read_text(encoding="utf-8").splitlines())
     refused = load()
     assert refused.startswith("refused") and f"akkuyu.yaml:{lines}:1: unknown key 'colour'" in refused, refused
+
+
+def _marker_loads(tmp_path, source: str, schema: dict):
+    """Load ``source`` twice through the validation cache in ``tmp_path/cache``; the data of
+    each load, and the markers written."""
+    from bot import yamlconf
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "rules.yaml"
+    path.write_text(source, encoding="utf-8")
+    yamlconf.use_validation_cache(tmp_path / "cache")
+    try:
+        first = yamlconf.load_yaml_validated(path, schema)
+        markers = sorted((tmp_path / "cache").glob("valid-*"))
+        second = yamlconf.load_yaml_validated(path, schema)
+    finally:
+        yamlconf.use_validation_cache(None)
+    return first, second, markers
+
+
+def test_unchanged_rule_files_are_read_from_the_cache_not_parsed_again(tmp_path):
+    """A second load of the same bytes returns the data the cache holds for them (here edited
+    by hand to show it is what is read), equal to the YAML's own data for every shipped file."""
+    import json
+
+    from bot import yamlconf
+    from bot.watchlists import SCHEMA
+    from tests.conftest import WATCHLISTS
+
+    for shipped in sorted(WATCHLISTS.glob("*.yaml")):
+        if shipped.name == "timeline.yaml":
+            continue
+        source = shipped.read_text(encoding="utf-8")
+        (first, problems), (second, _), markers = _marker_loads(tmp_path / shipped.stem, source, SCHEMA)
+        assert not problems and first is not None, shipped
+        assert second == first, shipped
+        assert json.loads(markers[0].read_text(encoding="utf-8"))["data"] == first, shipped
+    (first, _), _, markers = _marker_loads(tmp_path / "edit", source, SCHEMA)
+    held = json.loads(markers[0].read_text(encoding="utf-8"))
+    held["data"]["title"] = "Read from the cache"
+    markers[0].write_text(json.dumps(held), encoding="utf-8")
+    yamlconf.use_validation_cache(tmp_path / "edit" / "cache")
+    try:
+        data, _ = yamlconf.load_yaml_validated(tmp_path / "edit" / "rules.yaml", SCHEMA)
+    finally:
+        yamlconf.use_validation_cache(None)
+    assert data["title"] == "Read from the cache" and first["title"] != data["title"]
+
+
+def test_a_torn_cache_marker_is_ignored_and_data_json_changes_is_parsed_every_time(tmp_path):
+    """A marker cut short by a crash is not trusted (the file is parsed, validated and the
+    marker written again); data JSON would not give back exactly (a number as a key) is parsed
+    from the YAML on every load, never read from the cache."""
+    import json
+
+    from bot import yamlconf
+
+    (first, _), _, markers = _marker_loads(tmp_path / "torn", "a: [1, 2]\n", {"type": "object"})
+    markers[0].write_text('{"data": {"a": [1', encoding="utf-8")
+    (again, problems), _, markers = _marker_loads(tmp_path / "torn", "a: [1, 2]\n", {"type": "object"})
+    assert again == first == {"a": [1, 2]} and not problems
+    assert json.loads(markers[0].read_text(encoding="utf-8")) == {"data": {"a": [1, 2]}}
+
+    (first, _), (second, _), markers = _marker_loads(tmp_path / "intkey", "1: one\n", {"type": "object"})
+    assert first == second == {1: "one"}
+    assert markers[0].read_text(encoding="utf-8") == ""
