@@ -254,11 +254,16 @@ async def _run(settings: Settings, rules: Rules, once: bool, feed_list: FeedList
 
     from bot.channels.starting import StartingChannel
 
-    channel = StartingChannel(settings, _channel(settings))
+    # `run --once` delivers after its cycle: the channel starts once the first response is in.
+    # The daemon waits for the channel before it polls.
+    not_before = asyncio.Event() if once else None
+    channel = StartingChannel(settings, _channel(settings), not_before)
     from bot.config import fetch_proxies
 
     pipeline = Pipeline.build(settings, channel=channel, rules=rules, notify_admin=_admin(settings),
                               proxies=fetch_proxies(settings))
+    if not_before is not None:
+        pipeline.first_response = not_before
     if feed_list is not None:
         pipeline.use_feed_list(feed_list)
     try:

@@ -157,6 +157,9 @@ class Pipeline:
         self.reloader = RulesReloader()
         self._feeds_cache: tuple[tuple | None, list[Feed]] | None = None
         self._feeds_read: FeedListRead | None = None  # see use_feed_list
+        # Set when a poll's response (or failure) is in, and at a cycle's end: `run --once`
+        # starts the Telegram channel then, not while the first requests are being set up.
+        self.first_response = asyncio.Event()
         # The daemon polls feed by feed; every WATCHBOT_INTERVAL the polls since the last
         # summary are logged as one "cycle" line (run_once logs its own).
         self._window = CycleReport()
@@ -323,6 +326,7 @@ class Pipeline:
             self.refresh_stories()  # a failed commit: novelty may know stories the store lost
             raise
         finally:
+            self.first_response.set()  # no poll, or none got as far as a response
             self._in_cycle = False
             self._window, self._window_start = CycleReport(), self.clock()
             if claimed:  # a poll that raised recorded nothing: its feed is free again
@@ -359,6 +363,7 @@ class Pipeline:
             return PollReport(feed.url, state.last_status or 0, error=state.paused_reason)
         result, parsed = await read_feed(self.fetcher, self.parser, state.current_url, feed_url=feed.url,
                                          validators=state.validators, known_body=state.body_hash)
+        self.first_response.set()
         async with self._process_lock:
             report = self._apply_poll(feed, state, result, parsed)
         log.debug("poll %s: HTTP %s, %d new, %d seeded, %d alerts, %d updates%s", feed.url, report.status,

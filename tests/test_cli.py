@@ -275,3 +275,25 @@ def test_parser_workers_do_not_import_the_cli_and_start_only_for_bodies(tmp_path
     run, second = _imports_by_process_tree(tmp_path, "run", "--once")  # unchanged files: all 304
     assert run.returncode == 0, run.stderr
     assert second.get("bot.parse") == 1 and second.get("bot.cli") == 1  # no forkserver, no worker
+
+
+def test_a_cron_run_starts_telegram_only_once_a_feed_has_answered(tmp_path):
+    """`run --once` asks Telegram's getMe only after the first feed response is back (its
+    start costs CPU the first requests should not share), and still delivers and exits 0."""
+    from tests.conftest import cli_run
+    from tests.servers.botapi import BotApiStandIn
+    from tests.servers.feedserver import FeedServer
+
+    latency = 1.5
+    with FeedServer.in_thread() as srv, BotApiStandIn.in_thread() as api:
+        srv.set_feed("/news.xml", rss("News", [NEW]),
+                     latency=latency)
+        cmd, env = cli_run(tmp_path, [srv.url("/news.xml")], api.root, once=True,
+                           WATCHBOT_PARSE_WORKERS="0")
+        done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        requested = srv.requests("/news.xml")[0].time
+        asked = api.call_times[api.calls.index("getMe")]
+        assert api.calls.count("getMe") == 1
+    # The response left the feed server `latency` after the request arrived.
+    assert asked >= requested + latency, (asked - requested)

@@ -37,18 +37,25 @@ class StartingChannel:
     found waits in the outbox for a usable configuration.
     """
 
-    def __init__(self, settings: "Settings", channel):
+    def __init__(self, settings: "Settings", channel, not_before: asyncio.Event | None = None):
+        """``not_before``: set when the start may begin (`run --once`: when its first response
+        is in, see ``Pipeline.first_response``); None: after TELEGRAM_START_DELAY."""
         self.channel = channel
-        self.ready = asyncio.ensure_future(self._start(settings))
+        self.ready = asyncio.ensure_future(self._start(settings, not_before))
 
-    async def _start(self, settings: "Settings") -> str | None:
+    async def _start(self, settings: "Settings", not_before: asyncio.Event | None) -> str | None:
         if not settings.telegram_enabled:
             await self.channel.start()
             return None
         # The import thread holds the GIL for ~0.2 s of CPU: started at once, it halved the
         # main thread's pace while the first polls set up their connections. A run delivers
-        # only after its fetches, so the first requests go out first.
-        await asyncio.sleep(TELEGRAM_START_DELAY)
+        # only after its fetches, so the first requests go out first: a cron run waits until
+        # a response is back (then every first request is out and the loop waits on the
+        # network), as a fixed delay did not when start-up itself was slowed by load.
+        if not_before is not None:
+            await not_before.wait()
+        else:
+            await asyncio.sleep(TELEGRAM_START_DELAY)
         await asyncio.to_thread(import_telegram)
 
         try:
