@@ -518,6 +518,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     try:
         states = {fs.url: fs for fs in store.feed_states()}
         counts = store.outbox_counts()
+        claim = store.last_claim()
         events = store.recent_events(5)
     finally:
         store.close()
@@ -530,6 +531,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
             "feeds": [_feed_json(feed, fs) for feed, fs in shown],
             "outbox": {k: counts.get(k, 0) for k in ("pending", "sending", "sent", "maybe_sent",
                                                      "rejected", "superseded", "orphaned")},
+            "sender": claim and {"worker": claim[0], "claimed_at": claim[1].isoformat()},
             "events": [{"at": e.at.isoformat(), "level": e.level, "message": e.message} for e in events],
         }, ensure_ascii=False))
         return
@@ -540,6 +542,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
     line += "".join(f", {n} {state}" for state, n in sorted(counts.items())
                     if state not in ("pending", "sent", "maybe_sent", "rejected"))
     click.echo(line)
+    if claim:  # with several workers: which one is the channel's sender
+        click.echo(f"last outbox claim: {claim[0]} at {claim[1].isoformat()}")
     for event in events:
         message = " ".join(event.message.split())  # one line each; `status --json` has it whole
         click.echo(_fit(f"{event.at.isoformat()} {event.level}: {message}", STATUS_WIDTH))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-LATEST = 3
+LATEST = 4
 
 # The current schema as the SQLite store creates it (bot/store.py) plus its added columns, in PostgreSQL
 # types: ids are bigserial, identities bytea, times stay ISO text (compared as text, the same
@@ -64,7 +64,7 @@ CREATE TABLE outbox (
     story_id BIGINT, action TEXT NOT NULL, text TEXT NOT NULL, plain TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'pending',
     created TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
-    sent_at TEXT, message_id BIGINT, channel TEXT
+    sent_at TEXT, message_id BIGINT, channel TEXT, sender TEXT, claimed_at TEXT
 );
 CREATE INDEX outbox_pending ON outbox(status, id);
 CREATE TABLE story_messages (
@@ -74,6 +74,7 @@ CREATE TABLE story_messages (
 CREATE TABLE events (
     id BIGSERIAL PRIMARY KEY, at TEXT NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL
 );
+CREATE TABLE once_keys (key TEXT PRIMARY KEY, at TEXT NOT NULL, owner TEXT);
 """
 
 # Columns PostgreSQL has that SQLite keeps implicitly (left out when the two are compared).
@@ -82,14 +83,20 @@ PG_ONLY_COLUMNS = {("items", "rowid")}
 # version -> statements from version-1 to version.
 # 3: feed leases (issue 12): the worker polling a feed and until when its claim holds
 #    (Store.claim_due_feeds), and an index on the due time the claim looks up.
+# 4: one sender per channel (issue 12): which worker claimed an outbox row for sending and when
+#    (outbox.sender, outbox.claimed_at; SQLite adds them in place, Store._add_columns), and the
+#    once_keys table of Store.claim_once (one scheduled digest per fire time, not per worker).
 SQLITE_STEPS: dict[int, list[str]] = {
     3: ["ALTER TABLE feeds ADD COLUMN lease_owner TEXT",
         "ALTER TABLE feeds ADD COLUMN lease_until TEXT",
         "CREATE INDEX IF NOT EXISTS feeds_due ON feeds(next_check)"],
+    4: ["CREATE TABLE IF NOT EXISTS once_keys (key TEXT PRIMARY KEY, at TEXT NOT NULL, owner TEXT)"],
 }
 PG_STEPS: dict[int, list[str]] = {
     3: ["ALTER TABLE feeds ADD COLUMN lease_owner TEXT, ADD COLUMN lease_until TEXT",
         "CREATE INDEX IF NOT EXISTS feeds_due ON feeds(next_check)"],
+    4: ["ALTER TABLE outbox ADD COLUMN IF NOT EXISTS sender TEXT, ADD COLUMN IF NOT EXISTS claimed_at TEXT",
+        "CREATE TABLE IF NOT EXISTS once_keys (key TEXT PRIMARY KEY, at TEXT NOT NULL, owner TEXT)"],
 }
 
 # Any number: the advisory lock that serialises creating and upgrading the PostgreSQL schema

@@ -172,10 +172,9 @@ class Pipeline:
         # Pipeline, readable in the feeds table (host and pid).
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         store.recover_leases()  # SQLite: a killed predecessor's claims (see Store.recover_leases)
-        interrupted = store.recover_interrupted_sends(clock())
-        if interrupted:
-            log.warning("%d alert(s) were being sent when the last run stopped; recorded as "
-                        "possibly sent, not resent", interrupted)
+        self._sender_turn = 0  # the sender lock's acquisition this pipeline last saw (is_sender)
+        if channel is not None:
+            self.is_sender()  # a first try: on SQLite, what a crash left 'sending' is settled now
         # Novelty's story index is not loaded here: the first decision loads it (process_item
         # refreshes before every decision). A cron run that decides nothing (all 304, or every
         # item seeded on first sight) then never reads the stories nor loads the embedding
@@ -456,12 +455,27 @@ class Pipeline:
 
     # ------------------------------------------------------------------ delivery
 
+    def is_sender(self) -> bool:
+        """Whether this worker is its channel's one sender (Store.sender_lock; tried again at
+        every call, so a dead sender's channel is taken over). On taking the lock, rows a dead
+        sender left 'sending' become maybe_sent first: only now can no live worker have one of
+        them in flight (they were marked under the lock just taken)."""
+        turn = self.store.sender_lock(self._channel_id or "")
+        if turn and turn != self._sender_turn:
+            interrupted = self.store.recover_interrupted_sends(self.clock(), self._channel_id)
+            if interrupted:
+                log.warning("%d alert(s) were being sent when the last sender stopped; recorded "
+                            "as possibly sent, not resent", interrupted)
+        self._sender_turn = turn
+        return bool(turn)
+
     async def drain(self, report: CycleReport | None = None) -> CycleReport:
         """Send pending outbox rows in order until done, told to wait, or refused; while the
-        delivery gate is closed (a refusal's cool-down, a flood wait) nothing is tried."""
+        delivery gate is closed (a refusal's cool-down, a flood wait) nothing is tried, nor by
+        a worker that is not the channel's sender (another worker sends what it queued)."""
         report = report or CycleReport()
         async with self._drain_lock:
-            if self.channel is not None and self.gate.is_open(self.clock()):
+            if self.channel is not None and self.gate.is_open(self.clock()) and self.is_sender():
                 await self._send_pending(report)
             report.pending = len(self.store.pending_alerts(self._channel_id))
         return report
@@ -505,7 +519,7 @@ class Pipeline:
         # Committed before the request, with the text it sends: a crash from here on cannot
         # cause a resend, and the outbox keeps what went out. A row another worker of the same
         # database marked first is its to send, not ours.
-        if not self.store.mark_sending(alert, self._channel_id):
+        if not self.store.mark_sending(alert, self._channel_id, sender=self.worker_id, now=self.clock()):
             return None
         try:
             outcome = await self.channel.deliver(alert)

@@ -37,7 +37,10 @@ from bot.storage import StateGoneError
 
 log = logging.getLogger("watchbot")
 
-DRAIN_EVERY = 15  # seconds: retries of deferred alerts, edits waiting for their post
+# Seconds: the channel's sender sends what any worker queued (also retries of deferred alerts,
+# edits waiting for their post); a worker that is not the sender tries the sender lock instead.
+DRAIN_EVERY = 1
+DIGEST_GRACE = 300  # seconds a scheduled digest may start late (a busy event loop) and still post
 RULES_EVERY = 10  # seconds: how soon a saved watchlist edit (or feed-list edit) takes effect
 SHUTDOWN_GRACE = 30  # seconds in-flight polls and sends get to finish on SIGTERM
 # After a poll that raised (e.g. a full disk): try again this soon (capped by the interval),
@@ -158,7 +161,7 @@ class Daemon:
         self.scheduler.add_job(self._tracked(self._claim), "interval", seconds=CLAIM_EVERY,
                                id="claim", max_instances=1, coalesce=True,
                                next_run_time=datetime.now(timezone.utc))
-        self.scheduler.add_job(self._tracked(self.pipeline.drain), "interval", seconds=DRAIN_EVERY,
+        self.scheduler.add_job(self._tracked(self._drain), "interval", seconds=DRAIN_EVERY,
                                id="drain", max_instances=1, coalesce=True,
                                next_run_time=datetime.now(timezone.utc))
         self.scheduler.add_job(self._tracked(self._refresh), "interval", seconds=RULES_EVERY,
@@ -168,8 +171,8 @@ class Daemon:
         if self.digest_job is not None and self.settings.watchbot_digest_cron:
             trigger = CronTrigger.from_crontab(self.settings.watchbot_digest_cron,
                                                timezone=self.settings.watchbot_digest_timezone)
-            self.scheduler.add_job(self._tracked(self.digest_job), trigger, id="digest",
-                                   max_instances=1, coalesce=True)
+            self.scheduler.add_job(self._tracked(lambda: self._digest(trigger)), trigger, id="digest",
+                                   max_instances=1, coalesce=True, misfire_grace_time=DIGEST_GRACE)
         self.scheduler.start()
         await self._stopping.wait()
         # Wait BEFORE shutting the scheduler down: APScheduler's AsyncIOExecutor.shutdown()
@@ -181,6 +184,26 @@ class Daemon:
             await asyncio.wait(set(self._inflight), timeout=SHUTDOWN_GRACE)
         self.scheduler.shutdown(wait=False)
 
+    async def _drain(self) -> None:
+        """As the channel's sender, send what is pending; otherwise only try to become it."""
+        if self.pipeline.is_sender():
+            await self.pipeline.drain()
+
+    async def _digest(self, trigger: CronTrigger) -> None:
+        """The scheduled digest, posted once per fire time whatever the number of workers: by the
+        channel's sender (so it keeps the channel's pace), which first claims the fire time's
+        slot in the store (Store.claim_once: a sender taking over from a dead one at that
+        moment does not post it again). At most once: a sender killed between the claim and
+        the post loses that digest."""
+        now = datetime.now(timezone.utc)
+        if not self.pipeline.is_sender():
+            return
+        slot = last_fire_time(trigger, now).astimezone(timezone.utc).isoformat()
+        if self.pipeline.store.claim_once(f"digest:{slot}", self.pipeline.worker_id, now):
+            await self.digest_job()
+        else:
+            log.info("scheduled digest of %s: already posted by another worker", slot)
+
     async def _prune(self) -> None:
         cutoff = self.pipeline.clock() - timedelta(days=self.settings.watchbot_retention_days)
         removed = self.pipeline.store.prune(cutoff)
@@ -189,3 +212,15 @@ class Daemon:
 
     def stop(self) -> None:
         self._stopping.set()
+
+
+def last_fire_time(trigger: CronTrigger, now: datetime) -> datetime:
+    """The trigger's latest fire time at or before ``now`` (looked for in the hour before it;
+    ``now`` if none): the same for every worker whose job fired for it, clock skew of less than
+    the schedule's period included, so it names the digest's slot."""
+    last = None
+    at = trigger.get_next_fire_time(None, now - timedelta(hours=1))
+    while at is not None and at <= now:
+        last = at
+        at = trigger.get_next_fire_time(at, at + timedelta(microseconds=1))
+    return last or now

@@ -17,7 +17,8 @@ Contracts every backend keeps (tests/test_store*.py check both, through the ``ba
 - atomicity: the writes inside one ``transaction()`` commit together or not at all; an item and
   the outbox rows it sends commit together;
 - the outbox: a row is marked 'sending' durably before its request goes out, so an interrupted
-  send becomes 'maybe_sent' (``recover_interrupted_sends``), never a second post;
+  send becomes 'maybe_sent' (``recover_interrupted_sends``), never a second post; one worker
+  at a time sends to a channel (``sender_lock``);
 - stories: the store owns them; the novelty engine's index is a cache of them, refreshed only
   through ``story_changes`` (see there);
 - several workers on one database (issue 12): a feed is polled by the worker that leased it
@@ -305,9 +306,10 @@ class Store(Protocol):
         """Apply what the channel said about one outbox row; a post's message id is kept with
         the ``channel`` it belongs to."""
 
-    def mark_sending(self, alert: Alert, channel: str | None = None) -> bool:
+    def mark_sending(self, alert: Alert, channel: str | None = None, *, sender: str | None = None,
+                     now: datetime | None = None) -> bool:
         """Durably mark ``alert`` as going out now to ``channel`` (its identity), with the text
-        it carries; only a pending row is marked. False: it was not pending any more (another
+        it carries, claimed by ``sender`` at ``now``; only a pending row is marked. False: it was not pending any more (another
         worker took it), and the caller must not send it."""
 
     def story_message(self, story_id: int, *, folded: bool) -> StoryMessage | None:
@@ -317,8 +319,24 @@ class Store(Protocol):
     def mark_orphaned(self, alert: Alert, reason: str) -> None:
         """Close a pending row that can never be sent."""
 
-    def recover_interrupted_sends(self, now: datetime) -> int:
-        """Rows left 'sending' by a stopped process become 'maybe_sent'; returns how many."""
+    def recover_interrupted_sends(self, now: datetime, channel: str | None = None) -> int:
+        """Rows left 'sending' (to ``channel``; None: any) by a stopped process become
+        'maybe_sent'; returns how many. Only the channel's sender calls it, on taking the lock."""
+
+    def sender_lock(self, channel: str) -> int:
+        """Try to be (or stay) the one sender of ``channel`` (its identity) among the workers of
+        this state; never waits. 0: another worker is; else a number that changes each time this
+        store acquires the lock anew (then what a dead sender left 'sending' is recovered, see
+        ``recover_interrupted_sends``, before the first send). Only the sender drains the
+        channel's outbox: in order, at the channel's pace, one request at a time."""
+
+    def claim_once(self, key: str, owner: str, now: datetime) -> bool:
+        """True for exactly one caller of ``key`` among all workers (e.g. a scheduled digest's
+        fire time); False for every later one. Keys are pruned with the events."""
+
+    def last_claim(self) -> tuple[str, datetime] | None:
+        """(worker id, when) of the most recent outbox row claimed for sending: who sends now
+        (or last sent); None when no row recorded its sender."""
 
     def outbox_counts(self) -> dict[str, int]:
         """Outbox rows per status (statuses with no row are absent)."""

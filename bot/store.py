@@ -9,7 +9,8 @@ Why the outbox: an alert is written in the same transaction that records its ite
 happens afterwards and marks the row sent with the channel's message_id. A crash before the send
 leaves a pending row that the next start sends — never a lost alert. A row is marked 'sending'
 (committed) just before its request goes out, so a crash while the channel may already have it
-turns into 'maybe_sent' at the next start (``recover_interrupted_sends``), never a doubled
+turns into 'maybe_sent' at the next start (``recover_interrupted_sends``; with several workers
+on one database, when one takes the channel's sender lock, ``sender_lock``), never a doubled
 post: the same policy as a read timeout (see bot/channels/).
 
 Concurrency: one process owns a state folder (see ``StateLock``); inside it all calls come from
@@ -96,6 +97,8 @@ CREATE TABLE IF NOT EXISTS story_messages (
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL
 );
+-- Schema 4: things done once per key across workers (Store.claim_once: a digest's fire time).
+CREATE TABLE IF NOT EXISTS once_keys (key TEXT PRIMARY KEY, at TEXT NOT NULL, owner TEXT);
 """
 
 
@@ -106,6 +109,8 @@ _ADDED_COLUMNS = (
     ("stories", "message_chat", "TEXT"),  # the channel message_id belongs to (console, chat id)
     ("items", "signature", "TEXT"),      # novelty's summary of an update (its vector)
     ("outbox", "channel", "TEXT"),       # the channel a row was sent to (set when it goes out)
+    ("outbox", "sender", "TEXT"),        # schema 4: the worker that claimed the row for sending
+    ("outbox", "claimed_at", "TEXT"),    # ... and when (mark_sending)
 )
 
 
@@ -771,15 +776,30 @@ class Store:
                 self.db.execute("UPDATE outbox SET status='pending', attempts=attempts+1, last_error=?"
                                 " WHERE id=?", (outcome.error, alert.id))
 
-    def mark_sending(self, alert: Alert, channel: str | None = None) -> bool:
+    def mark_sending(self, alert: Alert, channel: str | None = None, *, sender: str | None = None,
+                     now: datetime | None = None) -> bool:
         """Commit that ``alert``'s request is about to go out to ``channel`` (see the module
-        docstring), with the text it carries (the channel rendered it just now): the outbox
-        keeps what was sent where. False: the row was no longer pending (another worker on the
-        same database took it first), so it must not be sent."""
+        docstring), with the text it carries (the channel rendered it just now), claimed by
+        ``sender`` (a worker id) at ``now``: the outbox keeps what was sent where, and by whom.
+        False: the row was no longer pending (another worker on the same database took it
+        first), so it must not be sent."""
         with self.transaction(durable=True):
             return self.db.execute(
-                "UPDATE outbox SET status='sending', text=?, plain=?, channel=? WHERE id=? "
-                "AND status='pending'", (alert.text, alert.plain, channel, alert.id)).rowcount == 1
+                "UPDATE outbox SET status='sending', text=?, plain=?, channel=?, sender=?, claimed_at=? "
+                "WHERE id=? AND status='pending'",
+                (alert.text, alert.plain, channel, sender, _iso(now), alert.id)).rowcount == 1
+
+    def sender_lock(self, channel: str) -> int:
+        """See ``bot.storage.Store.sender_lock``. SQLite: the one process that owns the state
+        folder (StateLock) is always the sender, so always 1 (the same "acquisition")."""
+        return 1
+
+    def claim_once(self, key: str, owner: str, now: datetime) -> bool:
+        """True for the first caller of ``key`` on this state, ever (until pruned): an insert
+        with conflict handling, so of N workers racing for one key exactly one gets True."""
+        with self.transaction(durable=True):
+            return self.db.execute("INSERT OR IGNORE INTO once_keys(key, at, owner) VALUES (?,?,?)",
+                                   (key, _iso(now), owner)).rowcount == 1
 
     def mark_orphaned(self, alert: Alert, reason: str) -> None:
         """Close a row that can never be sent (its story is gone)."""
@@ -787,16 +807,25 @@ class Store:
             self.db.execute("UPDATE outbox SET status='orphaned', last_error=? WHERE id=? AND "
                             "status='pending'", (reason, alert.id))
 
-    def recover_interrupted_sends(self, now: datetime) -> int:
-        """Rows a crashed process left 'sending' become 'maybe_sent' (the channel may have them).
+    def recover_interrupted_sends(self, now: datetime, channel: str | None = None) -> int:
+        """Rows a crashed process left 'sending' (to ``channel``; None: to any) become
+        'maybe_sent' (the channel may have them).
 
-        Call only while holding the state lock, before the first drain. Returns the count.
+        Call only as the channel's sender (``sender_lock``) before its first send: then no live
+        worker can have one of these rows in flight. Returns the count.
         """
+        only = "" if channel is None else " AND (channel=? OR channel IS NULL)"
         with self.transaction():
             return self.db.execute(
-                "UPDATE outbox SET status='maybe_sent', sent_at=?, last_error=? WHERE status='sending'",
+                "UPDATE outbox SET status='maybe_sent', sent_at=?, last_error=? WHERE status='sending'" + only,
                 (_iso(now), "interrupted while sending (process stopped before the channel answered); "
-                            "not resent to avoid a duplicate")).rowcount
+                            "not resent to avoid a duplicate") + (() if channel is None else (channel,))).rowcount
+
+    def last_claim(self) -> tuple[str, datetime] | None:
+        """(worker, when) of the most recent outbox claim (mark_sending), None if none recorded."""
+        row = self.db.execute("SELECT sender, claimed_at FROM outbox WHERE claimed_at IS NOT NULL "
+                              "AND sender IS NOT NULL ORDER BY claimed_at DESC, id DESC LIMIT 1").fetchone()
+        return (row[0], _dt(row[1])) if row else None
 
     def outbox_counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.db.execute("SELECT status, count(*) FROM outbox GROUP BY status")}
@@ -841,6 +870,7 @@ class Store:
             self.db.execute("DELETE FROM outbox WHERE status!='pending' AND created < ?", (cutoff,))
             self.db.execute("DELETE FROM story_messages WHERE story_id NOT IN (SELECT id FROM stories)")
             self.db.execute("DELETE FROM events WHERE at < ?", (cutoff,))
+            self.db.execute("DELETE FROM once_keys WHERE at < ?", (cutoff,))
         return n
 
 

@@ -31,6 +31,7 @@ workers and exclusive only for a command that needs the database alone.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from functools import lru_cache
 from datetime import datetime, timedelta
@@ -43,6 +44,9 @@ from bot.store import Store, _iso
 
 # Advisory lock keys: any numbers, one per purpose (the schema's is in bot/migrations.py).
 NOVELTY_LOCK = 0x77617463_00000002  # Store.lock_novelty: one decider at a time per database
+# Store.sender_lock: the two-number form of advisory keys (a space apart from the one-number
+# keys above), this constant and a 32-bit digest of the channel's identity.
+SENDER_LOCK_CLASS = 0x77617464
 
 _LITERAL = re.compile(r"('(?:[^']|'')*')")
 _INSERT = re.compile(r"^\s*INSERT\s+(?:OR\s+(IGNORE|REPLACE)\s+)?INTO\s+(\w+)\s*(\(([^)]*)\))?",
@@ -236,6 +240,9 @@ class PgStore(Store):
         self._batch_since = None
         self._batch_open = False
         self._digest_memo = {}
+        self._sender_locks: dict[str, int] = {}  # channel -> its acquisition (sender_lock)
+
+    _sender_acquisitions = 0  # numbers sender_lock hands out, distinct across this process's stores
 
     def verify_on_disk(self) -> None:
         """Nothing to check: a server's database cannot be replaced by a file under us."""
@@ -269,6 +276,22 @@ class PgStore(Store):
         """See ``bot.storage.Store.lock_novelty``: a transaction-level advisory lock, released
         by the server at commit or rollback, also when the worker's connection dies."""
         self.db.raw.execute("SELECT pg_advisory_xact_lock(%s)", (NOVELTY_LOCK,))
+
+    def sender_lock(self, channel: str) -> int:
+        """See ``bot.storage.Store.sender_lock``: a session advisory lock per channel, taken with
+        ``pg_try_advisory_lock`` (never waited for) on this store's own connection, so the lock
+        and ``mark_sending``'s claims share one session: if it ends (the worker died, even by
+        SIGKILL, or its connection broke) the server drops the lock, and no claim can be made
+        through it any more. Held until the store is closed."""
+        held = self._sender_locks.get(channel)
+        if held:
+            return held
+        objid = int.from_bytes(hashlib.blake2b(channel.encode(), digest_size=4).digest(), "big", signed=True)
+        if not self.db.raw.execute("SELECT pg_try_advisory_lock(%s, %s)", (SENDER_LOCK_CLASS, objid)).fetchone()[0]:
+            return 0
+        PgStore._sender_acquisitions += 1
+        self._sender_locks[channel] = PgStore._sender_acquisitions
+        return self._sender_locks[channel]
 
     def is_empty(self) -> bool:
         """True while nothing was recorded (no feed, item, identity, story, outbox row or event)."""

@@ -39,7 +39,7 @@ def test_schema_2_sqlite_state_gets_the_lease_columns_when_opened(tmp_path):
     store.close()
     _rewind_to_2_sqlite(path)
     upgraded = Store(path)
-    assert upgraded.schema_found == 2 and upgraded.get_meta("schema_version") == "3"
+    assert upgraded.schema_found == 2 and upgraded.get_meta("schema_version") == str(migrations.LATEST)
     columns = {r[1] for r in upgraded.db.execute("PRAGMA table_info(feeds)")}
     assert {"lease_owner", "lease_until"} <= columns
     assert upgraded.db.execute("SELECT 1 FROM sqlite_master WHERE name='feeds_due'").fetchone()
@@ -69,7 +69,7 @@ def test_schema_2_postgresql_database_is_upgraded_to_3_by_db_upgrade(tmp_path, p
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     upgraded = PgStore(pg_url)
-    assert upgraded.schema_found == 3
+    assert upgraded.schema_found == migrations.LATEST
     assert {"lease_owner", "lease_until"} <= set(upgraded.db.tables()["feeds"][1])
     assert [fs.url for fs in upgraded.feed_states()] == [URL]
     upgraded.close()

@@ -129,9 +129,9 @@ class Newsroom:
     """300 loopback feeds: every round some of them publish an item nobody watches, and a few a
     development of its own on the one watchlist (another person, days apart: each one alerts)."""
 
-    def __init__(self, srv: FeedServer):
+    def __init__(self, srv: FeedServer, feeds: int = FEEDS):
         self.srv = srv
-        self.paths = [f"/f/{i:03}.rss" for i in range(FEEDS)]
+        self.paths = [f"/f/{i:03}.rss" for i in range(feeds)]
         self.entries: dict[str, list[Entry]] = {p: [] for p in self.paths}
         self.rnd = random.Random(12)
         self.n = 0
@@ -203,11 +203,25 @@ def _rows(url: str, sql: str, args=()) -> list[tuple]:
         return [tuple(r) for r in conn.execute(sql, args or None)]
 
 
-def _seeded_everywhere(url: str) -> bool:
+def _seeded_everywhere(url: str, feeds: int = FEEDS) -> bool:
     try:
-        return _rows(url, "SELECT count(*) FROM feeds WHERE seeded = 1")[0][0] >= FEEDS
+        return _rows(url, "SELECT count(*) FROM feeds WHERE seeded = 1")[0][0] >= feeds
     except psycopg.errors.UndefinedTable:  # the first worker has not created the schema yet
         return False
+
+
+def _all_delivered(url: str, newsroom: Newsroom) -> bool:
+    """Every development published so far is recorded, and no outbox row is pending or being sent."""
+    links = {r[0] for r in _rows(url, "SELECT link FROM items WHERE link LIKE 'https://live.example%'")}
+    return links >= set(newsroom.developments) and not _rows(
+        url, "SELECT 1 FROM outbox WHERE status IN ('pending', 'sending')")
+
+
+def _stop(workers: list[subprocess.Popen]) -> list[int]:
+    """SIGTERM every worker and wait for each (a minute at most); their exit codes."""
+    for w in workers:
+        w.send_signal(signal.SIGTERM)
+    return [w.wait(60) for w in workers]
 
 
 def _check_each_alert_once(url: str, api, newsroom: Newsroom) -> dict:
@@ -256,15 +270,9 @@ def test_three_workers_on_one_database_post_each_alert_once(tmp_path, pg_url):
             for _ in range(6):  # rounds of news, a little faster than the interval
                 newsroom.publish()
                 time.sleep(INTERVAL * 0.7)
-            wanted = set(newsroom.developments)
-            done = _until(lambda: {r[0] for r in _rows(
-                pg_url, "SELECT link FROM items WHERE link LIKE 'https://live.example%'")} >= wanted
-                and not _rows(pg_url, "SELECT 1 FROM outbox WHERE status IN ('pending', 'sending')"), 120)
-            assert done, log.read_text()[-3000:]
+            assert _until(lambda: _all_delivered(pg_url, newsroom), 120), log.read_text()[-3000:]
         finally:
-            for w in workers:
-                w.send_signal(signal.SIGTERM)
-            codes = [w.wait(60) for w in workers]
+            codes = _stop(workers)
         assert codes == [0, 0, 0], log.read_text()[-3000:]
         figures = _check_each_alert_once(pg_url, api, newsroom)
         polls, too_soon = _polls_spaced_by_the_interval(srv, newsroom.paths)
@@ -304,20 +312,14 @@ def test_killed_workers_lose_no_alert_double_none_and_their_feeds_are_taken_over
                 kills.append((killed_at, held))
                 workers.append(_start(cmd, env, tmp_path, log))
             newsroom.publish(quiet=0, developments=2)
-            wanted = set(newsroom.developments)
 
             def settled() -> bool:
-                links = {r[0] for r in _rows(pg_url, "SELECT link FROM items WHERE link LIKE %s",
-                                             ("https://live.example%",))}
-                busy = _rows(pg_url, "SELECT 1 FROM outbox WHERE status IN ('pending', 'sending')")
                 taken_over = all(any(r.time > at for r in srv.requests(path))
                                  for at, held in kills for path in held)
-                return links >= wanted and not busy and taken_over
+                return taken_over and _all_delivered(pg_url, newsroom)
             assert _until(settled, LEASE + 120), log.read_text()[-3000:]
         finally:
-            for w in workers:
-                w.send_signal(signal.SIGTERM)
-            codes = [w.wait(60) for w in workers]
+            codes = _stop(workers)
         assert codes == [0, 0, 0], log.read_text()[-3000:]
         figures = _check_each_alert_once(pg_url, api, newsroom)
         polls, too_soon = _polls_spaced_by_the_interval(srv, newsroom.paths)
