@@ -55,3 +55,7 @@ MONTHS = {
 }
 
 ANNIVERSARY = ("الذكرى", "ذكرى", "مرور عام", "قبل عام")
+
+# Particles before the verb that deny it ("لم يعترف", "دون الاعتراف"). Not "لا": written in
+# Latin it is "la", the French, Spanish and Italian article.
+NEGATIONS = ("لم", "لن", "دون", "بدون", "عدم", "نفى", "ينفي")

@@ -78,3 +78,6 @@ jahr jahre jahren flugzeug flugzeugs absturz botschafter journalist journalisten
 chef leiter behörden polizei staatsanwaltschaft bericht entschädigung abkommen vertrag gespräch
 gespräche treffen besuch klage prozess verfahren freilassung festnahme angaben zufolge laut
 staat staaten land länder beziehungen krise streit""".split()
+
+NEGATIONS = ("nicht", "kein", "keine", "keinen", "ohne", "nie", "bestreitet", "bestritt",
+             "dementiert")

@@ -59,3 +59,5 @@ ANNIVERSARY = ("aniversario", "hace un año", "un año después", "a un año", "
 STOPWORDS = """el la los las un una unos unas de del al a en con sin por para sobre entre y o
 pero no que quien qué cómo cuándo dónde tras antes después también ya aún hoy ayer mañana este
 esta estos estas ese esa él ella ellos nosotros su sus según""".split()
+
+NEGATIONS = ("no", "sin", "nunca", "niega", "negó", "desmiente")

@@ -43,3 +43,7 @@ MONTHS = {"ژانویه": 1, "فوریه": 2, "مارس": 3, "آوریل": 4, "�
           "سپتامبر": 9, "اکتبر": 10, "نوامبر": 11, "دسامبر": 12}
 
 ANNIVERSARY = ("سالگرد", "یک سال پیش", "یک سال پس از")
+
+# Words before the noun or verb that deny it ("بدون پذیرش", "عدم پرداخت"); the verb prefix
+# "ن" is part of the word and cannot be listed.
+NEGATIONS = ("بدون", "عدم", "نه")

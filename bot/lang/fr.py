@@ -67,3 +67,6 @@ STOPWORDS = """le la les un une des du de en dans sur pour par avec sans sous ch
 pas ce cet cette ces il elle ils elles nous vous on qui que quoi quand comment pourquoi où
 après avant depuis selon malgré pendant aussi déjà encore aujourd'hui hier demain monsieur
 madame""".split()
+
+# "n'a pas reconnu": "pas" is one of the two words before the verb.
+NEGATIONS = ("sans", "pas", "jamais", "nie", "dément")

@@ -67,3 +67,6 @@ ANNIVERSARY = ("יום השנה", "שנה לאחר", "לפני שנה", "שנה 
 
 STOPWORDS = """זה זו זאת הוא היא הם הן אנחנו אתם אבל או לא כי מה מי איפה מתי למה אחרי לפני
 גם כבר עוד היום אתמול מחר על עם של את""".split()
+
+# Not "לא": written in Latin it is "la", the French, Spanish and Italian article.
+NEGATIONS = ("ללא", "בלי", "מכחיש", "הכחיש")

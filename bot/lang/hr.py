@@ -17,6 +17,7 @@ EVENTS = {
     "talks": ("razgovor", "sastanak", "sastao", "posjet", "pregovor", "summit"),
     "agreement": ("sporazum", "potpisa"),
     "arrest": ("uhićen", "uhitil", "pretres"),
+    "wanted": ("tjeralic", "potjernic"),
     "charge": ("optužen", "optužnic", "kazneni postupak"),
     "death": ("poginul", "ubijen", "preminu", "smrt"),
     "sale": ("prodaj", "udjel"),

@@ -64,3 +64,7 @@ ANNIVERSARY = ("տարելից", "տարի առաջ", "մեկ տարի անց", 
 
 STOPWORDS = """այս այդ այն նա նրանք մենք դուք ես և եվ բայց իսկ սակայն որ ինչ ինչու ով երբ որտեղ
 հետո նաև արդեն այսօր երեկ վաղը ըստ մինչ համար մասին հետ ու կամ ոչ չի""".split()
+
+# "Without" before what is denied. Not "ոչ" (Latin "och", Swedish "and") nor "չի" (Latin
+# "chi", Italian "who").
+NEGATIONS = ("առանց",)

@@ -59,3 +59,6 @@ STOPWORDS = """il lo la i gli le un uno una di a da in con su per tra fra e o ma
 cosa come quando dove perché dopo prima anche già ancora oggi ieri domani questo questa quello
 quella lui lei loro noi voi nel nella nei negli sul sulla al alla dal dalla del della dei
 degli secondo""".split()
+
+# Not "mai" (never): the French month.
+NEGATIONS = ("non", "senza", "nega", "negato", "smentisce")

@@ -44,3 +44,6 @@ MONTHS = {"қаңтар": 1, "ақпан": 2, "наурыз": 3, "сәуір": 4
 ANNIVERSARY = ("жылдығы", "бір жыл бұрын", "бір жыл өтті", "бір жыл өткен")
 
 STOPWORDS = """бұл ол және мен бірақ осы сол біз олар бүгін кеше ертең тағы да де ал енді""".split()
+
+# None: Kazakh denies with suffixes and words after the verb (-ма, емес, жоқ).
+NEGATIONS = ()

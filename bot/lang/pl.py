@@ -58,3 +58,5 @@ ANNIVERSARY = ("rocznic", "rok temu", "rok po ", "rok później")
 STOPWORDS = """w we na z ze do od po przez dla przy o u i a ale lub nie to ten ta te tego jak co
 kto gdzie kiedy dlaczego przed już jeszcze także też dziś dzisiaj wczoraj jutro on ona oni my
 wy jego jej ich według mimo podczas""".split()
+
+NEGATIONS = ("nie", "bez", "zaprzecza", "zaprzeczył", "odmówił")

@@ -52,3 +52,5 @@ ANNIVERSARY = ("aniversário", "há um ano", "um ano depois", "um ano após")
 STOPWORDS = """o a os as um uma de do da dos das em no na nos nas por pelo pela para com sem
 sobre entre e ou mas não que quem como quando onde porque após antes depois também já ainda
 hoje ontem amanhã este esta esse essa ele ela eles elas nós seu sua segundo""".split()
+
+NEGATIONS = ("não", "sem", "nunca", "nega", "negou", "desmente")

@@ -26,6 +26,7 @@ EVENTS = {
               "састанак", "састао", "посетио", "посетила", "преговор", "самит"),
     "agreement": ("sporazum", "potpisa", "memorandum", "споразум", "потписа"),
     "arrest": ("uhapšen", "uhapsi", "pretres", "ухапшен", "ухапси", "претрес"),
+    "wanted": ("poternic", "потерниц", "traga se", "трага се"),
     "charge": ("optužen", "optužnic", "krivičn", "оптужен", "оптужниц", "кривичн"),
     "death": ("poginul", "ubijen", "preminu", "smrt", "погинул", "убијен", "преминуо", "смрт"),
     "sale": ("prodaj", "prodat", "udeo", "udela", "продај", "продат", "удео", "удела"),
