@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bot.models import Match, Story, TermHit  # noqa: E402
 from bot.novelty import UPDATE_FEATURES, UPDATE_SIGNS, NoveltyEngine  # noqa: E402
-from bot.novelty_model import Logistic, NoveltyModel, fit_logistic, load_model  # noqa: E402
+from bot.novelty_model import (Logistic, NoveltyModel, fit_logistic, load_model,  # noqa: E402
+                                steady_threshold)
 from bot.timeline import load_timeline  # noqa: E402
 from eval import TOPICS, item_date, to_item  # noqa: E402  (bench/eval.py: one reading of the labels)
 
@@ -121,8 +122,10 @@ def training_rows(items: list[dict], timeline, embedder,
 
 def _update_threshold(model: Logistic, groups) -> float:
     """Least-cost threshold over items: a wrong fold of a new development's first report costs
-    MISS_COST (the development is never alerted), a missed fold costs 1 (a duplicate alert)."""
-    best = (float("inf"), 0.5)
+    MISS_COST (the development is never alerted), a missed fold costs UNFOLDED_COST (a
+    duplicate alert at worst); the cost is smoothed over neighbouring thresholds
+    (bot.novelty_model.steady_threshold) so that one training item does not move it far."""
+    costs = []
     for t in _GRID:
         cost = 0.0
         for _id, own, cands, first in groups:
@@ -134,9 +137,8 @@ def _update_threshold(model: Logistic, groups) -> float:
                     cost += UNFOLDED_COST
             elif p >= t and first:
                 cost += MISS_COST
-        if cost < best[0] - 1e-9:
-            best = (cost, t)
-    return best[1]
+        costs.append(cost)
+    return steady_threshold(_GRID, costs)
 
 
 def fit(items: list[dict], timeline, embedder, *, l2: float = 1.0) -> NoveltyModel:

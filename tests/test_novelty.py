@@ -403,3 +403,16 @@ def test_a_same_day_report_whose_lede_adds_strong_events_is_not_folded(tmp_path)
                    published="2025-11-20", outlet="Synthetic")
     d = r.engine.decide(retells, match("north_south"), retells.published)
     assert (d.kind, d.story_id) == ("update", first.story_id), d.reasons
+
+
+def test_the_fitted_threshold_sits_where_the_training_cost_stays_low():
+    """The update threshold is taken where the training cost is low around it, not at a lone
+    dip that one training item makes (the cost curve of fold 1 of the dev sample)."""
+    from bot.novelty_model import steady_threshold
+    grid = [0.50, 0.55, 0.60, 0.65, 0.70, 0.75, 0.80, 0.85, 0.90]
+    costs = [4.0, 4.5, 2.5, 2.5, 2.5, 3.5, 2.0, 3.5, 3.5]
+    assert steady_threshold(grid, costs) == 0.65
+    # A flat minimum is kept at its lowest threshold, the ends of the grid count too.
+    assert steady_threshold([0.1, 0.2, 0.3], [0.0, 0.0, 1.0]) == 0.1
+    with pytest.raises(ValueError):
+        steady_threshold([0.1, 0.2], [1.0])
