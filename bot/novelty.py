@@ -200,6 +200,14 @@ class NoveltyEngine:
             for t in ref.watchlists:
                 self._topic_names.setdefault(t, set()).update(ref.names)
 
+    def prepare(self) -> None:
+        """Do now what the first decision would otherwise do: load the embedder and the fitted
+        model, embed the timeline's events. A long-running worker calls it before it claims
+        any feed, so its first decision does not take seconds under the novelty lock."""
+        self._resolve()
+        self.model
+        self._embed_events()
+
     def _resolve(self) -> None:
         """A lazy embedder (bot.embed.LazyEmbedder) becomes the real one, or None if the model
         cannot load, on first use; the fitted model's variant follows what was resolved."""

@@ -61,6 +61,12 @@ class Rules:
                                           embedder=LazyEmbedder() if self.embeddings else None)
         return self._novelty
 
+    def prepare(self) -> None:
+        """Build the matcher and the novelty engine now and load what the engine's first
+        decision needs (``NoveltyEngine.prepare``), instead of on first use."""
+        self.matcher
+        self.novelty.prepare()
+
     @classmethod
     def load(cls, folder: Path, *, novelty_model: NoveltyModel | None = None,
              embeddings: bool = True) -> "Rules":

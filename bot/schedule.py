@@ -13,7 +13,9 @@ seconds, and another one claims them. One process on SQLite runs the very same l
 A worker claims at most WATCHBOT_CONCURRENCY feeds at once (minus the polls it is running), so
 the due feeds spread over the workers instead of all going to whichever looked first. Each poll
 waits a random part of WATCHBOT_JITTER first, so feeds of one host are not hit at the same
-instant (the lease covers that wait: WATCHBOT_LEASE > WATCHBOT_TIMEOUT + WATCHBOT_JITTER). A
+instant (the lease covers that wait: WATCHBOT_LEASE > WATCHBOT_TIMEOUT + WATCHBOT_JITTER). On a
+shared database a thread renews the leases of the running polls every second, so a poll slowed
+down by a blocked event loop is not taken over and repeated within its interval. A
 poll that raised (e.g. a full disk) keeps its lease and is tried again by this worker after
 CRASH_RETRY seconds (doubling while it keeps failing, capped by the interval): one exception
 never stops a feed (issue 13, class 4). A sleeping laptop produces one catch-up poll per feed,
@@ -25,6 +27,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable
 
@@ -33,7 +37,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.models import Feed
 from bot.pipeline import Pipeline
-from bot.storage import StateGoneError
+from bot.storage import StateGoneError, Store, open_store
 
 log = logging.getLogger("watchbot")
 
@@ -47,6 +51,10 @@ SHUTDOWN_GRACE = 30  # seconds in-flight polls and sends get to finish on SIGTER
 # doubling while it keeps failing. The stored next check is stale then, so it cannot be used.
 CRASH_RETRY = 30
 CLAIM_EVERY = 1  # seconds between two looks for due feeds in the store
+RENEW_EVERY = 1  # seconds between two renewals of the running polls' leases (shared database)
+# A poll still running after this many leases is presumed wedged: its lease is no longer
+# renewed, so it runs out and another worker takes the feed over.
+RENEW_AT_MOST = 10
 
 
 class Daemon:
@@ -62,6 +70,10 @@ class Daemon:
         self._crashes: dict[str, int] = {}  # url -> polls in a row that raised
         self._retry_at: dict[str, datetime] = {}  # url -> not before (after a poll that raised)
         self._inflight: set[asyncio.Task] = set()
+        # url -> time.monotonic() of its claim, for the thread renewing the leases of running
+        # polls (it reads it while the event loop may be busy, hence its own lock).
+        self._running: dict[str, float] = {}
+        self._running_lock = threading.Lock()
         self._stopping = asyncio.Event()
         self.fatal: Exception | None = None  # why the daemon stopped by itself (state gone)
 
@@ -96,8 +108,37 @@ class Daemon:
             task = asyncio.ensure_future(self._poll(feed))
             self._polling[url] = task
             self._inflight.add(task)
+            with self._running_lock:
+                self._running[url] = time.monotonic()
             task.add_done_callback(lambda t, url=url: (self._polling.pop(url, None),
-                                                       self._inflight.discard(t)))
+                                                       self._inflight.discard(t), self._ran(url)))
+
+    def _ran(self, url: str) -> None:
+        with self._running_lock:
+            self._running.pop(url, None)
+
+    def _renew_leases(self, store: Store, stop: threading.Event) -> None:
+        """A thread on a connection of its own: every RENEW_EVERY seconds, extend the leases of
+        this worker's running polls by WATCHBOT_LEASE. A thread, not a job of the event loop,
+        because what makes a poll outlive its lease is mostly the loop itself being blocked
+        (waiting for another worker's novelty lock, deciding, a slow query); a job would be
+        blocked with it, the lease would run out, and another worker would fetch the feed
+        again although this one had fetched it less than an interval before."""
+        lease = timedelta(seconds=self.settings.watchbot_lease)
+        limit = RENEW_AT_MOST * self.settings.watchbot_lease
+        try:
+            while not stop.wait(RENEW_EVERY):
+                now = time.monotonic()
+                with self._running_lock:
+                    urls = [url for url, since in self._running.items() if now - since < limit]
+                if not urls:
+                    continue
+                try:
+                    store.renew_leases(urls, self.pipeline.worker_id, self.pipeline.clock(), lease)
+                except Exception as exc:  # the next turn tries again; the leases run out meanwhile
+                    log.warning("cannot renew the leases of %d running polls: %s", len(urls), exc)
+        finally:
+            store.close()
 
     async def _poll(self, feed: Feed) -> None:
         """One claimed feed: the jitter wait, the poll, delivery of what it found."""
@@ -157,6 +198,19 @@ class Daemon:
     async def run(self) -> None:
         """Schedule everything and run until ``stop()``; then shut down cleanly."""
         await self._refresh()
+        # Before the first claim, off the loop: built by the first decision instead, the
+        # novelty engine took ~5 s of CPU at load 4.5 (4.0 s the facts of the timeline's
+        # events, 1.0 s the embedder) inside the novelty lock, with this loop blocked and the
+        # other workers' loops blocked waiting for that lock; leases ran out (issue 12).
+        try:
+            await asyncio.to_thread(self.pipeline.rules.prepare)
+        except Exception:
+            log.exception("preparing the novelty engine failed; the first decision tries again")
+        renewer, renewing = None, threading.Event()
+        if self.settings.watchbot_database_url:  # SQLite: one process, nobody to take a feed over
+            renewer = threading.Thread(target=self._renew_leases, args=(open_store(self.settings), renewing),
+                                       name="lease-renewal", daemon=True)
+            renewer.start()
         log.info("watching %d feeds", len(self._feeds))
         self.scheduler.add_job(self._tracked(self._claim), "interval", seconds=CLAIM_EVERY,
                                id="claim", max_instances=1, coalesce=True,
@@ -183,6 +237,9 @@ class Daemon:
             log.info("waiting for %d running jobs to finish", len(self._inflight))
             await asyncio.wait(set(self._inflight), timeout=SHUTDOWN_GRACE)
         self.scheduler.shutdown(wait=False)
+        if renewer is not None:
+            renewing.set()
+            await asyncio.to_thread(renewer.join)
 
     async def _drain(self) -> None:
         """As the channel's sender, send what is pending; otherwise only try to become it."""

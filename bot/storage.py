@@ -223,6 +223,11 @@ class Store(Protocol):
         poll that raised); with ``next_check``, the feed is also not due before then. Leases of
         other owners are untouched. Committed on return; returns how many were released."""
 
+    def renew_leases(self, urls: Sequence[str], owner: str, now: datetime, lease: timedelta) -> int:
+        """Extend ``owner``'s leases of ``urls`` (polls still running) to ``now + lease``; a
+        lease another owner holds now, or none, is untouched. Committed on return; returns how
+        many were renewed."""
+
     def recover_leases(self) -> int:
         """At the start of the process that polls: release the leases a stopped process left
         where no other can be alive, returning how many. SQLite: all of them (one process owns a

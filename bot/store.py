@@ -482,6 +482,13 @@ class Store:
                        "WHERE lease_owner=? AND url=?")
             return sum(self.db.execute(sql, row).rowcount for row in rows)
 
+    def renew_leases(self, urls: Sequence[str], owner: str, now: datetime, lease: timedelta) -> int:
+        """See ``bot.storage.Store.renew_leases``."""
+        until = _iso(now + lease)
+        with self.transaction(durable=True):
+            return sum(self.db.execute("UPDATE feeds SET lease_until=? WHERE lease_owner=? AND url=?",
+                                       (until, owner, url)).rowcount for url in sorted(urls))
+
     def recover_leases(self) -> int:
         """See ``bot.storage.Store.recover_leases``: every lease goes, since the caller holds the
         state folder's lock and no other process polls this state."""

@@ -149,6 +149,21 @@ def test_a_poll_that_outlived_its_lease_does_not_free_the_next_workers_claim(bac
     store.close()
 
 
+def test_a_renewed_lease_holds_until_its_new_end_and_only_the_owners_is_renewed(backend):
+    """renew_leases moves the owner's lease of a feed still being polled to ``now + lease``:
+    nobody else claims it before then; a lease another worker holds is left alone."""
+    store = backend.open()
+    urls = _feeds(store, 2)
+    assert store.claim_due_feeds(urls[:1], "w1", NOW, LEASE) == urls[:1]
+    assert store.claim_due_feeds(urls[1:], "w2", NOW, LEASE) == urls[1:]
+    renewed = NOW + LEASE - timedelta(seconds=1)
+    assert store.renew_leases(urls, "w1", renewed, LEASE) == 1
+    assert store.claim_due_feeds(urls, "w3", NOW + LEASE, LEASE) == urls[1:]  # w2's ran out
+    assert store.claim_due_feeds(urls[:1], "w3", renewed + LEASE - timedelta(seconds=1), LEASE) == []
+    assert store.claim_due_feeds(urls[:1], "w3", renewed + LEASE, LEASE) == urls[:1]
+    store.close()
+
+
 def test_released_leases_are_free_and_a_retry_time_is_kept(backend):
     """release_feeds frees only the owner's leases, optionally with a time before which the feed is not due."""
     store = backend.open()
