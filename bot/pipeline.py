@@ -333,6 +333,11 @@ class Pipeline:
         await self.drain(report)
         return report
 
+    def start_window(self) -> None:
+        """Begin the interval the daemon's next cycle line sums up now (when it starts polling,
+        not when the pipeline was built: start-up work before the first claim is no interval)."""
+        self._window, self._window_start = CycleReport(), self.clock()
+
     def claim_due(self, urls: Sequence[str], limit: int | None = None) -> list[str]:
         """Lease (for WATCHBOT_LEASE seconds) up to ``limit`` of the due feeds among ``urls``
         for this process, most overdue first (Store.claim_due_feeds): what it may poll now."""

@@ -212,6 +212,7 @@ class Daemon:
                                        name="lease-renewal", daemon=True)
             renewer.start()
         log.info("watching %d feeds", len(self._feeds))
+        self.pipeline.start_window()
         self.scheduler.add_job(self._tracked(self._claim), "interval", seconds=CLAIM_EVERY,
                                id="claim", max_instances=1, coalesce=True,
                                next_run_time=datetime.now(timezone.utc))

@@ -356,6 +356,10 @@ def test_killed_workers_lose_no_alert_double_none_and_their_feeds_are_taken_over
                 newsroom.publish(quiet=40, developments=2)
                 time.sleep(rnd.uniform(0.5, 3.0))
                 victim = workers.pop(rnd.randrange(len(workers)))
+                # While it holds leases (a poll takes well under a second, and a new worker
+                # prepares its novelty engine before claiming anything): a kill then tests a takeover.
+                _until(lambda: _rows(pg_url, "SELECT count(*) FROM feeds WHERE lease_owner LIKE %s",
+                                     (f"%:{victim.pid}:%",))[0][0] > 0, 20)
                 victim.send_signal(signal.SIGKILL)
                 victim.wait(10)
                 killed_at = time.time()
