@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -168,6 +169,10 @@ class Pipeline:
         # What novelty's index has seen of the store (see refresh_stories), and for which engine.
         self._story_mark: Hashable | None = None
         self._story_engine: Any = None
+        # Seconds spent applying responses (the serial part of a worker's poll: store, match,
+        # novelty) and waiting for / holding the novelty lock, logged on close: what
+        # `make bench-scale` reads to say where several workers on one database queue.
+        self.timers = {"applied": 0, "apply_s": 0.0, "decided": 0, "lock_wait_s": 0.0, "lock_held_s": 0.0}
         # Who this process is when it leases feeds (Store.claim_due_feeds): unique per
         # Pipeline, readable in the feeds table (host and pid).
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -195,7 +200,15 @@ class Pipeline:
                    fetcher=build_fetcher(settings, transport=transport, proxies=proxies),
                    parser=build_parser(settings), clock=clock, notify_admin=notify_admin)
 
+    def log_timers(self) -> None:
+        """One log line of ``timers`` (totals since start; a reader takes differences)."""
+        t = self.timers
+        log.info("timers: %d responses applied in %.3f s; %d decided under the novelty lock, "
+                 "waited %.3f s, held %.3f s", t["applied"], t["apply_s"], t["decided"],
+                 t["lock_wait_s"], t["lock_held_s"])
+
     async def aclose(self) -> None:
+        self.log_timers()
         if self.fetcher is not None:
             await self.fetcher.aclose()
         if self.parser is not None:
@@ -369,7 +382,10 @@ class Pipeline:
                                          validators=state.validators, known_body=state.body_hash)
         self.first_response.set()
         async with self._process_lock:
+            began = time.perf_counter()
             report = self._apply_poll(feed, state, result, parsed)
+            self.timers["applied"] += 1
+            self.timers["apply_s"] += time.perf_counter() - began
         log.debug("poll %s: HTTP %s, %d new, %d seeded, %d alerts, %d updates%s", feed.url, report.status,
                   report.new_items, report.seeded, report.alerts, report.updates,
                   f", error: {report.error}" if report.error else "")
@@ -377,6 +393,7 @@ class Pipeline:
         now = self.clock()
         if not self._in_cycle and now - self._window_start >= timedelta(seconds=self.settings.watchbot_interval):
             log.info("%s", self._window.summary())
+            self.log_timers()
             self._window, self._window_start = CycleReport(), now
         return report
 
@@ -404,10 +421,13 @@ class Pipeline:
         # commits of many responses coalesce into one, except a response with something to
         # decide: it is its own transaction under the novelty lock (Store.lock_novelty), taken
         # first and released at its commit, so other workers wait for it only that long.
+        began = locked = 0.0
         try:
             with self.store.transaction(durable=deciding):
                 if deciding:
+                    began = time.perf_counter()
                     self.store.lock_novelty()
+                    locked = time.perf_counter()
                     # Under the lock, what another worker recorded meanwhile (a lease that ran
                     # out mid-poll, one link in two feeds polled at once) is no longer new.
                     fresh = {id(i) for i in self.store.unseen([i for i, m in matched if m])}
@@ -426,6 +446,10 @@ class Pipeline:
             # Rolled back: novelty may have learnt stories the store no longer has.
             self.refresh_stories()
             raise
+        if deciding:  # held from the lock to the commit that released it
+            self.timers["decided"] += 1
+            self.timers["lock_wait_s"] += locked - began
+            self.timers["lock_held_s"] += time.perf_counter() - locked
         return report
 
     def _announce(self, notices: Sequence[Notice], now: datetime) -> None:
