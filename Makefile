@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test demo eval bench-poll bench-cron bench-match bench-state bench-store-pg bench-hostile bench-embed check clean
+.PHONY: run test demo eval bench-poll bench-cron bench-match bench-state bench-store-pg bench-scale bench-hostile bench-embed check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ bench-state: $(STAMP)
 
 bench-store-pg: $(STAMP)
 	$(BIN)/python bench/bench_store_pg.py
+
+bench-scale: $(STAMP)
+	$(BIN)/python bench/bench_scale.py
 
 bench-hostile: $(STAMP)
 	$(BIN)/python bench/bench_hostile.py

@@ -82,11 +82,12 @@ class PgServer:
     # ------------------------------------------------------------------ life cycle
 
     @classmethod
-    def start(cls, *, durable: bool = False) -> "PgServer":
+    def start(cls, *, durable: bool = False, options: str = "") -> "PgServer":
         """initdb into a new temporary folder and start the server (raises with its log if not).
 
         ``durable``: keep fsync on, as a production server has it (benchmarks of commit cost);
-        tests leave it off."""
+        tests leave it off. ``options``: more ``-c name=value`` settings for the server (e.g.
+        bench-scale's ``shared_preload_libraries=pg_stat_statements``)."""
         reason = cls.unavailable()
         if reason:
             raise RuntimeError(reason)
@@ -102,10 +103,10 @@ class PgServer:
         try:
             server._run("initdb", "-D", str(server.data), "-A", "trust", "-U", "postgres",
                         "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
-            options = (f"-k {folder} -p {_PORT} -c listen_addresses='' {'' if durable else '-F '}"
-                       "-c max_connections=200 -c shared_buffers=32MB")
+            flags = (f"-k {folder} -p {_PORT} -c listen_addresses='' {'' if durable else '-F '}"
+                     f"-c max_connections=200 -c shared_buffers=32MB {options}")
             server._run("pg_ctl", "-D", str(server.data), "-l", str(server.log), "-w", "-t", "60",
-                        "-o", options, "start")
+                        "-o", flags, "start")
         except BaseException:
             server._remove()
             raise

@@ -217,9 +217,10 @@ class FeedServer:
 
     @classmethod
     @contextlib.contextmanager
-    def in_thread(cls, host: str = HOST, port: int = 0) -> Iterator["FeedServer"]:
+    def in_thread(cls, host: str = HOST, port: int = 0, *,
+                  aliases: tuple[str, ...] = ()) -> Iterator["FeedServer"]:
         """Run a server on its own event loop in a daemon thread; stop it on exit."""
-        srv = cls(host, port)
+        srv = cls(host, port, aliases=aliases)
         loop = asyncio.new_event_loop()
         started = threading.Event()
         failure: list[BaseException] = []
