@@ -40,6 +40,7 @@ The machine's load average is printed with every configuration: the machine is s
 workers on fewer cores than N are CPU-bound (they queue for the cores, not for the database).
 
 Usage: python bench/bench_scale.py [--feeds 2000] [--workers 1,2,4] [--cycles 3] [--no-sqlite]
+       [--set WATCHBOT_CONCURRENCY=256] [--no-fsync]
 Results also go to bench/out/bench_scale.json.
 """
 
