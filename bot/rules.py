@@ -11,14 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.embed import LazyEmbedder
-from bot.match import Matcher
-from bot.novelty import NoveltyEngine
-from bot.novelty_model import NoveltyModel
 from bot.timeline import Timeline, load_timeline
 from bot.watchlists import TIMELINE_FILE, Watchlist, load_watchlists, rule_files
 from bot.yamlconf import ConfigProblem
+
+if TYPE_CHECKING:
+    # Imported where they are built (Rules.matcher, Rules.novelty): the matcher's libraries
+    # (re2, the Aho-Corasick automaton, snowball stemmers) and the novelty engine's (features,
+    # language modules, the embedder) cost ~40 ms of CPU before a cron run's first request,
+    # and a run that decides nothing never builds either (issue 15).
+    from bot.match import Matcher
+    from bot.novelty import NoveltyEngine
+    from bot.novelty_model import NoveltyModel
 
 
 class RulesError(Exception):
@@ -50,6 +56,7 @@ class Rules:
     def matcher(self) -> Matcher:
         """Every watchlist's terms compiled into one automaton (built on first use)."""
         if self._matcher is None:
+            from bot.match import Matcher
             self._matcher = Matcher.compile(self.watchlists)
         return self._matcher
 
@@ -57,6 +64,8 @@ class Rules:
     def novelty(self) -> NoveltyEngine:
         """The novelty engine on the timeline (built on first use)."""
         if self._novelty is None:
+            from bot.embed import LazyEmbedder
+            from bot.novelty import NoveltyEngine
             self._novelty = NoveltyEngine(self.timeline, model=self.novelty_model,
                                           embedder=LazyEmbedder() if self.embeddings else None)
         return self._novelty

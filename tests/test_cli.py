@@ -236,7 +236,7 @@ def test_check_imports_only_what_validation_needs(tmp_path):
     run, modules = _modules_after(tmp_path, "check")
     assert run.returncode == 0 and "watchlists" in run.stdout, run.stderr
     assert _heavy(modules) == []
-    assert "bot.match" in modules  # it did compile the watchlists
+    assert "bot.watchlists" in modules and "bot.rules" in modules  # it did load the rules
 
 
 def _imports_by_process_tree(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict[str, int]]:
@@ -297,3 +297,22 @@ def test_a_cron_run_starts_telegram_only_once_a_feed_has_answered(tmp_path):
         assert api.calls.count("getMe") == 1
     # The response left the feed server `latency` after the request arrived.
     assert asked >= requested + latency, (asked - requested)
+
+
+def test_a_run_that_decides_nothing_imports_neither_matcher_nor_novelty(tmp_path):
+    """`run --once` that has nothing to match (no feed here) loads and validates the rules but imports neither the matcher's libraries nor the novelty engine."""
+    run, modules = _modules_after(tmp_path, "run", "--once")
+    assert run.returncode == 0 and "cycle: 0 feeds polled" in run.stderr, run.stderr
+    assert "bot.rules" in modules and "bot.watchlists" in modules  # the rules were loaded
+    assert not {"bot.match", "snowballstemmer", "ahocorasick_rs", "bot.novelty", "bot.embed",
+                "bot.features"} & modules
+
+
+def test_a_run_with_unchanged_watchlists_parses_no_yaml(tmp_path):
+    """A second `run --once` over unchanged watchlists reads them from the validation cache without importing a YAML parser or jsonschema."""
+    first, modules = _modules_after(tmp_path, "run", "--once")
+    assert first.returncode == 0 and "ruamel.yaml" in modules, first.stderr  # validated, cached
+    again, modules = _modules_after(tmp_path, "run", "--once")
+    assert again.returncode == 0 and "cycle: 0 feeds polled" in again.stderr, again.stderr
+    assert "bot.watchlists" in modules
+    assert not {"ruamel.yaml", "jsonschema"} & modules
