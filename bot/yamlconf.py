@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+# ruamel.yaml (~10 ms to import) is imported where a file is parsed or a node located: an
+# unchanged rule file is read from its validation-cache marker, so a cron run's start-up,
+# before its first request, parses no YAML at all (issue 15).
 
 # jsonschema is imported where a file is validated: with the validation cache (below) a cron
 # run whose watchlists are unchanged never imports it (~0.25 s of start-up, issue 15).
@@ -106,6 +106,8 @@ def locate(root: Any, path: Iterable[Any], *, key: Any = None) -> tuple[int | No
     With ``key``, the position of that key inside the mapping at ``path`` (for unknown keys).
     Falls back to the deepest ancestor whose position is known.
     """
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     if isinstance(root, _LazyTree):
         root = root.tree
     node = root
@@ -266,6 +268,8 @@ def _alias_bomb(root: Any, shown: str, limit: int = MAX_EXPANDED_NODES) -> Confi
         return None
     line = col = None
     if aliases:
+        from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
         parent, key, _child = max(aliases, key=lambda a: sizes.get(id(a[2]), 1))
         try:
             if isinstance(parent, CommentedMap) and key is not None:
@@ -310,6 +314,9 @@ def load_yaml_with_tree(path: Path, schema: dict) -> tuple[Any | None, Any, list
     fast = _load_valid_fast(source, schema)
     if fast is not None:
         return fast, _LazyTree(source), []
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     yaml = YAML(typ="rt")
     try:
         root = yaml.load(source)
@@ -374,6 +381,8 @@ def _load_valid_fast(source: str, schema: dict) -> Any | None:
     if known == "data":
         return data  # these very bytes passed this very schema before, and parsed to this
     try:
+        from ruamel.yaml import YAML
+
         loaded = YAML(typ="safe", pure=False).load(source)
         # Aliases are shared objects here too: refuse before to_plain expands them (the
         # round-trip path then reports the bomb with its line).
@@ -473,5 +482,7 @@ class _LazyTree:
     @property
     def tree(self) -> Any:
         if self._tree is None:
+            from ruamel.yaml import YAML
+
             self._tree = YAML(typ="rt").load(self._source)
         return self._tree
