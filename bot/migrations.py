@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-LATEST = 4
+LATEST = 5
 
 # The current schema as the SQLite store creates it (bot/store.py) plus its added columns, in PostgreSQL
 # types: ids are bigserial, identities bytea, times stay ISO text (compared as text, the same
@@ -38,8 +38,9 @@ CREATE TABLE feeds (
     last_warning TEXT, first_seen TEXT,
     lease_owner TEXT, lease_until TEXT
 );
--- Store.claim_due_feeds looks for due, unleased feeds on every turn of each worker's claim loop.
-CREATE INDEX feeds_due ON feeds(next_check);
+-- Store.claim_due_feeds looks for due, unleased feeds on every turn of each worker's claim loop,
+-- most overdue first (never checked: '' sorts first), and stops after its limit (schema 5).
+CREATE INDEX feeds_due ON feeds((COALESCE(next_check, '')), url);
 CREATE TABLE items (
     key TEXT PRIMARY KEY,
     feed_url TEXT NOT NULL, link TEXT, title TEXT NOT NULL, summary TEXT, published TEXT,
@@ -80,23 +81,30 @@ CREATE TABLE once_keys (key TEXT PRIMARY KEY, at TEXT NOT NULL, owner TEXT);
 # Columns PostgreSQL has that SQLite keeps implicitly (left out when the two are compared).
 PG_ONLY_COLUMNS = {("items", "rowid")}
 
+_DUE_INDEX = ["DROP INDEX IF EXISTS feeds_due",
+              "CREATE INDEX feeds_due ON feeds((COALESCE(next_check, '')), url)"]
+
 # version -> statements from version-1 to version.
 # 3: feed leases (issue 12): the worker polling a feed and until when its claim holds
 #    (Store.claim_due_feeds), and an index on the due time the claim looks up.
 # 4: one sender per channel (issue 12): which worker claimed an outbox row for sending and when
 #    (outbox.sender, outbox.claimed_at; SQLite adds them in place, Store._add_columns), and the
 #    once_keys table of Store.claim_once (one scheduled digest per fire time, not per worker).
+# 5: the due index in the claim's order, (COALESCE(next_check, ''), url): the claim reads the
+#    first due rows in order and stops at its limit, instead of sorting every due feed.
 SQLITE_STEPS: dict[int, list[str]] = {
     3: ["ALTER TABLE feeds ADD COLUMN lease_owner TEXT",
         "ALTER TABLE feeds ADD COLUMN lease_until TEXT",
         "CREATE INDEX IF NOT EXISTS feeds_due ON feeds(next_check)"],
     4: ["CREATE TABLE IF NOT EXISTS once_keys (key TEXT PRIMARY KEY, at TEXT NOT NULL, owner TEXT)"],
+    5: _DUE_INDEX,
 }
 PG_STEPS: dict[int, list[str]] = {
     3: ["ALTER TABLE feeds ADD COLUMN lease_owner TEXT, ADD COLUMN lease_until TEXT",
         "CREATE INDEX IF NOT EXISTS feeds_due ON feeds(next_check)"],
     4: ["ALTER TABLE outbox ADD COLUMN IF NOT EXISTS sender TEXT, ADD COLUMN IF NOT EXISTS claimed_at TEXT",
         "CREATE TABLE IF NOT EXISTS once_keys (key TEXT PRIMARY KEY, at TEXT NOT NULL, owner TEXT)"],
+    5: _DUE_INDEX,
 }
 
 # Any number: the advisory lock that serialises creating and upgrading the PostgreSQL schema

@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS feeds (
     -- the feed's poll and until when that claim holds (claim_due_feeds).
     lease_owner TEXT, lease_until TEXT
 );
-CREATE INDEX IF NOT EXISTS feeds_due ON feeds(next_check);
+CREATE INDEX IF NOT EXISTS feeds_due ON feeds((COALESCE(next_check, '')), url);  -- claim_due_feeds
 CREATE TABLE IF NOT EXISTS items (
     key TEXT PRIMARY KEY,
     feed_url TEXT NOT NULL, link TEXT, title TEXT NOT NULL, summary TEXT, published TEXT,
@@ -462,9 +462,9 @@ class Store:
         stamp, until = _iso(now), _iso(now + lease)
         with self.transaction(durable=True):  # other processes must see the claim at once
             rows = self.db.execute(
-                "SELECT url FROM feeds WHERE paused_reason IS NULL AND (next_check IS NULL OR "
-                "next_check <= ?) AND (lease_until IS NULL OR lease_until <= ? OR lease_owner = ?) "
-                "ORDER BY next_check IS NOT NULL, next_check, url", (stamp, stamp, owner)).fetchall()
+                "SELECT url FROM feeds WHERE paused_reason IS NULL AND COALESCE(next_check, '') <= ? "
+                "AND (lease_until IS NULL OR lease_until <= ? OR lease_owner = ?) "
+                "ORDER BY COALESCE(next_check, ''), url", (stamp, stamp, owner)).fetchall()
             chosen = [r[0] for r in rows if r[0] in wanted][:limit]
             self.db.executemany("UPDATE feeds SET lease_owner=?, lease_until=? WHERE url=?",
                                 [(owner, until, url) for url in chosen])

@@ -241,6 +241,7 @@ class PgStore(Store):
         self._batch_open = False
         self._digest_memo = {}
         self._sender_locks: dict[str, int] = {}  # channel -> its acquisition (sender_lock)
+        self._claimable: frozenset[str] = frozenset()  # what the session's claimable table holds
 
     _sender_acquisitions = 0  # numbers sender_lock hands out, distinct across this process's stores
 
@@ -256,16 +257,29 @@ class PgStore(Store):
         (READ COMMITTED re-reads a changed row before locking it), so its new lease counts."""
         if not urls or (limit is not None and limit <= 0):
             return []
-        stamp = _iso(now)
+        stamp, wanted = _iso(now), frozenset(urls)
         with self.transaction(durable=True):
+            # Which feeds may be claimed lives in a temporary table of this session, loaded
+            # when the set changes (once per run): not a 2,000-URL array bound every second,
+            # which a prepared plan matches by linear search per row and a one-off plan costs
+            # ~0.7 ms to plan. The COALESCE form walks the feeds_due index, most overdue first,
+            # and stops after ``limit`` rows instead of sorting every due feed (schema 5).
+            if wanted != self._claimable:
+                self.db.raw.execute("CREATE TEMP TABLE IF NOT EXISTS claimable (url TEXT PRIMARY KEY)")
+                self.db.raw.execute("TRUNCATE claimable")
+                with self.db.raw.cursor().copy("COPY claimable (url) FROM STDIN") as copy:
+                    for url in sorted(wanted):
+                        copy.write_row((url,))
+                self.db.raw.execute("ANALYZE claimable")
             rows = self.db.raw.execute(
                 "UPDATE feeds SET lease_owner = %s, lease_until = %s WHERE url IN ("
-                "SELECT url FROM feeds WHERE url = ANY(%s) AND paused_reason IS NULL "
-                "AND (next_check IS NULL OR next_check <= %s) "
+                "SELECT url FROM feeds WHERE EXISTS (SELECT 1 FROM claimable c WHERE c.url = feeds.url) "
+                "AND paused_reason IS NULL AND COALESCE(next_check, '') <= %s "
                 "AND (lease_until IS NULL OR lease_until <= %s OR lease_owner = %s) "
-                "ORDER BY next_check NULLS FIRST, url LIMIT %s FOR UPDATE SKIP LOCKED) "
+                "ORDER BY COALESCE(next_check, ''), url LIMIT %s FOR UPDATE SKIP LOCKED) "
                 "RETURNING url, next_check",
-                (owner, _iso(now + lease), list(urls), stamp, stamp, owner, limit)).fetchall()
+                (owner, _iso(now + lease), stamp, stamp, owner, limit)).fetchall()
+        self._claimable = wanted  # committed (a rolled-back load left the table as it was)
         return [r[0] for r in sorted(rows, key=lambda r: (r[1] is not None, r[1] or "", r[0]))]
 
     def recover_leases(self) -> int:
