@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test demo eval bench-poll bench-cron bench-match bench-state bench-store-pg bench-scale bench-hostile bench-embed check clean
+.PHONY: run test demo eval bench-poll bench-cron bench-match bench-state bench-store-pg bench-scale bench-hostile bench-embed bench-daemon-rss check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,9 @@ bench-hostile: $(STAMP)
 
 bench-embed: $(STAMP)
 	$(BIN)/python bench/bench_embed.py
+
+bench-daemon-rss: $(STAMP)
+	$(BIN)/python bench/bench_daemon_rss.py
 
 clean:
 	rm -rf $(VENV) *.egg-info
