@@ -103,6 +103,25 @@ async def test_a_parse_over_the_time_limit_kills_the_worker_and_the_next_feed_ge
         assert pool.worker_pids() and old_pid not in pool.worker_pids()
 
 
+
+async def test_a_parse_queued_behind_another_gets_its_whole_time_limit():
+    """Parses handed to a busy worker wait in its queue, and the time limit counts from when the worker takes each one: two slow feeds on one worker both parse, although together they take longer than the limit."""
+    import asyncio
+
+    body = _big_feed(6_000)
+    with ParsePool(1) as pool:
+        pool.warm_up()
+        began = time.monotonic()
+        alone = await pool.parse(body, {}, "http://big.example/")
+        one = time.monotonic() - began
+        assert alone.error is None and alone.items
+        # Each parse fits the limit with 60% to spare; the two together exceed it by 25%.
+        pool.time_limit = 1.6 * one
+        both = await asyncio.gather(pool.parse(body, {}, "http://big.example/a"),
+                                    pool.parse(body, {}, "http://big.example/b"))
+        assert [p.error for p in both] == [None, None]
+        assert all(len(p.items) == len(alone.items) for p in both)
+
 def _tree(pid: int) -> list[psutil.Process]:
     try:
         return psutil.Process(pid).children(recursive=True)
