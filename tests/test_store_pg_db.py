@@ -274,3 +274,49 @@ def test_db_copy_keeps_each_channels_message_id_of_a_story(tmp_path, pg_url):
     assert [(a.action, a.message_id) for a in target.pending_alerts("console")] == [("edit", 5)]
     assert [(a.action, a.message_id) for a in target.pending_alerts("telegram:1")] == [("edit", 77)]
     target.close()
+
+
+def test_status_digest_try_and_replay_work_on_postgresql(tmp_path, pg_url, pg_server):
+    """After `run --once` on PostgreSQL, `status`, `digest` and `try` read that database (the feed,
+    the sent alert, its story, a restatement judged against it), and `replay --state URL` builds
+    a backtest in another PostgreSQL database."""
+    import json
+    from datetime import timedelta
+
+    now = datetime.now(timezone.utc)
+    released = Entry("Sputnik Azerbaijan editor-in-chief Yevgeny Belousov released in Baku",
+                     "https://news.example/belousov-released", now - timedelta(hours=1),
+                     "Security forces released Sputnik Azerbaijan editor-in-chief Yevgeny Belousov.")
+    with FeedServer.in_thread() as srv, BotApiStandIn.in_thread() as api:
+        srv.set_feed("/news.rss", rss("News", [released]))
+        cmd, env = cli_run(tmp_path, [srv.url("/news.rss")], api.root, once=True)
+        env = {**env, "WATCHBOT_DATABASE_URL": pg_url}
+        ran = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+        assert ran.returncode == 0, ran.stderr
+        assert any("belousov-released" in m["text"] for m in api.messages(DEFAULT_CHAT))
+        base = cmd[:cmd.index("run")]
+
+        def command(*args: str) -> subprocess.CompletedProcess:
+            done = subprocess.run(base + list(args), env=env, capture_output=True, text=True, timeout=180)
+            assert done.returncode == 0, (args, done.stderr[-2000:])
+            return done
+
+        status = json.loads(command("status", "--json").stdout)
+        assert [f["url"] for f in status["feeds"]] == [srv.url("/news.rss")]
+        assert status["outbox"]["sent"] == 1, status["outbox"]
+        digest = json.loads(command("digest", "--format", "json", "--since", "7d").stdout)
+        assert "Belousov" in json.dumps(digest, ensure_ascii=False)
+        tried = json.loads(command("try", "--json", released.title).stdout)
+        assert tried["decision"]["kind"] != "alert", tried["decision"]  # the story is in that database
+
+    archive = tmp_path / "archive.xml"
+    archive.write_bytes(rss("News", [released]))
+    backtest = pg_server.create_database()
+    replayed = command("replay", "--json", "--state", backtest, str(archive))
+    assert "belousov-released" in replayed.stdout
+    import psycopg
+
+    with psycopg.connect(backtest) as conn:
+        assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 1
+    with psycopg.connect(pg_url) as conn:  # the configured database is not the backtest's
+        assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 1
