@@ -2,11 +2,11 @@
 daemon peak RSS <= 300 MB with the model).
 
 Runs the real daemon (`watchbot run`, console channel) over loopback feeds that carry the 304
-labelled dev items (../shared/eval/dev_items.jsonl), 16 feeds by outlet, every item let through
-(`WATCHBOT_BACKFILL`), so the daemon matches them and decides the matched ones with the
-embedding model loaded. When every feed has been polled and the daemon has used no CPU for 3 s,
-it reads the kernel's high-water
-mark (VmHWM) of the daemon and of each of its parser workers, then stops it with SIGTERM.
+labelled dev items (../shared/eval/dev_items.jsonl), dealt round-robin over 16 feeds, every
+item let through (`WATCHBOT_BACKFILL`), so the daemon matches them and decides the matched ones
+with the embedding model loaded. When every feed has been polled and the daemon has used no CPU
+for 3 s, it reads the kernel's high-water mark (VmHWM) of the daemon and of each of its parser
+workers, then stops it with SIGTERM.
 
 The same daemon over feeds of only the items labelled `none` (next to nothing to judge) is
 measured in the same run. The daemon builds its novelty engine, model included, before its
