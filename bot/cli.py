@@ -243,7 +243,7 @@ async def _run(settings: Settings, rules: Rules, once: bool, feed_list: FeedList
     import asyncio
     import signal
 
-    from bot.pipeline import FeedListRead, Pipeline
+    from bot.pipeline import Pipeline
     from bot.storage import StateGoneError
 
     # The fetcher's HTTP stack (httpcore, and anyio for its sockets; httpx imports them only

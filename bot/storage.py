@@ -314,8 +314,8 @@ class Store(Protocol):
     def mark_sending(self, alert: Alert, channel: str | None = None, *, sender: str | None = None,
                      now: datetime | None = None) -> bool:
         """Durably mark ``alert`` as going out now to ``channel`` (its identity), with the text
-        it carries, claimed by ``sender`` at ``now``; only a pending row is marked. False: it was not pending any more (another
-        worker took it), and the caller must not send it."""
+        it carries, claimed by ``sender`` at ``now``; only a pending row is marked. False: it
+        was not pending any more (another worker took it), and the caller must not send it."""
 
     def story_message(self, story_id: int, *, folded: bool) -> StoryMessage | None:
         """What a channel renders for the story: its first report, what it matched and, with
