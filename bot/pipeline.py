@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Hashable, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Hashable, NamedTuple, Sequence
 
 from bot.config import Settings, load_feeds
 from bot.channels import REFUSED_PREFIX, Channel
@@ -29,8 +29,10 @@ from bot.parse import ParsePool
 from bot.poll_policy import Notice, PollPolicy
 from bot.storage import FeedState, Store, open_store
 from bot.store import utcnow
-from bot.rules import Rules, RulesReloader
 from bot.yamlconf import ConfigProblem
+
+if TYPE_CHECKING:  # bot.rules (watchlists, timeline, text tables) is imported where rules load
+    from bot.rules import Rules, RulesReloader
 
 log = logging.getLogger("watchbot")
 
@@ -140,12 +142,19 @@ async def read_feed_once(settings: Settings, url: str, *, transport=None,
 
 
 class Pipeline:
-    def __init__(self, *, settings: Settings, store: Store, rules: Rules, channel: Channel | None,
+    def __init__(self, *, settings: Settings, store: Store, rules: Rules | None, channel: Channel | None,
                  fetcher: Fetcher | None = None, parser: ParsePool | None = None,
-                 clock: Clock = utcnow, notify_admin: Callable[[str], Any] | None = None):
+                 clock: Clock = utcnow, notify_admin: Callable[[str], Any] | None = None,
+                 load_rules: Callable[[], Rules] | None = None):
         self.settings = settings
         self.store = store
+        # None until ``load_rules`` has run (see _await_rules): `run --once` does not make its
+        # first requests wait for the watchlists to be read, validated and compiled.
         self.rules = rules
+        if rules is None and load_rules is None:
+            raise ValueError("Pipeline needs rules, or load_rules to load them with")
+        self._load_rules = load_rules
+        self._rules_loading: asyncio.Future | None = None
         self.channel = channel
         self.fetcher = fetcher
         self.parser = parser
@@ -155,7 +164,7 @@ class Pipeline:
         self.policy = PollPolicy.from_settings(settings)  # settings are fixed for a Pipeline's life
         self._process_lock = asyncio.Lock()
         self._drain_lock = asyncio.Lock()
-        self.reloader = RulesReloader()
+        self._reloader: RulesReloader | None = None
         self._feeds_cache: tuple[tuple | None, list[Feed]] | None = None
         self._feeds_read: FeedListRead | None = None  # see use_feed_list
         # Set when a poll's response (or failure) is in, and at a cycle's end: `run --once`
@@ -191,14 +200,22 @@ class Pipeline:
     def build(cls, settings: Settings, *, channel: Channel | None, clock: Clock = utcnow,
               transport=None, store: Store | None = None, rules: Rules | None = None,
               notify_admin: Callable[[str], Any] | None = None,
-              proxies: dict[str, str] | None = None) -> "Pipeline":
+              proxies: dict[str, str] | None = None,
+              load_rules: Callable[[], Rules] | None = None) -> "Pipeline":
         """Wire the real components from settings. Raises RulesError on unusable rules.
-        ``proxies``: for fetching, as bot.config.fetch_proxies gives them (None: direct)."""
-        rules = rules or Rules.load(settings.watchbot_watchlists)
+        ``proxies``: for fetching, as bot.config.fetch_proxies gives them (None: direct).
+        ``load_rules`` (instead of ``rules``): called in a thread once the first response is
+        in, and waited for before anything is matched; its RulesError ends the cycle with
+        nothing of it recorded but its unchanged (304) feeds (see ``_await_rules``)."""
+        if rules is None and load_rules is None:
+            from bot.rules import Rules
+
+            rules = Rules.load(settings.watchbot_watchlists)
         store = store or open_store(settings)
         return cls(settings=settings, store=store, rules=rules, channel=channel,
                    fetcher=build_fetcher(settings, transport=transport, proxies=proxies),
-                   parser=build_parser(settings), clock=clock, notify_admin=notify_admin)
+                   parser=build_parser(settings), clock=clock, notify_admin=notify_admin,
+                   load_rules=load_rules)
 
     def log_timers(self) -> None:
         """One log line of ``timers`` (totals since start; a reader takes differences)."""
@@ -240,12 +257,37 @@ class Pipeline:
 
     # ------------------------------------------------------------------ rules reload
 
+    def _start_loading_rules(self) -> None:
+        """Start the deferred ``load_rules`` in a thread (once; no-op when rules are loaded)."""
+        if self.rules is None and self._rules_loading is None:
+            self._rules_loading = asyncio.ensure_future(asyncio.to_thread(self._load_rules))
+
+    async def _await_rules(self) -> None:
+        """Return once ``rules`` is set; a deferred load's RulesError is raised to every caller."""
+        if self.rules is not None:
+            return
+        self._start_loading_rules()
+        # Shielded: a poll cancelled while it waits must not cancel the load the others share.
+        self.rules = await asyncio.shield(self._rules_loading)
+
+    @property
+    def reloader(self) -> RulesReloader:
+        if self._reloader is None:
+            from bot.rules import RulesReloader
+
+            self._reloader = RulesReloader()
+        return self._reloader
+
     def reload_rules_if_changed(self) -> bool:
         """Swap in edited watchlists/timeline; a broken edit keeps the last good set running.
 
         Returns True when new rules were loaded. Problems are logged, kept in ``rules_problems``
         for `status`, and sent to the admin chat once per broken version (bot.rules.RulesReloader).
+        Rules still being loaded for the first time (``load_rules``) are not looked at: that
+        load reads the files as they are now.
         """
+        if self.rules is None:
+            return False
         change = self.reloader.check(self.settings.watchbot_watchlists, self.rules)
         if change is None:
             return False
@@ -333,9 +375,12 @@ class Pipeline:
         self._in_cycle = True
         try:
             with self.store.batch():  # one commit per interval, not one per feed
-                report.polls = list(await asyncio.gather(*await self._start_polls(feeds)))
+                report.polls = await _all_or_none(await self._start_polls(feeds))
+                # Unusable rules stop the cycle even when no response needed them (all 304).
+                await self._await_rules()
         except Exception:
-            self.refresh_stories()  # a failed commit: novelty may know stories the store lost
+            if self.rules is not None:
+                self.refresh_stories()  # a failed commit: novelty may know stories the store lost
             raise
         finally:
             self.first_response.set()  # no poll, or none got as far as a response
@@ -381,6 +426,11 @@ class Pipeline:
         result, parsed = await read_feed(self.fetcher, self.parser, state.current_url, feed_url=feed.url,
                                          validators=state.validators, known_body=state.body_hash)
         self.first_response.set()
+        # Deferred rules load from now on, while the other requests are in flight; a response
+        # with a body (items to admit) waits for them. 304s and failures are recorded without.
+        self._start_loading_rules()
+        if parsed is not None:
+            await self._await_rules()
         async with self._process_lock:
             began = time.perf_counter()
             report = self._apply_poll(feed, state, result, parsed)
@@ -597,6 +647,18 @@ class FeedListRead(NamedTuple):
     fingerprint: tuple[int, int] | None
     feeds: list[Feed]
     problems: list[ConfigProblem]
+
+
+async def _all_or_none(tasks: Sequence[asyncio.Task]) -> list:
+    """The tasks' results, in order; when one raises, the others are cancelled and waited for
+    before its exception goes on, so none of them writes after the caller's transaction ended."""
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _fingerprint(path: Path) -> tuple[int, int] | None:

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -137,7 +138,43 @@ def test_startup_with_a_broken_watchlist_exits_2_with_file_and_line(tmp_path, co
     run = _cli(cfg, *command)
     assert run.returncode == 2, run.stderr
     assert re.search(r"north_south\.yaml:\d+", run.stderr), run.stderr
-    assert not (tmp_path / "state" / "watchbot.sqlite3").exists()  # refused before touching state
+    if command == ("check",):  # `run --once` polls while its rules load: see the next test
+        assert not (tmp_path / "state" / "watchbot.sqlite3").exists()
+
+
+def test_run_once_with_a_broken_watchlist_records_no_new_item_and_the_fixed_run_gets_it(tmp_path):
+    """`run --once` after a broken watchlist edit exits 2 with file:line, records none of a changed feed's new items, and the run after the fix matches and decides them."""
+    import sqlite3
+
+    from tests.servers.feedserver import FeedServer
+
+    cfg = _project(tmp_path, toml_extra="WATCHBOT_INTERVAL = 1\n")
+    watchlist = tmp_path / "watchlists" / "sputnik_azerbaijan.yaml"
+
+    def stored() -> dict[str, str]:
+        db = sqlite3.connect(tmp_path / "state" / "watchbot.sqlite3")
+        try:
+            return dict(db.execute("SELECT link, decision FROM items"))
+        finally:
+            db.close()
+
+    with FeedServer.in_thread() as srv:
+        srv.set_feed("/news.rss", rss("News", [OLD]))
+        (tmp_path / "feeds.opml").write_text(
+            f'<opml version="2.0"><body><outline xmlUrl="{srv.url("/news.rss")}"/></body></opml>', encoding="utf-8")
+        assert _cli(cfg, "run", "--once").returncode == 0  # first sight: OLD is seeded
+        srv.set_feed("/news.rss", rss("News", [OLD, NEW]))
+        _break_yaml(watchlist)
+        time.sleep(2.1)  # the feed's 1-second interval (stored rounded up to the second) has passed
+        broken = _cli(cfg, "run", "--once")
+        assert broken.returncode == 2, broken.stderr
+        assert re.search(r"sputnik_azerbaijan\.yaml:\d+", broken.stderr), broken.stderr
+        assert stored() == {OLD.link: "seeded"}  # the response was fetched, nothing of it kept
+        shutil.copy(REPO / "watchlists" / watchlist.name, watchlist)
+        time.sleep(2.1)
+        fixed = _cli(cfg, "run", "--once")
+        assert fixed.returncode == 0, fixed.stderr
+    assert NEW.link in stored() and stored()[NEW.link] != "seeded", stored()
 
 
 @pytest.mark.parametrize("command", [("check",), ("run", "--once")])

@@ -117,7 +117,7 @@ _RULES = None
 def _rules():
     global _RULES
     if _RULES is None:
-        from bot.pipeline import Rules
+        from bot.rules import Rules
         from tests.conftest import WATCHLISTS
         _RULES = Rules.load(WATCHLISTS)
     return _RULES

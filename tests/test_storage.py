@@ -148,7 +148,8 @@ def test_the_novelty_index_follows_the_store_through_commits_rollbacks_and_reloa
     it, and a new engine (reloaded rules) starts from the store's window."""
     from pathlib import Path
 
-    from bot.pipeline import Pipeline, Rules
+    from bot.pipeline import Pipeline
+    from bot.rules import Rules
 
     watchlists = Path(__file__).resolve().parent.parent / "watchlists"
     settings = Settings(watchbot_watchlists=watchlists, watchbot_state=tmp_path / "state")

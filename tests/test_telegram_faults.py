@@ -14,7 +14,8 @@ import pytest
 
 from bot.channels.telegram import TelegramChannel
 from bot.models import Decision, Item
-from bot.pipeline import Pipeline, Rules
+from bot.pipeline import Pipeline
+from bot.rules import Rules
 from bot.storage import open_store
 from tests.conftest import DEFAULT_CHAT, TOKEN, WATCHLISTS, make_settings
 from tests.waiting import FakeSleep
