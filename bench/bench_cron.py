@@ -61,6 +61,10 @@ sys.path.insert(0, str(REPO))
 MB = 1024 * 1024
 WATCHBOT = Path(sys.executable).parent / "watchbot"  # the console script a crontab runs
 TOKEN = "123456:bench-cron-token"
+# The sites' WATCHBOT_INTERVAL is 1 s, and a due time is stored rounded up to the second and
+# compared at one-second precision: a warm run started sooner after the previous one would
+# find the feeds that run polled last not due yet (641 of 1,000 were due, run back to back).
+ALL_DUE_AFTER = 2.5
 CYCLE_RE = re.compile(r"cycle: (\d+) feeds polled, (\d+) new items, (\d+) seeded on first sight, "
                       r"(\d+) alerts, (\d+) updates, (\d+) feeds failing")
 
@@ -255,9 +259,12 @@ def _children_rusage() -> tuple[float, float, int]:
     return r.ru_utime, r.ru_stime, r.ru_maxrss
 
 
-def isolated(args: list[str], cwd: Path, env: dict[str, str], port: int | None) -> dict:
+def isolated(args: list[str], cwd: Path, env: dict[str, str], port: int | None,
+             wait: float = 0.0) -> dict:
     """``run_measured`` in a fresh helper process, so that peak RSS (RUSAGE_CHILDREN's maximum)
-    belongs to this one run and not to the largest process this benchmark ever started."""
+    belongs to this one run and not to the largest process this benchmark ever started;
+    ``wait`` seconds after the previous run, so that every feed it polled is due again."""
+    time.sleep(wait)
     spec = json.dumps({"args": args, "cwd": str(cwd), "env": env, "port": port})
     out = subprocess.run([sys.executable, __file__, "--one", spec], cwd=REPO, capture_output=True,
                          text=True, check=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
@@ -344,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
                     shutil.copytree(seed, site.state)
                 cmd = [str(WATCHBOT), "run", "--once"]
                 res[f"cold_{label}"] = isolated(cmd, site.root, env, port)
-                res[f"warm_{label}"] = [isolated(cmd, site.root, env, port) for _ in range(args.warm_runs)]
+                res[f"warm_{label}"] = [isolated(cmd, site.root, env, port, wait=ALL_DUE_AFTER)
+                                        for _ in range(args.warm_runs)]
 
         res["floor_cpu_s"] = floor_in_child(n, bot_call=True)
         res["parsing_floor_s"] = res["floor_cpu_s"] / cores
@@ -395,6 +403,8 @@ def report(r: dict) -> None:
         c = x.get("cycle")
         cyc = (f"{c['feeds']} feeds, {c['seeded']} items seeded, {c['failing']} failing" if c
                else f"rc {x['rc']}: {' | '.join(x['stderr_tail'])}")
+        if c and c["feeds"] != n:
+            cyc += f" (NOT all {n} feeds were due)"
         print(f"  {name:22} {x['wall_s']:7.2f} {x.get('first_request_s', float('nan')):9.3f} "
               f"{x.get('after_last_request_s', float('nan')):10.2f} {x['cpu_s']:6.2f} {x['max_rss_mb']:6.0f} "
               f"{x.get('requests', 0):8d} {x['load']:5.2f}  {cyc}")
@@ -414,8 +424,10 @@ def report(r: dict) -> None:
     def goal(ok: bool) -> str:
         return "met" if ok else "NOT met"
     print("  goals:")
+    every = (warm.get("cycle") or {}).get("feeds") == n
     print(f"    warm, empty: {warm['wall_s']:.2f} s = network floor + {warm['wall_s'] - nf:.2f} s "
-          f"(goal <= +0.5 s): {goal(warm['wall_s'] <= nf + 0.5)}")
+          f"(goal <= +0.5 s, all {n} feeds polled: {'yes' if every else 'NO'}): "
+          f"{goal(every and warm['wall_s'] <= nf + 0.5)}")
     for kind, a, b in (("warm", warm, warm_y), ("cold", cold, cold_y)):
         ratio, extra = b["wall_s"] / a["wall_s"], b["max_rss_mb"] - a["max_rss_mb"]
         print(f"    a year of stories, {kind}: {ratio:.2f}x the empty state's time (goal <= 1.2x), "
