@@ -381,9 +381,8 @@ class Store:
         with self.transaction():
             # In URL order: two workers syncing one list at once then wait for each other's
             # new rows in the same order, never in a cycle (a deadlock on PostgreSQL).
-            for feed in sorted(feeds, key=lambda f: f.url):
-                self.db.execute("INSERT OR IGNORE INTO feeds(url, current_url, title) VALUES (?,?,?)",
-                                (feed.url, feed.url, feed.title))
+            self.db.executemany("INSERT OR IGNORE INTO feeds(url, current_url, title) VALUES (?,?,?)",
+                                [(f.url, f.url, f.title) for f in sorted(feeds, key=lambda f: f.url)])
 
     def feed_state(self, url: str) -> FeedState:
         row = self.db.execute("SELECT * FROM feeds WHERE url=?", (url,)).fetchone()
