@@ -364,18 +364,20 @@ class Pipeline:
         claimed: list[str] = []
         if due_only:
             # Only the due feeds this process leased: another `run --once` or daemon on the
-            # same database polls the rest (paused feeds are reported, never fetched).
+            # same database polls the rest. The claim never leases a paused feed.
             now = self.clock()
-            paused = {s.url for s in self.store.feed_states() if s.paused_reason
-                      and (s.next_check is None or s.next_check <= now)}
-            claimed = self.claim_due([f.url for f in feeds if f.url not in paused])
-            report.not_due = len(feeds) - len(claimed) - len(paused)
-            taken = set(claimed) | paused
-            feeds = [f for f in feeds if f.url in taken]
+            claimed = self.claim_due([f.url for f in feeds])
         # Every polled feed's state in one read, after the claim (what this process leased is
         # its own until recorded): two thousand single-row reads were a tenth of a warm
         # 1,000-feed cycle's CPU (issue 15).
         states = {s.url: s for s in self.store.feed_states()}
+        if due_only:
+            # Paused feeds whose pause is due are reported (never fetched), as on every cycle.
+            paused = {f.url for f in feeds if (s := states.get(f.url)) and s.paused_reason
+                      and (s.next_check is None or s.next_check <= now)}
+            report.not_due = len(feeds) - len(claimed) - len(paused)
+            taken = set(claimed) | paused
+            feeds = [f for f in feeds if f.url in taken]
         self._in_cycle = True
         try:
             with self.store.batch():  # one commit per interval, not one per feed

@@ -285,7 +285,7 @@ class PgStore(Store):
                 "RETURNING url, next_check",
                 (owner, _iso(now + lease), sorted(loaded - wanted), stamp, stamp, owner, limit)).fetchall()
         self._claimable = loaded  # committed (a rolled-back load left the table as it was)
-        return [r[0] for r in sorted(rows, key=lambda r: (r[1] is not None, r[1] or "", r[0]))]
+        return [r[0] for r in sorted(rows, key=lambda r: (r[1] or "", r[0]))]  # the claim's order
 
     def recover_leases(self) -> int:
         """Nothing: the other leases may be live workers' (see ``bot.storage.Store.recover_leases``)."""
