@@ -277,15 +277,17 @@ async def _run(settings: Settings, rules: Rules | None, once: bool, feed_list: F
 
     from bot.channels.starting import StartingChannel
 
-    # `run --once` delivers after its cycle: the channel starts once the first response is in.
-    # The daemon waits for the channel before it polls.
+    # `run --once` delivers after its cycle: the channel starts once the first response is in,
+    # or, when Telegram accepted this bot and chat within the hour, only if there is something
+    # to send (_remember_telegram). The daemon waits for the channel before it polls.
     not_before = asyncio.Event() if once else None
-    channel = StartingChannel(settings, _channel(settings), not_before)
+    channel = StartingChannel(settings, _channel(settings), not_before, deferred=True)
     from bot.config import fetch_proxies
 
     pipeline = Pipeline.build(settings, channel=channel, rules=rules, notify_admin=_admin(settings),
                               proxies=fetch_proxies(settings),
                               load_rules=None if rules else partial(_checked_rules, settings))
+    _remember_telegram(channel, pipeline, settings, cron=once)
     if not_before is not None:
         pipeline.first_response = not_before
     if feed_list is not None:
@@ -305,7 +307,8 @@ async def _run(settings: Settings, rules: Rules | None, once: bool, feed_list: F
                 if not isinstance(exc, RulesError):
                     raise
                 _fail_config(exc.problems)
-            refusal = await channel.ready
+            # A channel never started sent nothing and was not asked: nothing was refused.
+            refusal = await channel.ready if channel.started else None
             if refusal is not None:  # unusable configuration; the cycle's alerts stay queued
                 click.echo(f"error: {refusal}", err=True)
                 raise SystemExit(EXIT_CONFIG)
@@ -351,9 +354,35 @@ async def _run(settings: Settings, rules: Rules | None, once: bool, feed_list: F
         log.info("stopped")
         return 0
     finally:
-        channel.ready.cancel()  # done by now unless the cycle failed
+        if channel.started:
+            channel.ready.cancel()  # done by now unless the cycle failed
         await pipeline.aclose()
         await channel.aclose()
+
+
+def _remember_telegram(channel, pipeline, settings: Settings, *, cron: bool) -> None:
+    """Start ``channel`` (a deferred StartingChannel) unless a cron run may skip the start.
+
+    Telegram's answer is kept in the store (meta TELEGRAM_VERIFIED_META: a digest of bot, chat
+    and API server with the time, never the token). A cron run (``cron``) begins the start only
+    when that memory is missing, for another bot or chat, or older than TELEGRAM_RECHECK: cron
+    runs every few minutes and most find nothing new, so most make no Bot API call. One that
+    has something to send starts the channel at its first send and is refused there, as at the
+    start, if the token was revoked or the bot removed meanwhile; the memory is then cleared.
+    The daemon always starts at once: it runs for days and checks before it polls.
+    """
+    if not settings.telegram_enabled:
+        channel.begin()  # the console: nothing to ask
+        return
+    from bot.channels.starting import (TELEGRAM_VERIFIED_META, recently_verified, remembered_check,
+                                       telegram_check_key)
+
+    store, clock = pipeline.store, pipeline.clock
+    key = telegram_check_key(settings)
+    channel.on_verified = lambda: store.set_meta(TELEGRAM_VERIFIED_META, remembered_check(key, clock()))
+    channel.on_refused = lambda: store.set_meta(TELEGRAM_VERIFIED_META, None)
+    if not cron or not recently_verified(store.get_meta(TELEGRAM_VERIFIED_META), key, clock()):
+        channel.begin()
 
 
 def _digest_job(settings: Settings, pipeline: Pipeline, channel):

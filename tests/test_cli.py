@@ -316,3 +316,50 @@ def test_a_run_with_unchanged_watchlists_parses_no_yaml(tmp_path):
     assert again.returncode == 0 and "cycle: 0 feeds polled" in again.stderr, again.stderr
     assert "bot.watchlists" in modules
     assert not {"ruamel.yaml", "jsonschema"} & modules
+
+
+def test_a_cron_run_with_nothing_to_send_skips_telegram_once_it_accepted_the_bot(tmp_path):
+    """A `run --once` within the hour of Telegram accepting the same bot and chat makes no Bot API call when it has nothing to send, and one that has something to send asks again and exits 2 if the bot was removed meanwhile."""
+    import sqlite3
+
+    from tests.conftest import DEFAULT_CHAT, TOKEN, cli_run
+    from tests.servers.botapi import BotApiStandIn
+    from tests.servers.feedserver import FeedServer
+
+    def remembered() -> str | None:
+        with sqlite3.connect(tmp_path / "state" / "watchbot.sqlite3") as db:
+            row = db.execute("SELECT value FROM meta WHERE key='telegram_verified'").fetchone()
+        return row[0] if row else None
+
+    def make_due() -> None:  # the next cron run, as if the feed's interval had passed
+        with sqlite3.connect(tmp_path / "state" / "watchbot.sqlite3") as db:
+            db.execute("UPDATE feeds SET next_check=NULL")
+
+    with FeedServer.in_thread() as srv, BotApiStandIn.in_thread() as api:
+        srv.set_feed("/news.xml", rss("News", OLD[1:]))  # nothing any watchlist is about
+        cmd, env = cli_run(tmp_path, [srv.url("/news.xml")], api.root, once=True,
+                           WATCHBOT_PARSE_WORKERS="0")
+        first = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert api.calls == ["getMe", "getChat"]  # no memory yet: asked before anything is sent
+        memory = remembered()
+        assert memory and TOKEN not in memory and TOKEN.split(":")[1] not in memory
+
+        make_due()
+        second = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 0, second.stderr[-2000:]
+        assert "1 feeds polled" in second.stderr and len(srv.requests("/news.xml")) == 2, second.stderr
+        assert api.calls == ["getMe", "getChat"]  # polled, nothing to send: Telegram not asked
+
+        api.kick(DEFAULT_CHAT)
+        srv.set_feed("/news.xml", rss("News", [NEW]))
+        make_due()
+        third = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert third.returncode == 2, third.stderr[-2000:]
+        assert "kicked" in third.stderr
+        assert api.calls[2:] == ["getMe", "getChat"]  # asked once there was something to send
+    assert remembered() is None  # the refusal cleared the memory: the next run asks first
+    status = subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(tmp_path / "watchbot.toml"), "status"],
+        capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    assert "1 pending" in status.stdout, status.stdout  # the alert waits in the outbox

@@ -244,3 +244,47 @@ async def test_a_send_through_a_starting_channel_to_an_unknown_chat_is_never_pos
         assert "sendMessage" not in bot_api.calls and bot_api.calls.count("getMe") == 1
     finally:
         await channel.aclose()
+
+
+async def test_a_deferred_starting_channel_asks_telegram_only_when_something_is_sent(tmp_path, bot_api):
+    """A deferred starting channel makes no Bot API call until a send, then starts at once, tells on_verified, and sends."""
+    from bot.channels.starting import StartingChannel
+
+    settings = make_settings(tmp_path, [], telegram_bot_token=TOKEN, telegram_chat_id=str(DEFAULT_CHAT),
+                             telegram_api_url=bot_api.root)
+    told = []
+    channel = StartingChannel(settings, TelegramChannel(TOKEN, DEFAULT_CHAT, api_url=bot_api.root,
+                                                        min_interval=0), deferred=True)
+    channel.on_verified = lambda: told.append("verified")
+    try:
+        await asyncio.sleep(0.3)  # longer than the start delay of a channel that is not deferred
+        assert not channel.started and bot_api.calls == []
+        outcome = await channel.send_html("<b>late</b>", "late")
+        assert outcome.status == "sent" and told == ["verified"]
+        assert bot_api.calls == ["getMe", "getChat", "sendMessage"]
+    finally:
+        await channel.aclose()
+
+
+def test_a_remembered_acceptance_counts_only_for_the_same_bot_chat_and_hour():
+    """Telegram's remembered acceptance holds for the same token, chat and API server for one hour, never from the future, and never contains the token."""
+    from datetime import datetime, timedelta, timezone
+
+    from bot.channels.starting import recently_verified, remembered_check, telegram_check_key
+    from bot.config import Settings
+
+    base = Settings(telegram_bot_token=TOKEN, telegram_chat_id=str(DEFAULT_CHAT))
+    key = telegram_check_key(base)
+    at = datetime(2026, 12, 3, 4, 0, tzinfo=timezone.utc)
+    memory = remembered_check(key, at)
+    assert TOKEN not in memory and TOKEN.split(":")[1] not in memory
+    assert recently_verified(memory, key, at + timedelta(minutes=59))
+    assert not recently_verified(memory, key, at + timedelta(minutes=61))  # stale: ask again
+    assert not recently_verified(memory, key, at - timedelta(minutes=1))  # clock set back
+    for other in (Settings(telegram_bot_token=TOKEN + "x", telegram_chat_id=str(DEFAULT_CHAT)),
+                  Settings(telegram_bot_token=TOKEN, telegram_chat_id="@another"),
+                  Settings(telegram_bot_token=TOKEN, telegram_chat_id=str(DEFAULT_CHAT),
+                           telegram_api_url="http://127.0.0.1:8081")):
+        assert not recently_verified(memory, telegram_check_key(other), at)
+    for broken in (None, "", "garbage", f"{key} yesterday", f"{key} 2026-12-03T04:00:00"):  # naive time
+        assert not recently_verified(broken, key, at)
