@@ -1,4 +1,4 @@
 """`python -m bot` is the same as the `watchbot` console script."""
-from bot.cli import main
+from bot.entry import main
 
 main()

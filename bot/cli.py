@@ -255,8 +255,17 @@ def run(ctx: click.Context, once: bool) -> None:
         code = asyncio.run(_run(settings, rules, once, feed_list))
     finally:
         lock.release()
+    if once:
+        # Pipeline, channel, store and lock are closed and the event loop is gone: what is
+        # left for the interpreter's teardown is freeing memory (bot.entry: skipped).
+        global closed_everything
+        closed_everything = True
     if code:
         raise SystemExit(code)
+
+
+# Set by a `run --once` whose pipeline, channel, store and lock are all closed (see run).
+closed_everything = False
 
 
 async def _run(settings: Settings, rules: Rules | None, once: bool, feed_list: FeedListRead | None = None) -> int:

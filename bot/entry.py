@@ -10,7 +10,35 @@ whole CLI (issue 15); from here a worker pays for an empty module.
 
 
 def main() -> None:
-    """Run the command line (``bot.cli``)."""
-    from bot.cli import main as cli_main
+    """Run the command line (``bot.cli``); a `run --once` that closed everything exits at once."""
+    from bot import cli
 
-    cli_main()
+    try:
+        cli.main()
+    except SystemExit as exc:
+        if not cli.closed_everything or not (exc.code is None or isinstance(exc.code, int)):
+            raise
+        _exit_now(exc.code or 0)
+    if cli.closed_everything:
+        _exit_now(0)
+
+
+def _exit_now(code: int) -> None:
+    """Flush what was written and end the process without the interpreter's teardown.
+
+    A cron run spent 0.1 s (a tenth of a warm 1,000-feed run) after its summary line tearing
+    down modules and freeing objects one by one (issue 15); the operating system frees the
+    process's memory at once. Only for a run whose resources are all closed (its database
+    commits, its lock released, its workers joined): nothing is lost by skipping the rest.
+    """
+    import logging
+    import os
+    import sys
+
+    logging.shutdown()  # flushes and closes every handler (log files, stderr)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken pipe: nothing more can be said
+            pass
+    os._exit(code)

@@ -363,3 +363,44 @@ def test_a_cron_run_with_nothing_to_send_skips_telegram_once_it_accepted_the_bot
         [sys.executable, "-m", "bot", "--config", str(tmp_path / "watchbot.toml"), "status"],
         capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
     assert "1 pending" in status.stdout, status.stdout  # the alert waits in the outbox
+
+
+def test_a_cron_run_that_skips_the_interpreter_teardown_still_leaves_all_it_wrote(tmp_path):
+    """A `run --once` that ends without the interpreter's teardown still leaves its alert in a redirected stdout file and its summary on stderr, repeats nothing on the next run, and keeps exit code 1 when every feed failed."""
+    import sqlite3
+
+    from tests.conftest import cli_run
+    from tests.servers.feedserver import FeedServer
+
+    with FeedServer.in_thread() as srv:
+        srv.set_feed("/news.xml", rss("News", OLD))
+        cmd, env = cli_run(tmp_path, [srv.url("/news.xml")], "http://127.0.0.1:9", once=True,
+                           WATCHBOT_PARSE_WORKERS="0")
+        env = {k: v for k, v in env.items() if not k.startswith("TELEGRAM_")}  # the console channel
+
+        def make_due() -> None:  # the next cron run, as if the feed's interval had passed
+            with sqlite3.connect(tmp_path / "state" / "watchbot.sqlite3") as db:
+                db.execute("UPDATE feeds SET next_check=NULL")
+
+        def run(name: str, code: int = 0) -> tuple[str, str]:
+            out_path, err_path = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
+            # Files, as a crontab's `>> watchbot.log 2>&1` gives: stdout is then block-buffered.
+            with open(out_path, "wb") as out, open(err_path, "wb") as err:
+                proc = subprocess.run(cmd, env=env, cwd=tmp_path, stdout=out, stderr=err, timeout=120)
+            text = out_path.read_text(encoding="utf-8"), err_path.read_text(encoding="utf-8")
+            assert proc.returncode == code, text[1][-2000:]
+            return text
+
+        run("seed")
+        make_due()
+        srv.set_feed("/news.xml", rss("News", OLD + [NEW]))
+        out, err = run("news")
+        assert "Belousov" in out, (out, err[-2000:])
+        assert "cycle: 1 feeds polled" in err and "1 alerts" in err, err[-2000:]
+        make_due()
+        again, err = run("again")
+        assert "Belousov" not in again and "0 alerts" in err, (again, err[-2000:])
+        make_due()
+        srv.set_status("/news.xml", 500)
+        _, err = run("failing", code=1)
+        assert "every feed failed" in err, err[-2000:]
