@@ -278,11 +278,12 @@ async def _run(settings: Settings, rules: Rules | None, once: bool, feed_list: F
     from bot.pipeline import Pipeline
     from bot.storage import StateGoneError
 
-    # The fetcher's HTTP stack (httpcore, and anyio for its sockets; httpx imports them only
-    # at the first connection), imported before the Telegram import thread starts: that thread
-    # imports them too, and a module one thread is importing blocks the other, so the first
-    # requests waited 0.1-0.2 s for the thread (issue 15).
-    import httpcore._backends.anyio  # noqa: F401
+    # The fetcher's HTTP stack (httpcore, and anyio for its pools' locks; both are otherwise
+    # imported at the first connection), imported before the Telegram import thread starts:
+    # that thread imports them too, and a module one thread is importing blocks the other, so
+    # the first requests waited 0.1-0.2 s for the thread (issue 15).
+    import anyio._backends._asyncio  # noqa: F401
+    import httpcore  # noqa: F401
 
     from bot.channels.starting import StartingChannel
 

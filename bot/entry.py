@@ -16,11 +16,19 @@ def main() -> None:
     try:
         cli.main()
     except SystemExit as exc:
-        if not cli.closed_everything or not (exc.code is None or isinstance(exc.code, int)):
+        if not _may_exit_now(cli) or not (exc.code is None or isinstance(exc.code, int)):
             raise
         _exit_now(exc.code or 0)
-    if cli.closed_everything:
+    if _may_exit_now(cli):
         _exit_now(0)
+
+
+def _may_exit_now(cli) -> bool:
+    # A profiler or tracer (python -m cProfile, coverage) writes its results at the normal
+    # exit: leave that exit to it.
+    import sys
+
+    return cli.closed_everything and sys.getprofile() is None and sys.gettrace() is None
 
 
 def _exit_now(code: int) -> None:

@@ -49,6 +49,7 @@ sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 import httpx  # noqa: E402
 
+from bot.fetch_net import use_asyncio_sockets
 from bot.limits import server_seconds
 from bot.models import DEFAULT_USER_AGENT, FetchResult, Validators
 
@@ -237,9 +238,11 @@ class Fetcher:
             # A transport reads no HTTP(S)_PROXY from the environment itself: the proxy, if
             # any, is the one the settings chose for this origin (proxy_for).
             proxy = proxy_for(url.scheme, url.host, self._proxies)
-            host = self._pools[key] = _HostPools([
-                httpx.AsyncHTTPTransport(verify=context, proxy=proxy, limits=httpx.Limits(
-                    max_connections=size, max_keepalive_connections=size)) for size in sizes], sizes)
+            pools = [httpx.AsyncHTTPTransport(verify=context, proxy=proxy, limits=httpx.Limits(
+                max_connections=size, max_keepalive_connections=size)) for size in sizes]
+            for pool in pools:  # asyncio's sockets without anyio in between (see bot.fetch_net)
+                use_asyncio_sockets(pool)
+            host = self._pools[key] = _HostPools(pools, sizes)
         return host
 
     # -----------------------------------------------------------------------------------------
