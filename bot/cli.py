@@ -266,6 +266,30 @@ def run(ctx: click.Context, once: bool) -> None:
 
 # Set by a `run --once` whose pipeline, channel, store and lock are all closed (see run).
 closed_everything = False
+# Set by bot.entry (the console script, python -m bot): this interpreter runs one command
+# and nothing else, so what is process-wide (the garbage collector) is the command's to tune.
+owns_process = False
+
+
+def _spare_the_collector() -> None:
+    """Keep what start-up built out of the cyclic garbage collector's work from now on.
+
+    The imported modules, classes and functions live as long as the process, yet each
+    collection of an older generation walked them again; and a 1,000-feed cycle's tasks,
+    requests and responses started a young collection every 700 allocations. Measured (gc
+    callbacks) on a warm 1,000-feed `run --once`: 165-170 collections taking 50-75 ms of the
+    main process's CPU before, 83 taking 26-35 ms after (most of those during the imports,
+    before this runs). Cycles are still collected, in fewer and larger young sweeps. Only in
+    a process of its own (``owns_process``): frozen objects are never freed, so a test
+    process invoking the CLI again and again would keep each invocation's garbage.
+    """
+    if not owns_process:
+        return
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+    log.debug("garbage collector: %d start-up objects frozen", gc.get_freeze_count())
 
 
 async def _run(settings: Settings, rules: Rules | None, once: bool, feed_list: FeedListRead | None = None) -> int:
@@ -287,6 +311,7 @@ async def _run(settings: Settings, rules: Rules | None, once: bool, feed_list: F
 
     from bot.channels.starting import StartingChannel
 
+    _spare_the_collector()
     # `run --once` delivers after its cycle: the channel starts once the first response is in,
     # or, when Telegram accepted this bot and chat within the hour, only if there is something
     # to send (_remember_telegram). The daemon waits for the channel before it polls.

@@ -13,6 +13,7 @@ def main() -> None:
     """Run the command line (``bot.cli``); a `run --once` that closed everything exits at once."""
     from bot import cli
 
+    cli.owns_process = True
     try:
         cli.main()
     except SystemExit as exc:

@@ -365,6 +365,37 @@ def test_a_cron_run_with_nothing_to_send_skips_telegram_once_it_accepted_the_bot
     assert "1 pending" in status.stdout, status.stdout  # the alert waits in the outbox
 
 
+def test_only_a_process_of_its_own_freezes_its_start_up_objects(tmp_path, monkeypatch):
+    """`python -m bot run --once` freezes its start-up objects out of the garbage collector's work (its debug log counts them), while the same command run in-process through bot.cli leaves the calling process's collector as it was."""
+    import gc
+
+    from bot import cli
+    from tests.conftest import cli_run
+    from tests.servers.feedserver import FeedServer
+
+    with FeedServer.in_thread() as srv:
+        srv.set_feed("/news.xml", rss("News", OLD))
+        cmd, env = cli_run(tmp_path, [srv.url("/news.xml")], "http://127.0.0.1:9", once=True,
+                           WATCHBOT_PARSE_WORKERS="0", WATCHBOT_LOG_LEVEL="DEBUG")
+        env = {k: v for k, v in env.items() if not k.startswith("TELEGRAM_")}  # the console channel
+        proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        frozen = re.search(r"garbage collector: (\d+) start-up objects frozen", proc.stderr)
+        assert frozen and int(frozen.group(1)) > 10_000, proc.stderr[-2000:]
+
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.chdir(tmp_path)
+        before = gc.get_freeze_count(), gc.get_threshold()
+        try:
+            cli.cli.main(cmd[3:], standalone_mode=False)
+        finally:
+            after = gc.get_freeze_count(), gc.get_threshold()
+            gc.unfreeze()  # should the assertion fail, the rest of the suite gets its collector back
+            gc.set_threshold(*before[1])
+    assert after == before
+
+
 def test_a_cron_run_that_skips_the_interpreter_teardown_still_leaves_all_it_wrote(tmp_path):
     """A `run --once` that ends without the interpreter's teardown still leaves its alert in a redirected stdout file and its summary on stderr, repeats nothing on the next run, and keeps exit code 1 when every feed failed."""
     import sqlite3
