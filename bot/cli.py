@@ -280,8 +280,10 @@ def _spare_the_collector() -> None:
     callbacks) on a warm 1,000-feed `run --once`: 165-170 collections taking 50-75 ms of the
     main process's CPU before, 83 taking 26-35 ms after (most of those during the imports,
     before this runs). Cycles are still collected, in fewer and larger young sweeps. Only in
-    a process of its own (``owns_process``): frozen objects are never freed, so a test
-    process invoking the CLI again and again would keep each invocation's garbage.
+    a process of its own (``owns_process``): frozen objects are never freed by the collector
+    (reference counting still frees what holds no cycle), so a test process invoking the CLI
+    again and again would keep each invocation's garbage; in the daemon what is frozen is
+    start-up's alone (the rules it started with; a reload's rules are collected as usual).
     """
     if not owns_process:
         return
