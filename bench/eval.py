@@ -296,6 +296,8 @@ def main() -> None:
     ap.add_argument("--shuffles", type=int, default=3,
                     help="also run oracle matching with N random same-day orders (worst figures)")
     ap.add_argument("--no-cost", action="store_true", help="skip the novelty cost measurement")
+    ap.add_argument("--resplit", metavar="SALT", default="",
+                    help="another split by story, drawn with SALT (default: the standing split)")
     args = ap.parse_args()
     items = load_dev(args.dev)
     timeline_path = args.watchlists / "timeline.yaml"
@@ -304,11 +306,12 @@ def main() -> None:
         raise SystemExit("\n".join(map(str, problems)))
     EMBEDDER = None if args.lexical else load_embedder()
     kind = f"embeddings ({EMBEDDER.name})" if EMBEDDER else "lexical n-grams"
-    print(f"similarity: {kind}; {len(items)} items, {N_FOLDS} folds split by story (bench/folds.py)")
+    drawn = f", drawn with salt {args.resplit!r}" if args.resplit else ""
+    print(f"similarity: {kind}; {len(items)} items, {N_FOLDS} folds split by story (bench/folds.py{drawn})")
     pipe_rows, oracle_rows, shuffle_rows = [], [], []
     all_pipe: dict[str, dict] = {}
     for k in range(N_FOLDS):
-        train, test = split(items, k)
+        train, test = split(items, k, args.resplit)
         model = fit(train, timeline, EMBEDDER)
         test_ids = {it["id"] for it in test}
         if not args.no_pipeline:

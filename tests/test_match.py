@@ -212,6 +212,27 @@ def test_word_start_only(tmp_path: Path) -> None:
         assert m.match(item(text)), text
 
 
+def test_a_resplit_of_the_dev_folds_keeps_stories_whole_and_the_standing_split_unchanged() -> None:
+    """bench/folds.py with a salt draws a different five-fold split in which every story still lies in one fold, while no salt gives the standing split exactly."""
+    from bench.folds import N_FOLDS, _bucket, fold_of, split
+
+    items = [json.loads(line) for line in (DATA / "dev_items.jsonl").read_text(encoding="utf-8").splitlines()]
+    standing = [fold_of(d) for d in items]
+    assert standing == [_bucket(f"cluster:{d['cluster']}") if d.get("cluster") else _bucket(f"item:{d['id']}")
+                        for d in items]
+    drawn = [fold_of(d, "a") for d in items]
+    assert drawn != standing and set(drawn) == set(range(N_FOLDS))
+    for salt in ("", "a"):
+        folds_of_story: dict[str, set[int]] = {}
+        for d in items:
+            if d.get("cluster"):
+                folds_of_story.setdefault(d["cluster"], set()).add(fold_of(d, salt))
+        assert all(len(f) == 1 for f in folds_of_story.values())
+        parts = [split(items, k, salt) for k in range(N_FOLDS)]
+        assert sum(len(test) for _, test in parts) == len(items)
+        assert all(len(train) + len(test) == len(items) for train, test in parts)
+
+
 def test_dev_set_quality() -> None:
     """On the labelled dev items (a copy of ../shared/eval/dev_items.jsonl), in EVERY story fold
     of bench/folds.py, recall of the five topics >= 0.95 and false matches <= 0.05."""
