@@ -6,7 +6,7 @@ Items without a cluster (restatements, near-misses) are spread evenly by their i
 depends only on the labels' text (a SHA-1 of the cluster or id), never on the order of the file,
 so a future larger sample keeps each existing story in its fold.
 
-``salt`` (``make eval`` passes ``--resplit``) draws another split of the same kind: every
+``salt`` (``bench/eval.py --resplit SALT``) draws another split of the same kind: every
 choice made by looking at the standing split's held-out figures has, in a way, seen those
 folds, so a figure that holds only there was fitted to them.
 """
