@@ -277,7 +277,7 @@ def _spare_the_collector() -> None:
     The imported modules, classes and functions live as long as the process, yet each
     collection of an older generation walked them again; and a 1,000-feed cycle's tasks,
     requests and responses started a young collection every 700 allocations. Measured (gc
-    callbacks) on a warm 1,000-feed `run --once`: 165-170 collections taking 50-75 ms of the
+    callbacks) on a warm 1,000-feed `run --once`: 165-169 collections taking 52-76 ms of the
     main process's CPU before, 83 taking 26-35 ms after (most of those during the imports,
     before this runs). Cycles are still collected, in fewer and larger young sweeps. Only in
     a process of its own (``owns_process``): frozen objects are never freed by the collector
@@ -291,7 +291,8 @@ def _spare_the_collector() -> None:
 
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
-    log.debug("garbage collector: %d start-up objects frozen", gc.get_freeze_count())
+    if log.isEnabledFor(logging.DEBUG):  # counting walks every frozen object
+        log.debug("garbage collector: %d start-up objects frozen", gc.get_freeze_count())
 
 
 async def _run(settings: Settings, rules: Rules | None, once: bool, feed_list: FeedListRead | None = None) -> int:
