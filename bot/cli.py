@@ -231,7 +231,9 @@ def run(ctx: click.Context, once: bool) -> None:
     # once its first response is in (bot.pipeline.Pipeline.build's load_rules), so that a cron
     # run's first requests do not wait 0.07 s (validated before) to 0.3 s (new or edited files)
     # for them; unusable rules still end the run with exit code 2, before anything of a
-    # response with items is recorded (issue 15).
+    # response with items is recorded (issue 15). Rules that passed in an earlier run, with
+    # the same files, settings and code (bot.rulefiles.verification_key), are loaded only
+    # for a response with items: an all-304 run neither imports nor loads them.
     rules = None
     if not once:
         from bot.rules import RulesError
@@ -320,11 +322,17 @@ async def _run(settings: Settings, rules: Rules | None, once: bool, feed_list: F
     # to send (_remember_telegram). The daemon waits for the channel before it polls.
     not_before = asyncio.Event() if once else None
     channel = StartingChannel(settings, _channel(settings), not_before, deferred=True)
-    from bot.config import fetch_proxies
+    from bot.config import fetch_proxies, rules_check_inputs
+    from bot.rulefiles import verification_key
 
+    # The key of what _checked_rules reads: once a run's check passed, a run that finds the
+    # same key and no response with items neither imports nor loads the rules (issue 15).
+    rules_key = None if rules else verification_key(settings.watchbot_watchlists,
+                                                     rules_check_inputs(settings))
     pipeline = Pipeline.build(settings, channel=channel, rules=rules, notify_admin=_admin(settings),
                               proxies=fetch_proxies(settings),
-                              load_rules=None if rules else partial(_checked_rules, settings))
+                              load_rules=None if rules else partial(_checked_rules, settings),
+                              rules_key=rules_key)
     _remember_telegram(channel, pipeline, settings, cron=once)
     if not_before is not None:
         pipeline.first_response = not_before

@@ -461,6 +461,13 @@ def metrics_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def rules_check_inputs(s: Settings) -> str:
+    """What ``check_against_rules`` reads of the settings, as one string: part of the key under
+    which `run --once` remembers that its rules passed (bot.rulefiles.verification_key). Keep
+    the two in step: a setting checked there and missing here would be trusted unchecked."""
+    return repr((s.watchbot_digest_watchlists,))
+
+
 def check_against_rules(s: Settings, watchlist_ids: list[str]) -> list[ConfigProblem]:
     """Settings that name watchlists must name existing ones (run and check both ask)."""
     problems = []

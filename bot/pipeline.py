@@ -39,6 +39,8 @@ log = logging.getLogger("watchbot")
 Clock = Callable[[], datetime]
 
 _START_BATCH = 32  # polls started per turn of the event loop (see Pipeline._start_polls)
+# Meta key: the rules_key of the last deferred rules load that succeeded (Pipeline._await_rules).
+RULES_VERIFIED_META = "rules_verified"
 
 
 
@@ -145,7 +147,7 @@ class Pipeline:
     def __init__(self, *, settings: Settings, store: Store, rules: Rules | None, channel: Channel | None,
                  fetcher: Fetcher | None = None, parser: ParsePool | None = None,
                  clock: Clock = utcnow, notify_admin: Callable[[str], Any] | None = None,
-                 load_rules: Callable[[], Rules] | None = None):
+                 load_rules: Callable[[], Rules] | None = None, rules_key: str | None = None):
         self.settings = settings
         self.store = store
         # None until ``load_rules`` has run (see _await_rules): `run --once` does not make its
@@ -155,6 +157,11 @@ class Pipeline:
             raise ValueError("Pipeline needs rules, or load_rules to load them with")
         self._load_rules = load_rules
         self._rules_loading: asyncio.Future | None = None
+        # What load_rules depends on (bot.rulefiles.verification_key). Stored once a load
+        # succeeded; while the stored key is this one, run_once loads the rules only for a
+        # response with items: the files it verified then are the files it would read now.
+        self._rules_key = rules_key
+        self._rules_verified = False
         self.channel = channel
         self.fetcher = fetcher
         self.parser = parser
@@ -201,12 +208,15 @@ class Pipeline:
               transport=None, store: Store | None = None, rules: Rules | None = None,
               notify_admin: Callable[[str], Any] | None = None,
               proxies: dict[str, str] | None = None,
-              load_rules: Callable[[], Rules] | None = None) -> "Pipeline":
+              load_rules: Callable[[], Rules] | None = None,
+              rules_key: str | None = None) -> "Pipeline":
         """Wire the real components from settings. Raises RulesError on unusable rules.
         ``proxies``: for fetching, as bot.config.fetch_proxies gives them (None: direct).
         ``load_rules`` (instead of ``rules``): called in a thread once the first response is
         in, and waited for before anything is matched; its RulesError ends the cycle with
-        nothing of it recorded but its unchanged (304) feeds (see ``_await_rules``)."""
+        nothing of it recorded but its unchanged (304) feeds (see ``_await_rules``).
+        ``rules_key``: what ``load_rules`` depends on; once a load with this key succeeded (the
+        store remembers it), a cycle in which no response has items does not load the rules."""
         if rules is None and load_rules is None:
             from bot.rules import Rules
 
@@ -215,7 +225,7 @@ class Pipeline:
         return cls(settings=settings, store=store, rules=rules, channel=channel,
                    fetcher=build_fetcher(settings, transport=transport, proxies=proxies),
                    parser=build_parser(settings), clock=clock, notify_admin=notify_admin,
-                   load_rules=load_rules)
+                   load_rules=load_rules, rules_key=rules_key)
 
     def log_timers(self) -> None:
         """One log line of ``timers`` (totals since start; a reader takes differences)."""
@@ -268,7 +278,17 @@ class Pipeline:
             return
         self._start_loading_rules()
         # Shielded: a poll cancelled while it waits must not cancel the load the others share.
-        self.rules = await asyncio.shield(self._rules_loading)
+        rules = await asyncio.shield(self._rules_loading)
+        if self.rules is None:
+            self.rules = rules
+            if self._rules_key is not None and not self._rules_verified:
+                self._rules_verified = True
+                self.store.set_meta(RULES_VERIFIED_META, self._rules_key)
+
+    def _check_rules_verified(self) -> None:
+        """Whether the deferred load's files are those a load already accepted (see rules_key)."""
+        if self.rules is None and self._rules_key is not None and not self._rules_verified:
+            self._rules_verified = self.store.get_meta(RULES_VERIFIED_META) == self._rules_key
 
     @property
     def reloader(self) -> RulesReloader:
@@ -361,6 +381,7 @@ class Pipeline:
             feeds = list(feeds)
             self.store.sync_feeds(feeds)
         report = CycleReport()
+        self._check_rules_verified()
         claimed: list[str] = []
         if due_only:
             # Only the due feeds this process leased: another `run --once` or daemon on the
@@ -382,8 +403,10 @@ class Pipeline:
         try:
             with self.store.batch():  # one commit per interval, not one per feed
                 report.polls = await _all_or_none(await self._start_polls(feeds, states))
-                # Unusable rules stop the cycle even when no response needed them (all 304).
-                await self._await_rules()
+                # Unusable rules stop the cycle even when no response needed them (all 304);
+                # rules verified unchanged are not loaded for nothing.
+                if not (self._rules_verified and self._rules_loading is None):
+                    await self._await_rules()
         except Exception:
             if self.rules is not None:
                 self.refresh_stories()  # a failed commit: novelty may know stories the store lost
@@ -435,8 +458,10 @@ class Pipeline:
                                          validators=state.validators, known_body=state.body_hash)
         self.first_response.set()
         # Deferred rules load from now on, while the other requests are in flight; a response
-        # with a body (items to admit) waits for them. 304s and failures are recorded without.
-        self._start_loading_rules()
+        # with a body (items to admit) waits for them. 304s and failures are recorded without,
+        # and when the rules are verified unchanged, only a body starts the load.
+        if not self._rules_verified:
+            self._start_loading_rules()
         if parsed is not None:
             await self._await_rules()
         async with self._process_lock:

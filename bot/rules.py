@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.rulefiles import rules_fingerprint  # noqa: F401  (re-exported: the reload's fingerprint)
 from bot.timeline import Timeline, load_timeline
-from bot.watchlists import TIMELINE_FILE, Watchlist, load_watchlists, rule_files
+from bot.watchlists import TIMELINE_FILE, Watchlist, load_watchlists
 from bot.yamlconf import ConfigProblem
 
 if TYPE_CHECKING:
@@ -103,16 +104,6 @@ class Rules:
         """Where the stories novelty compares with begin (its index window, a day's margin):
         what `run` and `try` load, so start-up costs the same after a year as after a month."""
         return now - self.novelty.index_window - timedelta(days=1)
-
-
-def rules_fingerprint(folder: Path) -> tuple:
-    """Names, sizes and mtimes of the rule files (the very files the loader reads, see
-    ``rule_files``): cheap to poll, changes on every save."""
-    try:
-        return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
-                            for p in rule_files(Path(folder))))
-    except OSError:
-        return ()
 
 
 @dataclass(frozen=True)

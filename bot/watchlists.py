@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from bot.rulefiles import rule_files
 from bot.text import fold
 from bot.yamlconf import ConfigProblem, load_yaml_with_tree, locate
 
@@ -305,18 +306,6 @@ def _load_one(path: Path) -> tuple[Watchlist | None, list[ConfigProblem], Any]:
                    groups=tuple(groups), rules=tuple(rules), none=tuple(data.get("none") or ()),
                    path=path)
     return wl, problems, root
-
-
-RULE_SUFFIXES = (".yaml", ".yml")
-
-
-def rule_files(folder: Path) -> list[Path]:
-    """The files of a rules folder, timeline included, sorted by name: what the loader reads and
-    what the daemon's reload watches (``bot.rules.rules_fingerprint``), so the two never differ.
-
-    .yml is as common a spelling as .yaml: both count, so a watchlist is never silently ignored
-    for its extension. Anything else (``topic.yaml~``, ``topic.yaml.bak``, folders) does not."""
-    return sorted(p for p in Path(folder).iterdir() if p.suffix in RULE_SUFFIXES and p.is_file())
 
 
 def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[ConfigProblem]]:

@@ -206,10 +206,11 @@ _HEAVY = ("httpx", "httpcore", "feedparser", "telegram", "rich", "apscheduler", 
           "bot.channels.telegram_html", "bot.pipeline")
 
 
-def _modules_after(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, set[str]]:
+def _modules_after(tmp_path: Path, *args: str, watchlists: Path | None = None,
+                   extra: str = "") -> tuple[subprocess.CompletedProcess, set[str]]:
     """Run the console script's entry point with ``args`` in a fresh interpreter; return the
     completed process and every module it had imported when the command finished."""
-    watchbot(tmp_path, "settings")  # writes the configuration and the empty feed list
+    watchbot(tmp_path, "settings", watchlists=watchlists, extra=extra)  # configuration, empty feed list
     out = tmp_path / "modules.txt"
     driver = ("import sys\nfrom bot.cli import main\nsys.argv = ['watchbot', *sys.argv[2:]]\n"
               "try:\n    main()\nfinally:\n    open(sys.argv_out, 'w').write('\\n'.join(sys.modules))\n")
@@ -310,12 +311,70 @@ def test_a_run_that_decides_nothing_imports_neither_matcher_nor_novelty(tmp_path
 
 def test_a_run_with_unchanged_watchlists_parses_no_yaml(tmp_path):
     """A second `run --once` over unchanged watchlists reads them from the validation cache without importing a YAML parser or jsonschema."""
-    first, modules = _modules_after(tmp_path, "run", "--once")
+    folder = tmp_path / "lists"
+    shutil.copytree(REPO / "watchlists", folder)
+    first, modules = _modules_after(tmp_path, "run", "--once", watchlists=folder)
     assert first.returncode == 0 and "ruamel.yaml" in modules, first.stderr  # validated, cached
-    again, modules = _modules_after(tmp_path, "run", "--once")
+    # Saved again with the same bytes: the rules are checked again (see the next test), from
+    # the validation cache.
+    touched = folder / "akkuyu.yaml"
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+    again, modules = _modules_after(tmp_path, "run", "--once", watchlists=folder)
     assert again.returncode == 0 and "cycle: 0 feeds polled" in again.stderr, again.stderr
     assert "bot.watchlists" in modules
     assert not {"ruamel.yaml", "jsonschema"} & modules
+
+
+def test_rules_a_run_verified_are_not_loaded_again_until_a_response_or_an_edit_needs_them(tmp_path):
+    """A `run --once` over the rule files and settings the previous run verified, with nothing to match, imports neither the watchlists nor the rules; an edit of a file or of a setting the check reads is checked by the next run, broken or not."""
+    folder = tmp_path / "lists"
+    shutil.copytree(REPO / "watchlists", folder)
+
+    def run(extra: str = "") -> tuple[subprocess.CompletedProcess, set[str]]:
+        return _modules_after(tmp_path, "run", "--once", watchlists=folder, extra=extra)
+
+    first, modules = run()
+    assert first.returncode == 0 and "bot.rules" in modules, first.stderr
+    again, modules = run()
+    assert again.returncode == 0 and "cycle: 0 feeds polled" in again.stderr, again.stderr
+    assert not {"bot.rules", "bot.watchlists", "bot.timeline"} & modules
+    edited = folder / "akkuyu.yaml"
+    good = edited.read_bytes()
+    edited.write_bytes(good.replace(b"title:", b"titel:", 1))
+    broken, _ = run()
+    assert broken.returncode == 2 and "akkuyu.yaml" in broken.stderr, broken.stderr
+    edited.write_bytes(good)
+    assert run()[0].returncode == 0
+    wrong = run('WATCHBOT_DIGEST_WATCHLISTS = "akuyu"\n')[0]  # files unchanged, a setting not
+    assert wrong.returncode == 2 and "akuyu" in wrong.stderr, wrong.stderr
+
+
+def test_rules_a_run_verified_are_loaded_for_the_first_response_with_items(tmp_path):
+    """After a run that verified the rules, a `run --once` whose feed has a new item loads them and decides the item."""
+    import sqlite3
+    import time
+
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes(rss("Outlet", OLD))
+    (tmp_path / "feeds.opml").write_text(f'<opml version="2.0"><body><outline xmlUrl="{feed}"/></body></opml>',
+                                         encoding="utf-8")
+    extra = 'WATCHBOT_LOCAL_FEEDS = "."\nWATCHBOT_INTERVAL = 1\n'
+    seeded, modules = _modules_after(tmp_path, "run", "--once", extra=extra)
+    assert seeded.returncode == 0 and "bot.rules" in modules, seeded.stderr  # verified
+    time.sleep(2.1)  # the feed's 1-second interval (stored rounded up to the second) has passed
+    unchanged, modules = _modules_after(tmp_path, "run", "--once", extra=extra)
+    assert unchanged.returncode == 0 and "1 feeds polled" in unchanged.stderr, unchanged.stderr
+    assert "bot.rules" not in modules
+    feed.write_bytes(rss("Outlet", [*OLD, NEW]))
+    time.sleep(2.1)
+    changed, modules = _modules_after(tmp_path, "run", "--once", extra=extra)
+    assert changed.returncode == 0 and "bot.rules" in modules and "bot.match" in modules, changed.stderr
+    db = sqlite3.connect(tmp_path / "state" / "watchbot.sqlite3")
+    try:
+        decisions = dict(db.execute("SELECT link, decision FROM items"))
+    finally:
+        db.close()
+    assert all(decisions[e.link] == "seeded" for e in OLD) and decisions[NEW.link] not in (None, "seeded"), decisions
 
 
 def test_a_cron_run_with_nothing_to_send_skips_telegram_once_it_accepted_the_bot(tmp_path):
