@@ -49,7 +49,7 @@ sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 import httpx  # noqa: E402
 
-from bot.fetch_net import use_asyncio_sockets
+from bot.fetch_net import use_asyncio_locks, use_asyncio_sockets
 from bot.limits import server_seconds
 from bot.models import DEFAULT_USER_AGENT, FetchResult, Validators
 
@@ -240,8 +240,9 @@ class Fetcher:
             proxy = proxy_for(url.scheme, url.host, self._proxies)
             pools = [httpx.AsyncHTTPTransport(verify=context, proxy=proxy, limits=httpx.Limits(
                 max_connections=size, max_keepalive_connections=size)) for size in sizes]
-            for pool in pools:  # asyncio's sockets without anyio in between (see bot.fetch_net)
+            for pool in pools:  # asyncio's sockets and locks without anyio in between (bot.fetch_net)
                 use_asyncio_sockets(pool)
+                use_asyncio_locks(pool)
             host = self._pools[key] = _HostPools(pools, sizes)
         return host
 

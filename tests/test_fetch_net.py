@@ -76,6 +76,33 @@ async def test_every_fetcher_pool_connects_through_the_asyncio_backend():
         server.shutdown()
 
 
+async def test_fetcher_connections_take_asyncio_locks_and_a_proxy_pool_keeps_httpcores():
+    """Every connection a Fetcher opened, reused for a second request, holds asyncio locks where httpcore put anyio's; a proxied transport's pool is left as httpcore built it."""
+    import asyncio
+
+    import httpx
+
+    server = _serve(_Feed)
+    try:
+        async with Fetcher(per_host=2) as fetcher:
+            urls = [f"http://127.0.0.1:{server.server_address[1]}/{name}.xml" for name in "abcd"]
+            for _ in range(2):  # the second round goes over the connections the first opened
+                results = await asyncio.gather(*(fetcher.fetch(u) for u in urls))
+                assert {r.status for r in results} == {200}
+            connections = [c for host in fetcher._pools.values() for p in host.pools
+                           for c in p._pool.connections]
+            assert connections
+            for c in connections:
+                assert type(c._request_lock) is asyncio.Lock
+                assert type(c._connection._state_lock) is asyncio.Lock
+                assert "handle_async_request" not in vars(c)  # httpcore's own method again
+    finally:
+        server.shutdown()
+    proxied = httpx.AsyncHTTPTransport(proxy="http://127.0.0.1:9")
+    assert fetch_net.use_asyncio_locks(proxied) is False
+    assert "create_connection" not in vars(proxied._pool)
+
+
 async def test_a_feed_over_https_is_fetched_and_a_certificate_for_another_name_is_refused(
         certificate, monkeypatch):
     """An HTTPS feed whose certificate the trust store accepts is read; the same server reached by a name its certificate does not carry fails with a certificate error."""

@@ -277,7 +277,9 @@ async def test_waiting_for_a_busy_hosts_slot_counts_against_the_deadline_and_nam
 
     for i in range(12):
         feed_server.set_feed(f"/slow-{i}.xml", rss("Slow", []), latency=5)
-    feed_server.set_feed("/good.xml", rss("Good", [ALERT]))
+    # Half a second to answer: when the slow feeds' deadlines free their slots, the good feed's
+    # own (started a few ms later, with the gather) has too little left for its answer.
+    feed_server.set_feed("/good.xml", rss("Good", [ALERT]), latency=0.5)
     async with Fetcher(per_host=4, total_timeout=1.0) as fetcher:
         results = await asyncio.gather(*(fetcher.fetch(feed_server.url(f"/slow-{i}.xml")) for i in range(12)),
                                        fetcher.fetch(feed_server.url("/good.xml")))
