@@ -243,6 +243,7 @@ def _names(text: str) -> dict[str, tuple[str, bool]]:
     (otherwise "After", "Официальные" would be names). Returns key -> (surface, acronym)."""
     found: dict[str, tuple[str, bool]] = {}
     initial: dict[str, str] = {}
+    endings = lang.name_endings(text)  # case endings this text's languages put on names
     sentences = re.split(r"\s*\n\s*|(?<=[.!?;:])\s+|\s+[-\u2013\u2014]\s+", text)
     for sent in sentences:
         words = list(_WORD.finditer(sent))
@@ -265,13 +266,21 @@ def _names(text: str) -> dict[str, tuple[str, bool]]:
                 if len(tl) < 4:
                     continue
                 key = name_key(tl)
-                if len(key) < 3:
+                if len(key) < 3 or (endings and _short_name_with_ending(tl, endings)):
                     continue
             if i == 0 or title_case:
                 initial.setdefault(key, w)
             else:
                 found.setdefault(key, (w, acronym))
     return found | {k: (w, False) for k, w in initial.items() if k in found}
+
+
+def _short_name_with_ending(tl: str, endings: tuple[str, ...]) -> bool:
+    """"bakida" is "baki" + a case ending: a name too short to count as one (its key has fewer
+    than three consonants) that only its ending would make one, in every case a different one
+    ("bkd" in Bakıda, "bkn" in Bakının). A longer name keeps its key (the ending comes after
+    its first three consonants)."""
+    return any(tl.endswith(e) and len(tl) > len(e) and len(name_key(tl[:-len(e)])) < 3 for e in endings)
 
 
 def _dates(tl: str, published: date | None) -> list[tuple[date, date]]:

@@ -251,3 +251,13 @@ def test_a_wanted_notice_is_an_event_in_every_module(text):
     """Being declared wanted is an event kind in the Georgian verb form and in the modules
     that lacked it (be, sr, hr, el): a later arrest or release is then compared with it."""
     assert "wanted" in extract(text, published=PUBLISHED).kinds
+
+
+def test_a_case_ending_on_a_short_name_makes_no_new_name_where_its_language_writes_it():
+    """In Azerbaijani and Kazakh text "Bakıda", "Rusiyadan", "Ақтауда" (a name too short to count, plus a case ending) are no names, longer names keep their keys with an ending (Məmmədovdan, Putinin, Назарбаевтың), and in English "Canada" and "Bogdan" stay names."""
+    az = extract("Rusiyadan gələn azərbaycanlı Bakıda saxlanıldı, Aktauda sakinlər, Məmmədovdan və Putinin açıqlaması")
+    assert set(az.names) == {name_key(translit(w)) for w in ("Məmmədov", "Putin")}, az.names
+    kk = extract("Ақтауда апат болды, жолаушылар Ақтаудан Бакуге ұшқан, деді Назарбаевтың кеңсесі")
+    assert set(kk.names) == {name_key(translit("Назарбаев"))}, kk.names
+    en = extract("the talks with Bogdan in Canada ended before the Aktauda delegation left")
+    assert {name_key(translit(w)) for w in ("Bogdan", "Canada", "Aktauda")} <= set(en.names), en.names

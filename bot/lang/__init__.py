@@ -15,6 +15,9 @@ One module per language (``bot/lang/<code>.py``, ISO 639-1), each defining:
 - ``STOPWORDS``: capitalised words that start sentences without naming anything;
 - ``NEGATIONS``: words that, one or two words before an event word, deny it ("without
   admitting", "не признал"): a denial is not the event.
+- ``NAME_ENDINGS`` and ``MARKS``: case endings the language writes onto a name ("Bakıda",
+  "Ақтауда"), applied to a text containing one of the ``MARKS`` letters: a name too short to
+  count as one does not become a name with its ending (``name_endings``).
 
 An event stem may hold a gap ("признал… виновн": ``GAP``, at most ``GAP_WORDS`` words between
 its parts); where one kind's phrase contains another kind's stem (found guilty / admitted), the
@@ -169,3 +172,22 @@ def negations() -> frozenset[str]:
     """Transliterated negation words of every language (single words)."""
     return frozenset(k for mod in modules() for w in getattr(mod, "NEGATIONS", ())
                      for k in _key(w).split())
+
+
+@lru_cache(maxsize=1)
+def _name_endings() -> tuple[tuple[frozenset[str], tuple[str, ...]], ...]:
+    out = []
+    for mod in modules():
+        endings = {_key(e) for e in getattr(mod, "NAME_ENDINGS", ())} - {""}
+        if endings:
+            out.append((frozenset(getattr(mod, "MARKS", "")), tuple(sorted(endings, key=len, reverse=True))))
+    return tuple(out)
+
+
+def name_endings(text: str) -> tuple[str, ...]:
+    """Transliterated name endings of every language whose MARKS letters occur in ``text``."""
+    found: list[str] = []
+    for marks, endings in _name_endings():
+        if any(ch in marks for ch in text):
+            found.extend(e for e in endings if e not in found)
+    return tuple(found)

@@ -41,3 +41,12 @@ ANNIVERSARY = ("ildönümü", "il dönümü", "bir il əvvəl", "bir il keçib",
 STOPWORDS = "bu o və ilə də ki nə üçün görə sonra əvvəl artıq həm amma ya bir iki üç".split()
 
 NEGATIONS = ("olmadan", "yox", "deyil", "inkar")
+
+# Case endings written onto a name with no apostrophe ("Bakıda", "Rusiyadan"): locative and
+# ablative. Where the name itself is too short to count as one (Bakı, Aktau, Rusiya), the
+# ending must not make it a new name (bot.features). Not the genitive or accusative: their
+# "n" after a vowel ("Bakının") reads the same as a name's own "n" ("Putinin" is Putin's).
+# Applied to a text that contains one of MARKS (letters Azerbaijani writes and English,
+# Russian, Turkish do not), so "Canada" or "Bogdan" elsewhere stay names.
+MARKS = "əƏ"
+NAME_ENDINGS = ("da", "də", "ta", "tə", "dan", "dən", "tan", "tən")

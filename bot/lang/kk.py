@@ -47,3 +47,9 @@ STOPWORDS = """бұл ол және мен бірақ осы сол біз ол�
 
 # None: Kazakh denies with suffixes and words after the verb (-ма, емес, жоқ).
 NEGATIONS = ()
+
+# Case endings on a name, as bot.lang.az explains ("Ақтауда", "Ақтаудан", "Ақтаудың",
+# "Ақтауға"); MARKS: letters of Kazakh's alphabet that Russian and Ukrainian lack.
+MARKS = "әғқңөұүһӘҒҚҢӨҰҮҺ"
+NAME_ENDINGS = ("да", "де", "та", "те", "дан", "ден", "тан", "тен", "нан", "нен", "дың", "дің",
+                "тың", "тің", "ға", "ге", "қа", "ке", "мен", "бен", "пен")

@@ -41,3 +41,8 @@ ANNIVERSARY = ("yıl dönümü", "yıldönümü", "bir yıl önce")
 STOPWORDS = "bu o ve ile da de ki ne için göre sonra önce artık hem ama ya bir iki üç".split()
 
 NEGATIONS = ("olmadan", "değil", "reddetti", "yalanladı")
+
+# Case endings on a name, as bot.lang.az explains; Turkish sets them off with an apostrophe
+# ("Bakü'de", handled by bot.features), which outlets and translations often leave out.
+MARKS = "ıİğĞşŞ"
+NAME_ENDINGS = ("da", "de", "ta", "te", "dan", "den", "tan", "ten")
