@@ -286,7 +286,7 @@ class Pipeline:
                 self.store.set_meta(RULES_VERIFIED_META, self._rules_key)
 
     def _check_rules_verified(self) -> None:
-        """Whether the deferred load's files are those a load already accepted (see rules_key)."""
+        """Note whether the deferred load would read what a load already accepted (rules_key)."""
         if self.rules is None and self._rules_key is not None and not self._rules_verified:
             self._rules_verified = self.store.get_meta(RULES_VERIFIED_META) == self._rules_key
 
