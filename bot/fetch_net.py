@@ -244,7 +244,7 @@ def use_asyncio_locks(transport: Any) -> bool:
     the pool is not httpcore's plain one (a proxy's) or keeps them elsewhere;
     tests/test_fetch_net.py fails then."""
     pool = getattr(transport, "_pool", None)
-    if type(pool) is not httpcore.AsyncConnectionPool or not callable(getattr(pool, "create_connection", None)):
+    if type(pool) is not httpcore.AsyncConnectionPool:
         return False
     create = pool.create_connection
 
@@ -269,10 +269,9 @@ def _swapping_state_lock(connection: Any) -> Any:
             return await send(request)
         finally:
             inner = getattr(connection, "_connection", None)
-            if type(inner) is httpcore.AsyncHTTP11Connection and hasattr(inner, "_state_lock"):
-                inner._state_lock = asyncio.Lock()
-                del connection.handle_async_request
-            elif inner is not None:  # HTTP/2 or another layer: httpcore's locks stay
+            if inner is not None:  # connected: done (HTTP/2 or another layer keeps its locks)
+                if type(inner) is httpcore.AsyncHTTP11Connection and hasattr(inner, "_state_lock"):
+                    inner._state_lock = asyncio.Lock()
                 del connection.handle_async_request
 
     return handle_async_request

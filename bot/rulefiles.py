@@ -31,10 +31,15 @@ def rules_fingerprint(folder: Path) -> tuple:
     """Names, sizes and mtimes of the rule files (the very files the loader reads, see
     ``rule_files``): cheap to poll, changes on every save. Empty when the folder is unreadable."""
     try:
-        return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
-                            for p in rule_files(Path(folder))))
+        return tuple(sorted(_stamp(p) for p in rule_files(Path(folder))))
     except OSError:
         return ()
+
+
+def _stamp(path: Path) -> tuple[str, int, int]:
+    """A file's name, size and mtime from one ``stat``."""
+    st = path.stat()
+    return path.name, st.st_size, st.st_mtime_ns
 
 
 def verification_key(folder: Path, settings_part: str) -> str | None:
@@ -47,10 +52,8 @@ def verification_key(folder: Path, settings_part: str) -> str | None:
         return None
     here = Path(__file__).parent
     try:
-        code = [(name, (here / name).stat().st_size, (here / name).stat().st_mtime_ns)
-                for name in _VALIDATING_MODULES]
-        code += sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
-                       for p in (here / "schemas").iterdir())
+        code = [_stamp(here / name) for name in _VALIDATING_MODULES]
+        code += sorted(_stamp(p) for p in (here / "schemas").iterdir())
     except OSError:
         return None
     text = repr((str(Path(folder).resolve()), fingerprint, settings_part, code))

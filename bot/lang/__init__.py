@@ -188,6 +188,6 @@ def name_endings(text: str) -> tuple[str, ...]:
     """Transliterated name endings of every language whose MARKS letters occur in ``text``."""
     found: list[str] = []
     for marks, endings in _name_endings():
-        if any(ch in marks for ch in text):
+        if not marks.isdisjoint(text):
             found.extend(e for e in endings if e not in found)
     return tuple(found)
