@@ -281,6 +281,54 @@ def language_table(items: list[dict], recs: dict[str, dict]) -> None:
         print(f"  {lang:5s} {n:11d}  {m:7d}  {rec}   {ni:10d}  {nf:13d}")
 
 
+def score_other(args) -> None:
+    """``--other``: the dev sample fits the model (as bench/fit_novelty.py does for the shipped
+    one); the other file is only scored, through the real pipeline and with oracle matching,
+    and every wrong decision of the pipeline is printed with its reasons."""
+    global EMBEDDER
+    from bot.embed import load_embedder
+    from fit_novelty import fit
+
+    timeline_path = args.watchlists / "timeline.yaml"
+    timeline, problems = load_timeline(timeline_path)
+    if timeline is None:
+        raise SystemExit("\n".join(map(str, problems)))
+    EMBEDDER = None if args.lexical else load_embedder()
+    model = fit(load_dev(args.dev), timeline, EMBEDDER)
+    items = load_dev(args.other)
+    print(f"{args.other}: {len(items)} items, scored with the model fitted on all of {args.dev.name}")
+    recs = run_pipeline(items, args.watchlists, model, embeddings=EMBEDDER is not None)
+    oracle = run_oracle(items, timeline_path, model=model)
+    for title, r in (("pipeline (real matching)", recs), ("oracle matching (novelty alone)", oracle)):
+        print(f"== {title}")
+        for n, v in figures(items, r).items():
+            print(f"  {n:17s} {v:5.3f}   {GOALS[n]}")
+    language_table(items, recs)
+    print("== pipeline failures (label -> what the bot did)")
+    first_alert: set[str] = set()
+    for it in sorted(items, key=lambda it: item_date(it.get("published")) or AS_OF):
+        r = recs[it["id"]]
+        topic = it["watchlist"] in TOPICS
+        wrong = ((topic and it["watchlist"] not in r["watchlists"])
+                 or (it["novelty"] == "irrelevant" and bool(r["watchlists"])))
+        if topic and not wrong:
+            if it["novelty"] == "new_development":
+                dup = r["decision"] == "alert" and it["cluster"] in first_alert
+                wrong = dup or (r["decision"] != "alert" and it["cluster"] not in first_alert
+                                and not any(recs[x["id"]]["decision"] == "alert" for x in items
+                                            if x["cluster"] == it["cluster"]))
+                if r["decision"] == "alert":
+                    first_alert.add(it["cluster"])
+            else:
+                wrong = r["decision"] == "alert"
+        if wrong:
+            why = r.get("reasons") or {}
+            print(f"  {it['id']} {it['language']} {it['published']} {it['watchlist']}/{it['novelty'][:8]} "
+                  f"{it.get('cluster')} -> {r['watchlists']} {r['decision']}: {it['title'][:90]}")
+            if why:
+                print(f"      {str(why.get('why') or why)[:220]}")
+
+
 def main() -> None:
     global EMBEDDER
     from bot.embed import load_embedder
@@ -298,7 +346,12 @@ def main() -> None:
     ap.add_argument("--no-cost", action="store_true", help="skip the novelty cost measurement")
     ap.add_argument("--resplit", metavar="SALT", default="",
                     help="another split by story, drawn with SALT (default: the standing split)")
+    ap.add_argument("--other", type=Path, metavar="ITEMS",
+                    help="score another labelled file (same fields) with the model fitted on ALL of "
+                         "--dev, no folds: a set no fit or term edit has seen; prints its failures")
     args = ap.parse_args()
+    if args.other:
+        return score_other(args)
     items = load_dev(args.dev)
     timeline_path = args.watchlists / "timeline.yaml"
     timeline, problems = load_timeline(timeline_path)
