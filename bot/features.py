@@ -80,6 +80,7 @@ def _month_of(word: str) -> int | None:
 
 _WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['\-](?=[^\W\d_]))*", re.UNICODE)
 _NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:[ ,.\u00a0]\d{3})+|\d+(?:[.,]\d+)?)(?![\w])")
+_ARABIC_SCRIPT = re.compile("[\u0600-\u06ff]")
 _TIME = re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\b")
 _ATTRIBUTION = re.compile(r"\s*(?:\(([^()]{2,40})\)|[-\u2013\u2014|]\s*([^-\u2013\u2014|]{2,40}))\s*$")
 
@@ -250,29 +251,45 @@ def _names(text: str) -> dict[str, tuple[str, bool]]:
         caps = sum(1 for w in words if _is_upper_initial(w.group()))
         title_case = len(words) >= 4 and caps >= 0.6 * len(words)
         for i, m in enumerate(words):
-            w = m.group()
-            if not _is_upper_initial(w):
-                continue
-            w = re.sub(r"'(s|[a-zа-я]{1,3})$", "", w) if "'" in w else w
-            tl = translit(w).strip("'-")
-            if not tl or tl in lang.stopwords() or _month_of(tl) is not None:
-                continue
-            acronym = len(w) >= 2 and w.isupper()
-            if acronym:
-                if len(w) < 3:
-                    continue
-                key = "#" + tl
-            else:
-                if len(tl) < 4:
-                    continue
-                key = name_key(tl)
-                if len(key) < 3 or (endings and _short_name_with_ending(tl, endings)):
-                    continue
-            if i == 0 or title_case:
-                initial.setdefault(key, w)
-            else:
-                found.setdefault(key, (w, acronym))
+            for w in _name_parts(m.group()):
+                _add_name(w, i == 0 or title_case, endings, found, initial)
     return found | {k: (w, False) for k, w in initial.items() if k in found}
+
+
+def _name_parts(word: str) -> list[str]:
+    """A compound of capitalised names is its names: "Bakou-Grozny" (a route), "Rasht-Astara"
+    name two places, each comparable with reports that name them apart."""
+    parts = word.split("-")
+    if len(parts) > 1 and all(p[:1].isupper() for p in parts):
+        return parts
+    return [word]
+
+
+def _add_name(w: str, at_start: bool, endings: tuple[str, ...], found: dict[str, tuple[str, bool]],
+              initial: dict[str, str]) -> None:
+    """Record word ``w`` as a name candidate: in ``initial`` when it opens a sentence or a Title
+    Case headline (a name only if also capitalised elsewhere), else in ``found``."""
+    if not _is_upper_initial(w):
+        return
+    w = re.sub(r"'(s|[a-zа-я]{1,3})$", "", w) if "'" in w else w
+    tl = translit(w).strip("'-")
+    if not tl or tl in lang.stopwords() or _month_of(tl) is not None:
+        return
+    acronym = len(w) >= 2 and w.isupper()
+    if acronym:
+        if len(w) < 3:
+            return
+        key = "#" + tl
+    else:
+        if len(tl) < 4:
+            return
+        key = name_key(tl)
+        if len(key) < 3 or (endings and _short_name_with_ending(tl, endings)):
+            return
+    if at_start:
+        initial.setdefault(key, w)
+    else:
+        found.setdefault(key, (w, acronym))
 
 
 def _short_name_with_ending(tl: str, endings: tuple[str, ...]) -> bool:
@@ -348,11 +365,16 @@ def extract(title: str, summary: str = "", published: date | None = None) -> Fac
         if _month_of(m.group(1)) is not None:
             day_positions.add(m.group(2))
 
+    # Persian and Arabic outlets also write years of their own calendars (1402 = 2023 in the
+    # Solar Hijri calendar, 1447 = 2025 in the lunar one): years, not numbers of the story.
+    local_years = _ARABIC_SCRIPT.search(text) is not None
+
     def numbers_of(s: str) -> set[str]:
         out = set()
         for m in _NUMBER.finditer(s):
             n = _norm_number(m.group(1))
-            if re.fullmatch(r"(19|20)\d\d", n) or n in day_positions:
+            if (re.fullmatch(r"(19|20)\d\d", n) or n in day_positions
+                    or (local_years and re.fullmatch(r"1[34]\d\d", n))):
                 continue
             out.add(n)
         return out

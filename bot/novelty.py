@@ -43,6 +43,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable, Sequence
 
 from bot.embed import item_text, pack, unpack
+from bot.lang import kind_family
 from bot.features import (Facts, char_ngrams, cosine, extract, facts_from_json, facts_to_json,
                           name_keys, tfidf, translit, words)
 from bot.models import Decision, Item, Match, Story
@@ -391,9 +392,11 @@ class NoveltyEngine:
     def _new_facts(self, facts: Facts, known_names: set[str], known_numbers: set[str],
                    known_kinds: set[str], *, title_only: bool,
                    known_words: set[str] | frozenset[str] = frozenset(),
-                   known_until: date | None = None) -> tuple[float, list[str]]:
+                   known_until: date | None = None, families: bool = False) -> tuple[float, list[str]]:
         """Weighted score and description of the facts of ``facts`` not among the known ones;
-        a date mentioned is new when it is after ``known_until`` (default: the baseline date)."""
+        a date mentioned is new when it is after ``known_until`` (default: the baseline date).
+        With ``families`` (comparing reports of one story), a kind is known when a kind of its
+        family is (bot.lang.KIND_FAMILIES: one word for both in many languages)."""
         names = facts.title_names if title_only else facts.names.keys()
         numbers = facts.title_numbers if title_only else facts.numbers
         kinds = facts.title_kinds if title_only else facts.kinds
@@ -409,7 +412,7 @@ class NoveltyEngine:
                 score += 0.5
                 new.append(n)
         for kind in sorted(kinds):
-            if kind not in known_kinds:
+            if kind not in known_kinds and not (families and kind_family(kind) & known_kinds):
                 score += 1.0 if kind in STRONG_KINDS else 0.5
                 new.append(f"<{kind}>")
         if not title_only:
@@ -467,9 +470,9 @@ class NoveltyEngine:
         known_names = ref.names | topic_names
         known_words = ref.words | seen.match_words
         t_score, _ = self._new_facts(seen.facts, known_names, ref.numbers, ref.kinds,
-                                     title_only=True, known_words=known_words)
+                                     title_only=True, known_words=known_words, families=True)
         f_score, f_new = self._new_facts(seen.facts, known_names, ref.numbers, ref.kinds,
-                                         title_only=False, known_words=known_words)
+                                         title_only=False, known_words=known_words, families=True)
         theirs = set(ref.facts.title_names) | set(ref.facts.title_numbers)
         found = (sum(1 for k in theirs if k in seen.facts.names or k in seen.facts.numbers)
                  / len(theirs)) if theirs else 0.0
@@ -607,8 +610,9 @@ class NoveltyEngine:
     def _may_fold(seen: _Seen, ref: _Ref) -> bool:
         """False when the headline says something happened that no report of the story said (a
         release after an arrest, a verdict after a trial): a development of its own, whatever
-        the similarity."""
-        return not (seen.facts.title_kinds & STRONG_KINDS) - ref.kinds
+        the similarity. A kind of the same family as one the story has is not new (a "dava
+        açtı" report of a story of charges: bot.lang.KIND_FAMILIES)."""
+        return all(kind_family(k) & ref.kinds for k in seen.facts.title_kinds & STRONG_KINDS)
 
     def _recent(self, c: "_Context") -> list[_Ref]:
         """Stories of the item's watchlists first reported within the update window."""

@@ -261,3 +261,55 @@ def test_a_case_ending_on_a_short_name_makes_no_new_name_where_its_language_writ
     assert set(kk.names) == {name_key(translit("Назарбаев"))}, kk.names
     en = extract("the talks with Bogdan in Canada ended before the Aktauda delegation left")
     assert {name_key(translit(w)) for w in ("Bogdan", "Canada", "Aktauda")} <= set(en.names), en.names
+
+
+def test_persian_and_arabic_calendar_years_are_no_numbers_of_the_story():
+    """1402 in a Persian text is the Solar Hijri year (2023), not a number a report could add;
+    the same figure in a Latin-script text stays a number."""
+    from bot.features import extract
+    fa = extract("راه‌آهن رشت–آستارا؛ دو سال پس از توافق", "توافق سال 1402 با روسیه و 162 کیلومتر")
+    assert fa.numbers == {"162"}
+    assert "1402" in extract("Rasht-Astara: 1402 workers on site").numbers
+
+
+def test_a_compound_of_capitalised_names_is_its_names():
+    """"Bakou-Grozny" names Baku and Grozny (keys of each), not one new name of its own."""
+    from bot.features import extract, name_key
+    names = extract("Crash", "Six mois après la catastrophe du vol Bakou-Grozny, rien ne bouge.").names
+    assert name_key("grozny") in names and name_key("bakougrozny") not in names
+    assert set(extract("x", "Агентство Sputnik-Азербайджан закрыто").names) == {name_key("sputnik"), name_key("azerbajdzhan")}
+
+
+def test_weekdays_are_no_names():
+    """"Wednesday" or "Freitag" opening a lede names no one: a report saying when is no new fact."""
+    from bot.features import extract, name_key
+    assert not extract("Loan tranche arrives", "The first tranche arrived on Wednesday, the ministry said.").names
+    assert name_key("freitag") not in extract("Zahlung", "Die Zahlung kam am Freitag an.").names
+
+
+@pytest.mark.parametrize("text", [
+    "В Иране стартовало строительство железной дороги Решт — Астара",
+    "Rəşt–Astara dəmir yolunun tikintisinə start verilib",
+    "عملیات اجرایی ساخت راه‌آهن رشت–آستارا رسماً آغاز شد",
+    "Iran begins construction of the Rasht-Astara railway",
+    "Rasht-Astara: Spatenstich für die Bahnstrecke",
+    "Reşt-Astara demiryolunun temeli atıldı",
+])
+def test_the_start_of_construction_is_a_launch(text):
+    """Work starting on a project (a groundbreaking) is the event kind 'launch' in each language."""
+    from bot.features import extract
+    assert "launch" in extract(text).kinds
+
+
+@pytest.mark.parametrize("text, kind, present", [
+    ("Բաքուն ազատ է արձակել «Սպուտնիկ Ադրբեջանի» աշխատակիցներին", "release", True),  # hy auxiliary
+    ("Russia starts paying compensation to the families", "launch", False),  # not Ukrainian "старт"
+    ("Xəttin istifadəyə verilməsi gözlənilir", "office", False),  # az "use", not tr "istifa"
+    ("Bakan istifa etti", "office", True),
+])
+def test_event_words_of_one_language_do_not_fire_on_another(text, kind, present):
+    """Stems are merged across languages in one Latin key space, so each must not be a common word
+    of another: Ukrainian "старт" is English "start", Turkish "istifa" begins Azerbaijani
+    "istifadə"; Armenian writes "released" with its auxiliary in between."""
+    from bot.features import extract
+    assert (kind in extract(text).kinds) is present

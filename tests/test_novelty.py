@@ -416,3 +416,19 @@ def test_the_fitted_threshold_sits_where_the_training_cost_stays_low():
     assert steady_threshold([0.1, 0.2, 0.3], [0.0, 0.0, 1.0]) == 0.1
     with pytest.raises(ValueError):
         steady_threshold([0.1, 0.2], [1.0])
+
+
+def test_a_turkish_dava_report_folds_into_a_story_of_charges(tmp_path):
+    """A Turkish report that a case was brought ("dava açtı": charge and lawsuit are one word)
+    the day after a story of charges folds into it instead of alerting again."""
+    r = Runner(tmp_path)
+    charged = item("a", title="Russia charges Colonel Viktor Sarkisov over the downing of the AZAL airliner",
+                   summary="Military investigators charged air defence commander Viktor Sarkisov over "
+                           "the Aktau crash.",
+                   published="2025-11-12", outlet="Synthetic")
+    dava = item("b", title="Rusya, AZAL uçağını vuran hava savunma komutanı Sarkisov'a dava açtı",
+                summary="Rus askeri savcılığı, Aktau yakınlarında düşen AZAL uçağı nedeniyle hava "
+                        "savunma komutanı Viktor Sarkisov'a dava açtı.", published="2025-11-13", outlet="Synthetic")
+    first, second = r.run(charged, "aktau_crash"), r.run(dava, "aktau_crash")
+    assert first.kind == "alert"
+    assert (second.kind, second.story_id) == ("update", first.story_id), second.reasons

@@ -54,6 +54,21 @@ KINDS = frozenset({
 })
 
 
+#: Kinds many languages write with one word, so two outlets' reports of one development may
+#: carry either: a case brought (Turkish "dava", Polish "sprawa", Russian "дело" are a criminal
+#: charge and a lawsuit alike) and being held (Azerbaijani "həbs", Georgian "პატიმრობა" are an
+#: arrest and custody alike). Novelty's fold gate treats a family as one kind.
+KIND_FAMILIES = (frozenset({"charge", "lawsuit"}), frozenset({"arrest", "custody"}))
+
+
+def kind_family(kind: str) -> frozenset[str]:
+    """The kinds one word may stand for together with ``kind`` (itself at least)."""
+    for fam in KIND_FAMILIES:
+        if kind in fam:
+            return fam
+    return frozenset({kind})
+
+
 @lru_cache(maxsize=1)
 def modules() -> tuple[ModuleType, ...]:
     """The language modules, imported once; a malformed module fails loudly here."""

@@ -20,7 +20,9 @@ EVENTS = {
     "charge": ("ittiham", "cinayət iş"),
     "death": ("həlak", "öldürül", "ölüb", "vəfat", "dünyasını dəyiş"),
     "sale": ("satış ", "satışı", "satışa", "satışın", "pay ", "hissə"),
-    "launch": ("istismar", "açılış"),
+    # Work starting on a project (a groundbreaking) launches it as much as an opening does.
+    "launch": ("start veril", "tikintisinə başla", "tikintisinin başlan", "təməl qoy", "təməlqoyma",
+               "istismar", "açılış"),
     "growth": ("artım", "artıb", "rekord"),
     "apology": ("üzr ", "üzr istə"),
     "complaint": ("şikayətlən", "narazılıq"),

@@ -37,7 +37,9 @@ EVENTS = {
     "death": ("getötet", "gestorben", "ums leben", "tote ", "toten ", "tod ", "todes", "starb",
               "verstorben", "umgekommen"),
     "sale": ("verkauf", "veräußer", "anteil", "beteiligung"),
-    "launch": ("inbetriebnahme", "in betrieb", "eröffnet", "eröffnung", "gestartet",
+    # Work starting on a project (a groundbreaking) launches it as much as an opening does.
+    "launch": ("baubeginn", "spatenstich", "grundstein", "bau begonnen", "bauarbeiten begonnen",
+               "inbetriebnahme", "in betrieb", "eröffnet", "eröffnung", "gestartet",
                "startet", "eingeweiht"),
     "growth": ("gestiegen", "steigt", "stieg ", "wachstum", "gewachsen", "zunahme",
                "zugenommen", "rekord", "anstieg"),
@@ -77,7 +79,8 @@ gericht gerichts urteil haft regierung präsident präsidenten minister minister
 jahr jahre jahren flugzeug flugzeugs absturz botschafter journalist journalisten agentur büro
 chef leiter behörden polizei staatsanwaltschaft bericht entschädigung abkommen vertrag gespräch
 gespräche treffen besuch klage prozess verfahren freilassung festnahme angaben zufolge laut
-staat staaten land länder beziehungen krise streit""".split()
+staat staaten land länder beziehungen krise streit
+montag dienstag mittwoch donnerstag freitag samstag sonntag""".split()
 
 NEGATIONS = ("nicht", "kein", "keine", "keinen", "ohne", "nie", "bestreitet", "bestritt",
              "dementiert")

@@ -22,7 +22,9 @@ EVENTS = {
     "charge": ("charged", "accused", "indict", "criminal case"),
     "death": ("died", "killed", "dead", "death"),
     "sale": ("sell", "sale", "sold ", "stake"),
-    "launch": ("launch", "commission", "opened", "open "),
+    # Work starting on a project (a groundbreaking) launches it as much as an opening does.
+    "launch": ("groundbreaking", "broke ground", "breaks ground", "construction began", "began construction", "begins construction", "construction begins", "start of construction", "construction start", "construction has started",
+               "launch", "commission", "opened", "open "),
     "growth": ("increas", "grew", "growth", "rose", "record ", "records "),
     "apology": ("apolog",),
     "complaint": ("complain",),
@@ -49,6 +51,7 @@ STOPWORDS = """the a an in on at after as but it this that these those for from 
 not new what why how who when where will would could should can may might has have had was
 were is are be been being he she they we you his her their our its there here over under into
 about amid despite during before since until while also more most some all any each other such
-than then very just only even still already now today yesterday tomorrow mr mrs ms dr""".split()
+than then very just only even still already now today yesterday tomorrow mr mrs ms dr
+monday tuesday wednesday thursday friday saturday sunday""".split()
 
 NEGATIONS = ("without", "not", "no", "never", "didn't", "denies", "denied", "deny", "refused", "refuses", "rejects")

@@ -31,7 +31,9 @@ EVENTS = {
                "causa penal"),
     "death": ("muert", "murió", "fallec", "asesinad", "perdió la vida", "perdieron la vida"),
     "sale": ("venta", "vendid", "vende ", "vender", "participación"),
-    "launch": ("inaugur", "lanzamiento", "lanzad", "puesta en marcha", "puesta en servicio",
+    # Work starting on a project (a groundbreaking) launches it as much as an opening does.
+    "launch": ("primera piedra", "inicio de las obras", "comienzo de las obras", "arrancan las obras", "inicio de la construcción",
+               "inaugur", "lanzamiento", "lanzad", "puesta en marcha", "puesta en servicio",
                "entró en funcionamiento", "apertura"),
     "growth": ("crecimiento", "creció", "aumento", "aument", "récord ", "récords ", "subió", "al alza"),
     "apology": ("disculp", "pidió perdón", "pide perdón"),

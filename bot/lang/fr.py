@@ -38,7 +38,9 @@ EVENTS = {
               "ont péri"),
     "sale": ("vente", "vendu", "vendre", "cession", "céder", "participation de",
              "sa participation"),
-    "launch": ("lancement", "mise en service", "inaugur", "ouverture"),
+    # Work starting on a project (a groundbreaking) launches it as much as an opening does.
+    "launch": ("première pierre", "début des travaux", "coup d'envoi", "démarrage des travaux",
+               "lancement", "mise en service", "inaugur", "ouverture"),
     "growth": ("hausse", "augment", "croissance", "record ", "records ", "progression", "a grimpé"),
     "apology": ("excus",),
     "complaint": ("se plaint", "se plaignent", "plainte ", "déplore"),

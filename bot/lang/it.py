@@ -30,7 +30,9 @@ EVENTS = {
     "death": ("morto ", "morti ", "morta ", "morte ", "uccis", "decedut", "decesso",
               "perso la vita"),
     "sale": ("vendita", "venduto", "ceduto", "cessione", "partecipazione"),
-    "launch": ("inaugurat", "avviat", "lanciat", "lancio", "messa in servizio",
+    # Work starting on a project (a groundbreaking) launches it as much as an opening does.
+    "launch": ("prima pietra", "avvio dei lavori", "inizio dei lavori", "al via i lavori",
+               "inaugurat", "avviat", "lanciat", "lancio", "messa in servizio",
                "entrato in funzione"),
     "growth": ("crescit", "cresciut", "aumentat", "aumento", "record ", "in rialzo", "balzo"),
     "apology": ("scuse ", "si scusa", "chiede scusa", "chiesto scusa", "scusat"),

@@ -27,7 +27,9 @@ EVENTS = {
     "charge": ("oskarżon", "oskarżen", "zarzut", "sprawa karna", "postępowanie karne"),
     "death": ("zginął", "zginęł", "zginęli", "zmarł", "zabit", "śmierć", "śmierci"),
     "sale": ("sprzedaż", "sprzedał", "sprzedan", "udział ", "udziały", "udziałów", "pakiet akcji"),
-    "launch": ("uruchomi", "uruchomien", "otwarci", "otwarto", "oddan do użytku",
+    # Work starting on a project (a groundbreaking) launches it as much as an opening does.
+    "launch": ("rozpoczęcie budowy", "rozpoczęła się budowa", "rozpoczęto budowę", "wmurowan",
+               "uruchomi", "uruchomien", "otwarci", "otwarto", "oddan do użytku",
                "inauguracj"),
     "growth": ("wzrost", "wzrósł", "wzrosła", "wzrosły", "rekord", "zwiększ"),
     "apology": ("przeprosi", "przeprosin"),

@@ -24,7 +24,9 @@ EVENTS = {
     "charge": ("acusad", "acusação", "denunciad", "indiciad"),
     "death": ("morreu", "morreram", "mortos", "morte ", "morto ", "falec", "assassinad"),
     "sale": ("venda", "vendeu", "vendid", "participação"),
-    "launch": ("inaugur", "lançamento", "lançou", "lançad", "entrou em funcionamento",
+    # Work starting on a project (a groundbreaking) launches it as much as an opening does.
+    "launch": ("pedra fundamental", "início das obras", "começaram as obras", "início da construção",
+               "inaugur", "lançamento", "lançou", "lançad", "entrou em funcionamento",
                "entrou em operação", "abertura"),
     "growth": ("crescimento", "cresceu", "aumento", "aumentou", "recorde", "subiu"),
     "apology": ("desculp", "pediu perdão", "pede perdão"),
