@@ -177,11 +177,29 @@ def _stem_plan() -> tuple[tuple[str, tuple[tuple[str, list[str], bool], ...]], .
     return tuple(plan)
 
 
-def _kinds(tl: str) -> set[str]:
+def _dated_earlier(before: list[str], after: list[str], year: int | None) -> bool:
+    """Whether a year before ``year`` stands among the words next to an event word: "the 2010
+    intergovernmental agreement", "2023-cü il sazişi", "arrested in 2024" tell background.
+    A Solar Hijri year (Persian outlets: 1402 = 2023-24) counts as its Gregorian year."""
+    if year is None:
+        return False
+    for w in before + after:
+        if len(w) == 4 and w.isdigit():
+            y = int(w)
+            if 1300 <= y < 1500:
+                y += 621
+            if 1900 <= y < year:
+                return True
+    return False
+
+
+def _kinds(tl: str, year: int | None = None) -> set[str]:
     """Event kinds whose stems start a word of ``tl``, unless one of the two words before it
-    negates it ("without admitting guilt", "не признал"): a denial is not the event. Where the
-    phrase of one kind contains the stem of another, the longer phrase says what happened:
-    "признали виновным" (found guilty) is a verdict, not the admission its "признал" starts."""
+    negates it ("without admitting guilt", "не признал"): a denial is not the event; nor is an
+    event word next to a year before ``year`` (the publication year): that is background.
+    Where the phrase of one kind contains the stem of another, the longer phrase says what
+    happened: "признали виновным" (found guilty) is a verdict, not the admission its "признал"
+    starts."""
     padded = f" {tl} "
     negations = lang.negations()
     spans: list[tuple[int, int, str]] = []
@@ -195,7 +213,9 @@ def _kinds(tl: str) -> set[str]:
                 end: int | None = at + len(needle.rstrip())
                 if rest:
                     end = _gap_end(padded, end, rest)
-                if end is not None and not any(w in negations for w in before):
+                if (end is not None and not any(w in negations for w in before)
+                        and not _dated_earlier(padded[max(0, at - 60):at].split()[-3:],
+                                               padded[end:end + 40].split()[:2], year)):
                     spans.append((at, end, kind))
                     if not overlapping:  # no other kind's phrase can hold it: kind found
                         done = True
@@ -342,9 +362,11 @@ def _dates(tl: str, published: date | None) -> list[tuple[date, date]]:
     return periods
 
 
-def extract(title: str, summary: str = "", published: date | None = None) -> Facts:
+def extract(title: str, summary: str = "", published: date | None = None,
+            since: date | None = None) -> Facts:
     """Facts of an item (the terms that made it match are set aside by novelty, which knows
-    them)."""
+    them). An event word next to a year before ``since`` (default: ``published``) is background,
+    no kind of the item: a baseline event spanning 2023-2025 passes its start as ``since``."""
     att = _ATTRIBUTION.search(title)
     core_title = title[:att.start()] if att and att.start() > 15 else title
     text = f"{core_title}\n{summary}" if summary else core_title
@@ -369,6 +391,8 @@ def extract(title: str, summary: str = "", published: date | None = None) -> Fac
     # Solar Hijri calendar, 1447 = 2025 in the lunar one): years, not numbers of the story.
     local_years = _ARABIC_SCRIPT.search(text) is not None
 
+    year = (since or published).year if (since or published) else None
+
     def numbers_of(s: str) -> set[str]:
         out = set()
         for m in _NUMBER.finditer(s):
@@ -384,8 +408,8 @@ def extract(title: str, summary: str = "", published: date | None = None) -> Fac
         title_names=frozenset(title_names),
         numbers=frozenset(numbers_of(tl)),
         title_numbers=frozenset(numbers_of(tl_title)),
-        kinds=frozenset(_kinds(re.sub(r"[^a-z0-9' ]+", " ", tl))),
-        title_kinds=frozenset(_kinds(re.sub(r"[^a-z0-9' ]+", " ", tl_title))),
+        kinds=frozenset(_kinds(re.sub(r"[^a-z0-9' ]+", " ", tl), year)),
+        title_kinds=frozenset(_kinds(re.sub(r"[^a-z0-9' ]+", " ", tl_title), year)),
         dates=tuple(periods),
         anniversary=bool(lang.anniversary_pattern().search(tl)),
         speaker=_is_speaker_headline(core_title),

@@ -238,7 +238,7 @@ class NoveltyEngine:
 
     def _event_ref(self, e: Event) -> _Ref:
         summary = "\n".join([*e.phrases, ", ".join(e.entities), " ".join(e.numbers)])
-        facts = extract(e.what, summary, e.end)
+        facts = extract(e.what, summary, e.end, since=e.start)
         ref = _Ref("event", e.id, e.label(), frozenset(e.topics), e.start, e.end, facts,
                    words=set(words(f"{e.what}\n{summary}")))
         # Names the editor listed count wherever they stand in the list.

@@ -313,3 +313,19 @@ def test_event_words_of_one_language_do_not_fire_on_another(text, kind, present)
     "istifadə"; Armenian writes "released" with its auxiliary in between."""
     from bot.features import extract
     assert (kind in extract(text).kinds) is present
+
+
+def test_an_event_word_next_to_an_earlier_year_is_background():
+    """"2023-cü il sazişi" (the 2023 agreement) in a 2025 item, or a Persian 1402 (2023-24), is
+    the story's background, no agreement of the item; a year of the item's own period is not."""
+    from datetime import date
+    from bot.features import extract
+    assert "agreement" not in extract("Rəşt–Astara layihəsi: 2023-cü il sazişi nəyi nəzərdə tutur?",
+                                      published=date(2025, 8, 4)).kinds
+    assert "agreement" not in extract("راه‌آهن رشت–آستارا", "توافق سال 1402 با روسیه",
+                                      published=date(2025, 7, 20)).kinds
+    assert "agreement" in extract("Russia and Iran sign an agreement on Rasht-Astara",
+                                  published=date(2025, 8, 4)).kinds
+    what = "Russia and Iran agreed (2023) to build the Rasht-Astara railway."
+    assert "agreement" in extract(what, published=date(2025, 7, 5), since=date(2023, 5, 17)).kinds
+    assert "agreement" not in extract(what, published=date(2025, 7, 5)).kinds

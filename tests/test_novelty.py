@@ -432,3 +432,14 @@ def test_a_turkish_dava_report_folds_into_a_story_of_charges(tmp_path):
     first, second = r.run(charged, "aktau_crash"), r.run(dava, "aktau_crash")
     assert first.kind == "alert"
     assert (second.kind, second.story_id) == ("update", first.story_id), second.reasons
+
+
+def test_a_signed_akkuyu_stake_deal_is_new_against_a_baseline_that_only_recalls_an_old_agreement(tmp_path):
+    """The baseline says Rosatom intends to sell its stake "as the 2010 intergovernmental
+    agreement allows": that agreement is background, so a framework agreement signed for the
+    stake is a new development, not a restatement."""
+    r = Runner(tmp_path)
+    deal = item("a", title="Akkuyu'da yüzde 49'luk hisse için çerçeve anlaşma imzalandı",
+                summary="Rosatom ile Türk enerji şirketleri arasında Akkuyu hissesinin devrine ilişkin "
+                        "çerçeve anlaşma imzalandı.", published="2025-12-16", outlet="Synthetic")
+    assert r.run(deal, "akkuyu").kind == "alert"
