@@ -27,6 +27,7 @@ Decision steps for an item matching watchlists W (``Decision.step`` names the on
    unless it is a quote headed by its speaker published after the story's update window (a
    statement made again is a new statement);
 5. ``restates-baseline``: nothing the nearest baseline event and the topic's names lack, or
+   only event kinds of the lede that another baseline event of W states (an explainer), or
    everything dated on or before the baseline date with no new event kind -> known;
 6. ``new-development``: what is left states a fact (name, number, event kind, later date) that
    neither the nearest baseline event nor the nearest older story of W states, and steps 4-5
@@ -132,6 +133,7 @@ class _Context:
     story: _Ref | None  # the nearest of them
     s_sim: float
     topic_names: set[str]  # names the matched watchlists' events and terms already give
+    topic_kinds: set[str]  # event kinds the matched watchlists' baseline events state
     # Filled by the steps as they run (each computed once): what the item adds to the nearest
     # event and story (_added), to the nearest story alone (steps 4-6), and the likeliest
     # recent story (step 3).
@@ -197,9 +199,11 @@ class NoveltyEngine:
             name_df.update(ref.names)
         self._common_names = {k for k, c in name_df.items() if c >= 3}
         self._topic_names: dict[str, set[str]] = {}
+        self._topic_kinds: dict[str, set[str]] = {}
         for ref in self._events:
             for t in ref.watchlists:
                 self._topic_names.setdefault(t, set()).update(ref.names)
+                self._topic_kinds.setdefault(t, set()).update(ref.kinds)
 
     def prepare(self) -> None:
         """Do now what the first decision would otherwise do: load the embedder and the fitted
@@ -548,6 +552,14 @@ class NoveltyEngine:
         return all(f.startswith("<") and f[1:-1] not in STRONG_KINDS
                    and f[1:-1] not in seen.facts.title_kinds for f in new)
 
+    def _retells_topic(self, c: "_Context", new: list[str]) -> bool:
+        """True when the new facts are only event kinds the lede alone states and that some
+        baseline event of the item's watchlists states: an explainer retelling several known
+        events (the crash, then the apology) against the one nearest to it."""
+        title_kinds = c.seen.facts.title_kinds
+        return all(f.startswith("<") and f[1:-1] in c.topic_kinds and f[1:-1] not in title_kinds
+                   for f in new)
+
     # ---------------------------------------------------------------- deciding
     def _context(self, item: Item, matches: Sequence[Match], now: datetime) -> "_Context":
         """Everything the steps compare an item with, computed once per item."""
@@ -563,7 +575,9 @@ class NoveltyEngine:
         s_sim, story = max(((self._sem(seen, r), r) for r in candidates),
                            key=lambda x: x[0]) if candidates else (0.0, None)
         topic_names = set().union(*(self._topic_names.get(t, set()) for t in topics)) | seen.match_names
-        return _Context(seen, matches[0].watchlist, event, e_sim, candidates, story, s_sim, topic_names)
+        topic_kinds = set().union(*(self._topic_kinds.get(t, set()) for t in topics))
+        return _Context(seen, matches[0].watchlist, event, e_sim, candidates, story, s_sim, topic_names,
+                        topic_kinds)
 
     def decide(self, item: Item, matches: Sequence[Match], now: datetime) -> Decision:
         """The verdict on one item: the first step of the module docstring that decides, in
@@ -683,7 +697,7 @@ class NoveltyEngine:
     def _restates_baseline(self, c: "_Context") -> Decision | None:
         """Known without weighing: the item states nothing the baseline (its nearest event and
         the topic's names) lacks, or only new voices, or only background events in its lede, or
-        it dates everything it tells on or before the baseline date and its headline names no
+        only lede events that other baseline events of its watchlists state, or it dates everything it tells on or before the baseline date and its headline names no
         new event kind (the lede's kinds are those of the dated events). Facts, not thresholds."""
         new, _both, dated_before = self._added(c)
         later_date = any(d[0] > self.timeline.as_of for d in c.seen.facts.dates)
@@ -694,6 +708,9 @@ class NoveltyEngine:
         elif self._only_background(c.seen, new):
             why = (f"only background events in the lede ({', '.join(new[:4])}), no new name, "
                    "number or date")
+        elif self._retells_topic(c, new):
+            why = (f"its lede retells other events of the baseline ({', '.join(new[:4])}), its "
+                   "headline nothing new")
         elif (dated_before and not later_date
               and not any(f[1:-1] in c.seen.facts.title_kinds for f in new if f.startswith("<"))):
             why = f"dates what it tells on or before the baseline date {self.timeline.as_of}"

@@ -443,3 +443,16 @@ def test_a_signed_akkuyu_stake_deal_is_new_against_a_baseline_that_only_recalls_
                 summary="Rosatom ile Türk enerji şirketleri arasında Akkuyu hissesinin devrine ilişkin "
                         "çerçeve anlaşma imzalandı.", published="2025-12-16", outlet="Synthetic")
     assert r.run(deal, "akkuyu").kind == "alert"
+
+
+def test_an_explainer_whose_lede_retells_several_baseline_events_is_known(tmp_path):
+    """A recap after the baseline date whose lede tells the crash and then Putin's apology (two
+    baseline events) restates the baseline, though the event nearest to it lacks the apology."""
+    r = Runner(tmp_path)
+    recap = item("a", title="Bakou-Moscou : le crash de l'Embraer, plaie ouverte entre les deux capitales",
+                 summary="Six mois après la catastrophe du vol Bakou-Grozny, abattu par la défense "
+                         "antiaérienne russe et écrasé près d'Aktau, Bakou attend toujours. Ilham Aliev "
+                         "n'a pas digéré les simples excuses de Vladimir Poutine.",
+                 published="2025-07-08", outlet="Synthetic")
+    d = r.run(recap, "aktau_crash")
+    assert d.kind == "known", d.reasons
