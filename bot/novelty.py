@@ -134,6 +134,7 @@ class _Context:
     s_sim: float
     topic_names: set[str]  # names the matched watchlists' events and terms already give
     topic_kinds: set[str]  # event kinds the matched watchlists' baseline events state
+    topics: frozenset[str] = frozenset()  # every matched watchlist
     # Filled by the steps as they run (each computed once): what the item adds to the nearest
     # event and story (_added), to the nearest story alone (steps 4-6), and the likeliest
     # recent story (step 3).
@@ -264,8 +265,10 @@ class NoveltyEngine:
 
     def signature(self, item: Item, watchlist: str, published: date,
                   facts: Facts | None = None, vec: dict[str, float] | None = None,
-                  emb: Any = None) -> dict:
-        """What a new story stores so that loading it later needs no feature extraction."""
+                  emb: Any = None, watchlists: Sequence[str] = ()) -> dict:
+        """What a new story stores so that loading it later needs no feature extraction.
+        ``watchlists``: every watchlist the first report matched, when more than ``watchlist``
+        (the story's own): a later report matching only another of them still folds into it."""
         if facts is None:
             facts = extract(item.title, item.summary, published)
         if vec is None:
@@ -281,6 +284,9 @@ class NoveltyEngine:
             # the first decision of every run, 5 s of CPU with a year of stories).
             "fold": _fold(item.title, published),
         }
+        also = sorted(set(watchlists) - {watchlist})
+        if also:
+            sig["also"] = also
         if emb is None and self._embedder is not None:
             emb = self._embedder.vector(item_text(item.title, item.summary))
         if emb is not None:
@@ -294,16 +300,17 @@ class NoveltyEngine:
             return None
         published = date.fromisoformat(sig["published"])
         title, summary = sig.get("title", story.title), sig.get("summary", "")
+        watchlists = frozenset({story.watchlist, *sig.get("also", ())})
         if version == SIGNATURE_VERSION:
             facts = facts_from_json(sig["facts"])
             ref = _Ref("story", story.id, f"story #{story.id}: {title[:90]}",
-                       frozenset({story.watchlist}), published, published, facts,
+                       watchlists, published, published, facts,
                        words=set(sig.get("words", ())))
             ref.vec = dict(sig.get("vec", {}))
         else:  # written before facts were stored: extract once (old state folders)
             facts = extract(title, summary, published)
             ref = _Ref("story", story.id, f"story #{story.id}: {title[:90]}",
-                       frozenset({story.watchlist}), published, published, facts,
+                       watchlists, published, published, facts,
                        words=set(words(f"{title}\n{summary}")))
             ref.keep_vec(tfidf(char_ngrams(f"{title}\n{summary}"), self._idf, self._default_idf))
         # A story stored without a vector (written in lexical mode, or by an older version) is
@@ -577,7 +584,7 @@ class NoveltyEngine:
         topic_names = set().union(*(self._topic_names.get(t, set()) for t in topics)) | seen.match_names
         topic_kinds = set().union(*(self._topic_kinds.get(t, set()) for t in topics))
         return _Context(seen, matches[0].watchlist, event, e_sim, candidates, story, s_sim, topic_names,
-                        topic_kinds)
+                        topic_kinds, frozenset(topics))
 
     def decide(self, item: Item, matches: Sequence[Match], now: datetime) -> Decision:
         """The verdict on one item: the first step of the module docstring that decides, in
@@ -660,7 +667,8 @@ class NoveltyEngine:
             signature = {"v": SIGNATURE_VERSION, "emb": pack(seen.emb),
                          "fold": _fold(seen.item.title, seen.published)}
         return Decision(
-            kind="update", watchlist=sorted(ref.watchlists)[0], story_id=int(ref.key),
+            kind="update", watchlist=sorted(ref.watchlists & c.topics or ref.watchlists)[0],
+            story_id=int(ref.key),
             signature=signature,
             nearest=ref.label, similarity=round(feats["sem"], 3), new_facts=tuple(details),
             step="same-development", score=round(p, 3),
@@ -688,7 +696,8 @@ class NoveltyEngine:
             return None
         why = ("every name, number and event it states is the story's" if not new else
                f"only new voices in the lede ({', '.join(new[:4])}), nothing new happened")
-        return Decision(kind="known", watchlist=sorted(story.watchlists)[0], nearest=story.label,
+        return Decision(kind="known", watchlist=sorted(story.watchlists & c.topics or story.watchlists)[0],
+                        nearest=story.label,
                         similarity=round(s_sim, 3), step="restates-story", new_facts=tuple(new),
                         reasons=(f"restates {story.label} ({self.similarity_kind} similarity "
                                  f"{s_sim:.2f})", why))
@@ -737,7 +746,8 @@ class NoveltyEngine:
         return Decision(
             kind="alert", watchlist=primary, nearest=near.label, similarity=round(near_sim, 3),
             new_facts=tuple(shown), step="new-development",
-            signature=self.signature(seen.item, primary, seen.published, seen.facts, seen.vec, seen.emb),
+            signature=self.signature(seen.item, primary, seen.published, seen.facts, seen.vec, seen.emb,
+                                     watchlists=sorted(c.topics)),
             reasons=("new development: " + (f"new facts {', '.join(shown[:8])}" if shown else "no listed fact"),
                      f"nearest {near.label} ({self.similarity_kind} similarity {near_sim:.2f})",
                      *unfolded))

@@ -49,8 +49,8 @@ class Runner:
         self.store = Store(tmp_path / "state.sqlite")
         self.engine = engine or NoveltyEngine(timeline(), embedder=load_embedder())
 
-    def run(self, it: Item, watchlist: str) -> Decision:
-        matches = match(watchlist)
+    def run(self, it: Item, watchlist: str | tuple[str, ...]) -> Decision:
+        matches = [m for w in ((watchlist,) if isinstance(watchlist, str) else watchlist) for m in match(w)]
         decision = self.engine.decide(it, matches, it.published)
         story_id, _ = self.store.record_item(it, matches, decision, it.published)
         if decision.kind == "alert":
@@ -456,3 +456,21 @@ def test_an_explainer_whose_lede_retells_several_baseline_events_is_known(tmp_pa
                  published="2025-07-08", outlet="Synthetic")
     d = r.run(recap, "aktau_crash")
     assert d.kind == "known", d.reasons
+
+
+def test_a_story_of_two_watchlists_takes_reports_matching_either(tmp_path):
+    """A release first reported in words that match two watchlists (diaspora arrests and
+    Sputnik Azerbaijan) becomes one story that a later report matching only the second folds
+    into, also after a restart (the story stores every watchlist its first report matched)."""
+    r = Runner(tmp_path)
+    first = r.run(item("a", title="Sputnik Azərbaycanın direktoru İqor Kartavıx həbsdən azad edilib",
+                       summary="Bakıda həbs olunan Rusiya vətəndaşı İqor Kartavıx azad edilib.",
+                       published="2025-10-16", outlet="Synthetic"), ("diaspora_arrests", "sputnik_azerbaijan"))
+    assert first.kind == "alert" and first.watchlist == "diaspora_arrests"
+    restarted = Runner(tmp_path)
+    restarted.store = r.store
+    restarted.engine.load(r.store.stories(datetime(2025, 1, 1, tzinfo=timezone.utc)))
+    later = restarted.run(item("b", title="Baku frees Sputnik Azerbaijan director Igor Kartavykh",
+                               summary="Igor Kartavykh, executive director of Sputnik Azerbaijan, was released.",
+                               published="2025-10-17", outlet="Synthetic"), "sputnik_azerbaijan")
+    assert (later.kind, later.story_id, later.watchlist) == ("update", first.story_id, "sputnik_azerbaijan"), later.reasons
