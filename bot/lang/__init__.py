@@ -112,7 +112,11 @@ def _sequences() -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
 
 def translit(text: str) -> str:
     """Fold case and diacritics (bot.text.fold, which also writes Arabic-Indic digits as ASCII),
-    then write every registered script in Latin letters."""
+    then write every registered script in Latin letters. Turkish and Azerbaijani "ç" is
+    written "ch" first, as Russian "ч" is (Overçuk = Оверчук): folding alone would make it a
+    "c", another letter of those languages."""
+    if "ç" in text or "Ç" in text:
+        text = text.replace("ç", "ch").replace("Ç", "Ch")
     out = fold(text)
     if out.isascii():
         return out
