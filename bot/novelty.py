@@ -484,6 +484,9 @@ class NoveltyEngine:
                                      title_only=True, known_words=known_words, families=True)
         f_score, f_new = self._new_facts(seen.facts, known_names, ref.numbers, ref.kinds,
                                          title_only=False, known_words=known_words, families=True)
+        # The headline's kinds with their families (bot.lang.KIND_FAMILIES): "freed" and
+        # "back in Moscow" are one development told with two words.
+        mine = {f for k in seen.facts.title_kinds for f in kind_family(k)}
         theirs = set(ref.facts.title_names) | set(ref.facts.title_numbers)
         found = (sum(1 for k in theirs if k in seen.facts.names or k in seen.facts.numbers)
                  / len(theirs)) if theirs else 0.0
@@ -492,10 +495,10 @@ class NoveltyEngine:
             "sem": self._sem(seen, ref), "lex": self._lex(seen, ref),
             "shared_facts": self._shared(seen, ref), "story_facts_found": found,
             "headline_new": min(t_score, 4.0), "lede_new": min(f_score, 6.0),
-            "shared_kind": float(bool(seen.facts.title_kinds & ref.kinds)),
+            "shared_kind": float(bool(mine & ref.kinds)),
             # Both headlines say what happened, and not the same thing (arrested / released).
-            "kind_conflict": float(bool(seen.facts.title_kinds) and bool(ref.facts.title_kinds)
-                                   and not seen.facts.title_kinds & ref.facts.title_kinds),
+            "kind_conflict": float(bool(mine) and bool(ref.facts.title_kinds)
+                                   and not mine & ref.facts.title_kinds),
             "days_apart": float(abs((seen.published - ref.start).days)),
             "unchecked_headline": float(unchecked),
             # Strong event kinds the item states (headline or lede) and no report of the story

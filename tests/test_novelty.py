@@ -475,3 +475,20 @@ def test_a_story_of_two_watchlists_takes_reports_matching_either(tmp_path):
                                summary="Igor Kartavykh, executive director of Sputnik Azerbaijan, was released.",
                                published="2025-10-17", outlet="Synthetic"), "sputnik_azerbaijan")
     assert (later.kind, later.story_id, later.watchlist) == ("update", first.story_id, "sputnik_azerbaijan"), later.reasons
+
+
+def test_a_homecoming_and_a_release_reported_a_day_apart_are_one_development(tmp_path):
+    """"Kartavykh and Belousov are back in Moscow" and, a day later, "Baku has freed the Russian
+    staff of Sputnik Azerbaijan" tell one development: release and return are one family, so the
+    second headline's kind does not conflict with the first's."""
+    r = Runner(tmp_path)
+    home = item("a", title="Картавых и Белоусов вернулись в Москву",
+                summary="Сотрудники Sputnik Азербайджан Игорь Картавых и Евгений Белоусов прилетели "
+                        "в Москву из Баку.", published="2025-12-05", outlet="Synthetic")
+    freed = item("b", title="Baku frees the Russian staff of Sputnik Azerbaijan",
+                 summary="Igor Kartavykh and Yevgeny Belousov, the Russian employees of Sputnik "
+                         "Azerbaijan, were released.", published="2025-12-06",
+                 outlet="Synthetic")
+    first, second = r.run(home, "sputnik_azerbaijan"), r.run(freed, "sputnik_azerbaijan")
+    assert first.kind == "alert"
+    assert (second.kind, second.story_id) == ("update", first.story_id), second.reasons

@@ -57,8 +57,10 @@ KINDS = frozenset({
 #: Kinds many languages write with one word, so two outlets' reports of one development may
 #: carry either: a case brought (Turkish "dava", Polish "sprawa", Russian "дело" are a criminal
 #: charge and a lawsuit alike) and being held (Azerbaijani "həbs", Georgian "პატიმრობა" are an
-#: arrest and custody alike). Novelty's fold gate treats a family as one kind.
-KIND_FAMILIES = (frozenset({"charge", "lawsuit"}), frozenset({"arrest", "custody"}))
+#: arrest and custody alike), and a release told as the homecoming it is ("freed", "back in
+#: Moscow"). Novelty treats a family as one kind when it compares reports of one story.
+KIND_FAMILIES = (frozenset({"charge", "lawsuit"}), frozenset({"arrest", "custody"}),
+                 frozenset({"release", "return"}))
 
 
 def kind_family(kind: str) -> frozenset[str]:
