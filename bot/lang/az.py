@@ -19,7 +19,7 @@ EVENTS = {
     "arrest": ("saxlanıl", "saxlanıb", "həbs", "axtarış"),
     "charge": ("ittiham", "cinayət iş"),
     "death": ("həlak", "öldürül", "ölüb", "vəfat", "dünyasını dəyiş"),
-    "sale": ("satış ", "satışı", "satışa", "satışın", "pay ", "hissə"),
+    "sale": ("satış ", "satışı", "satışa", "satışın", "payı ", "payını", "payının", "hissə"),
     # Work starting on a project (a groundbreaking) launches it as much as an opening does.
     "launch": ("start veril", "tikintisinə başla", "tikintisinin başlan", "təməl qoy", "təməlqoyma",
                "istismar", "açılış"),

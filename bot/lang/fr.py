@@ -55,7 +55,7 @@ EVENTS = {
                "personnes recherchées"),
     "trial": ("procès ", "procès de", "l'audience", "une audience", "prochaine audience", "ajourn",
               "été reporté", "reporté au", "reporté à", "reportée"),
-    "suspension": ("suspend", "gelé", "gel des", "gel de", "interrompu"),
+    "suspension": ("suspend", "gelé ", "gelés ", "gelée ", "gel des", "gel de", "interrompu"),
 }
 
 MONTHS = {

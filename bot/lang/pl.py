@@ -25,7 +25,7 @@ EVENTS = {
                   "uzgodni"),
     "arrest": ("aresztowan", "zatrzyman", "zatrzymał", "przeszukan", "rewizj"),
     "charge": ("oskarżon", "oskarżen", "zarzut", "sprawa karna", "postępowanie karne"),
-    "death": ("zginął", "zginęł", "zginęli", "zmarł", "zabit", "śmierć", "śmierci"),
+    "death": ("zginął", "zginęł", "zginęli", "zmarł", "zabity", "zabita", "zabitych", "zabici", "śmierć", "śmierci"),
     "sale": ("sprzedaż", "sprzedał", "sprzedan", "udział ", "udziały", "udziałów", "pakiet akcji"),
     # Work starting on a project (a groundbreaking) launches it as much as an opening does.
     "launch": ("rozpoczęcie budowy", "rozpoczęła się budowa", "rozpoczęto budowę", "wmurowan",

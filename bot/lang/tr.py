@@ -19,7 +19,7 @@ EVENTS = {
     "agreement": ("anlaşma", "imzala", "mutabakat"),
     "arrest": ("tutuklan", "gözaltı"),
     "charge": ("suçla", "iddianame"),
-    "death": ("öldü", "hayatını kaybet", "öldürül", "can verdi", "ölümü"),
+    "death": ("hayatını kaybet", "yaşamını yitir", "öldürül", "can verdi", "ölümü"),
     "sale": ("satış ", "satışı", "satışa", "satışın", "hisse", "sattı"),
     # Work starting on a project (a groundbreaking) launches it as much as an opening does.
     "launch": ("temeli atıld", "temel atma", "inşaatına başla", "inşaatı başla",
