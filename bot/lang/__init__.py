@@ -26,7 +26,9 @@ longer phrase decides (bot.features).
 Adding a language is one new file here plus its code in ``LANGUAGE_CODES`` (and terms in the
 watchlists). Everything is folded (``bot.text.fold``) and transliterated to Latin when the
 registry loads, so authors write natural words and every language meets in one key space:
-Картавых, Kartavykh and Kartavıx become one name key in ``bot.features``.
+Картавых, Kartavykh and Kartavıx become one name key in ``bot.features``. The price of one key
+space: a stem must not be a common word of another language (Ukrainian "старт" is English
+"start"); ``bench/stem_collisions.py`` lists the stems that fire on other languages' items.
 
 Event kinds are shared across languages (the decision compares kinds, not words); a module may
 leave kinds out. ``bot.features`` reads the merged tables through the functions below.
