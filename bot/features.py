@@ -180,7 +180,8 @@ def _stem_plan() -> tuple[tuple[str, tuple[tuple[str, list[str], bool], ...]], .
 def _dated_earlier(before: list[str], after: list[str], year: int | None) -> bool:
     """Whether a year before ``year`` stands among the words next to an event word: "the 2010
     intergovernmental agreement", "2023-cü il sazişi", "arrested in 2024" tell background.
-    A Solar Hijri year (Persian outlets: 1402 = 2023-24) counts as its Gregorian year."""
+    A Solar Hijri year (Persian outlets: 1402 = 2023-24) counts as its Gregorian year; a lunar
+    one (1446) then falls after any publication year, so it never makes background."""
     if year is None:
         return False
     for w in before + after:

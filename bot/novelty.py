@@ -44,9 +44,9 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable, Sequence
 
 from bot.embed import item_text, pack, unpack
-from bot.lang import kind_family
 from bot.features import (Facts, char_ngrams, cosine, extract, facts_from_json, facts_to_json,
                           name_keys, tfidf, translit, words)
+from bot.lang import kind_family
 from bot.models import Decision, Item, Match, Story
 from bot.novelty_model import NoveltyModel, load_model
 from bot.timeline import Event, Timeline
