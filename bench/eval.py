@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 import os
 import random
 import statistics
@@ -285,15 +286,9 @@ def score_other(args) -> None:
     """``--other``: the dev sample fits the model (as bench/fit_novelty.py does for the shipped
     one); the other file is only scored, through the real pipeline and with oracle matching,
     and every wrong decision of the pipeline is printed with its reasons."""
-    global EMBEDDER
-    from bot.embed import load_embedder
     from fit_novelty import fit
 
-    timeline_path = args.watchlists / "timeline.yaml"
-    timeline, problems = load_timeline(timeline_path)
-    if timeline is None:
-        raise SystemExit("\n".join(map(str, problems)))
-    EMBEDDER = None if args.lexical else load_embedder()
+    timeline_path, timeline = _setup(args)
     model = fit(load_dev(args.dev), timeline, EMBEDDER)
     items = load_dev(args.other)
     print(f"{args.other}: {len(items)} items, scored with the model fitted on all of {args.dev.name}")
@@ -304,23 +299,19 @@ def score_other(args) -> None:
         for n, v in figures(items, r).items():
             print(f"  {n:17s} {v:5.3f}   {GOALS[n]}")
     language_table(items, recs)
-    print("== pipeline failures (label -> what the bot did)")
-    first_alert: set[str] = set()
+    print("== pipeline failures (label -> what the bot did; every alert of a story alerted twice)")
+    alerts = Counter(it["cluster"] for it in items if recs[it["id"]]["decision"] == "alert")
     for it in sorted(items, key=lambda it: item_date(it.get("published")) or AS_OF):
         r = recs[it["id"]]
         topic = it["watchlist"] in TOPICS
-        wrong = ((topic and it["watchlist"] not in r["watchlists"])
-                 or (it["novelty"] == "irrelevant" and bool(r["watchlists"])))
-        if topic and not wrong:
-            if it["novelty"] == "new_development":
-                dup = r["decision"] == "alert" and it["cluster"] in first_alert
-                wrong = dup or (r["decision"] != "alert" and it["cluster"] not in first_alert
-                                and not any(recs[x["id"]]["decision"] == "alert" for x in items
-                                            if x["cluster"] == it["cluster"]))
-                if r["decision"] == "alert":
-                    first_alert.add(it["cluster"])
-            else:
-                wrong = r["decision"] == "alert"
+        if not topic:
+            wrong = it["novelty"] == "irrelevant" and bool(r["watchlists"])
+        elif it["watchlist"] not in r["watchlists"]:
+            wrong = True
+        elif it["novelty"] == "new_development":
+            wrong = alerts[it["cluster"]] != 1 and (r["decision"] == "alert" or not alerts[it["cluster"]])
+        else:
+            wrong = r["decision"] == "alert"
         if wrong:
             why = r.get("reasons") or {}
             print(f"  {it['id']} {it['language']} {it['published']} {it['watchlist']}/{it['novelty'][:8]} "
@@ -329,9 +320,20 @@ def score_other(args) -> None:
                 print(f"      {str(why.get('why') or why)[:220]}")
 
 
-def main() -> None:
+def _setup(args) -> tuple[Path, object]:
+    """(timeline path, timeline) of ``--watchlists``, and EMBEDDER loaded unless ``--lexical``."""
     global EMBEDDER
     from bot.embed import load_embedder
+
+    timeline_path = args.watchlists / "timeline.yaml"
+    timeline, problems = load_timeline(timeline_path)
+    if timeline is None:
+        raise SystemExit("\n".join(map(str, problems)))
+    EMBEDDER = None if args.lexical else load_embedder()
+    return timeline_path, timeline
+
+
+def main() -> None:
     from fit_novelty import fit
     from folds import N_FOLDS, split
 
@@ -353,11 +355,7 @@ def main() -> None:
     if args.other:
         return score_other(args)
     items = load_dev(args.dev)
-    timeline_path = args.watchlists / "timeline.yaml"
-    timeline, problems = load_timeline(timeline_path)
-    if timeline is None:
-        raise SystemExit("\n".join(map(str, problems)))
-    EMBEDDER = None if args.lexical else load_embedder()
+    timeline_path, timeline = _setup(args)
     kind = f"embeddings ({EMBEDDER.name})" if EMBEDDER else "lexical n-grams"
     drawn = f", drawn with salt {args.resplit!r}" if args.resplit else ""
     print(f"similarity: {kind}; {len(items)} items, {N_FOLDS} folds split by story (bench/folds.py{drawn})")

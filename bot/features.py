@@ -392,7 +392,8 @@ def extract(title: str, summary: str = "", published: date | None = None,
     # Solar Hijri calendar, 1447 = 2025 in the lunar one): years, not numbers of the story.
     local_years = _ARABIC_SCRIPT.search(text) is not None
 
-    year = (since or published).year if (since or published) else None
+    background_before = since or published
+    year = background_before.year if background_before else None
 
     def numbers_of(s: str) -> set[str]:
         out = set()

@@ -134,7 +134,7 @@ class _Context:
     s_sim: float
     topic_names: set[str]  # names the matched watchlists' events and terms already give
     topic_kinds: set[str]  # event kinds the matched watchlists' baseline events state
-    topics: frozenset[str] = frozenset()  # every matched watchlist
+    topics: frozenset[str]  # every matched watchlist
     # Filled by the steps as they run (each computed once): what the item adds to the nearest
     # event and story (_added), to the nearest story alone (steps 4-6), and the likeliest
     # recent story (step 3).
@@ -154,6 +154,12 @@ def _utc_date(dt: datetime | None) -> date | None:
 def _fold(title: str, published: date) -> dict:
     """A report's headline facts as a signature stores them ("fold"; read back by _story_ref)."""
     return facts_to_json(extract(title, "", published))
+
+
+def _shared_watchlist(ref: "_Ref", c: "_Context") -> str:
+    """The watchlist an item's update or restatement of story ``ref`` is recorded under: one the
+    item matched, when the story has several (signature ``also``)."""
+    return sorted(ref.watchlists & c.topics or ref.watchlists)[0]
 
 
 def _is_event_fact(f: str) -> bool:
@@ -670,8 +676,7 @@ class NoveltyEngine:
             signature = {"v": SIGNATURE_VERSION, "emb": pack(seen.emb),
                          "fold": _fold(seen.item.title, seen.published)}
         return Decision(
-            kind="update", watchlist=sorted(ref.watchlists & c.topics or ref.watchlists)[0],
-            story_id=int(ref.key),
+            kind="update", watchlist=_shared_watchlist(ref, c), story_id=int(ref.key),
             signature=signature,
             nearest=ref.label, similarity=round(feats["sem"], 3), new_facts=tuple(details),
             step="same-development", score=round(p, 3),
@@ -699,8 +704,7 @@ class NoveltyEngine:
             return None
         why = ("every name, number and event it states is the story's" if not new else
                f"only new voices in the lede ({', '.join(new[:4])}), nothing new happened")
-        return Decision(kind="known", watchlist=sorted(story.watchlists & c.topics or story.watchlists)[0],
-                        nearest=story.label,
+        return Decision(kind="known", watchlist=_shared_watchlist(story, c), nearest=story.label,
                         similarity=round(s_sim, 3), step="restates-story", new_facts=tuple(new),
                         reasons=(f"restates {story.label} ({self.similarity_kind} similarity "
                                  f"{s_sim:.2f})", why))

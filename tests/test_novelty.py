@@ -468,8 +468,7 @@ def test_a_story_of_two_watchlists_takes_reports_matching_either(tmp_path):
                        summary="Bakıda həbs olunan Rusiya vətəndaşı İqor Kartavıx azad edilib.",
                        published="2025-10-16", outlet="Synthetic"), ("diaspora_arrests", "sputnik_azerbaijan"))
     assert first.kind == "alert" and first.watchlist == "diaspora_arrests"
-    restarted = Runner(tmp_path)
-    restarted.store = r.store
+    restarted = Runner(tmp_path)  # the same state file, a fresh engine
     restarted.engine.load(r.store.stories(datetime(2025, 1, 1, tzinfo=timezone.utc)))
     later = restarted.run(item("b", title="Baku frees Sputnik Azerbaijan director Igor Kartavykh",
                                summary="Igor Kartavykh, executive director of Sputnik Azerbaijan, was released.",
